@@ -1,0 +1,345 @@
+/**
+ * The only reader of Pulumi config. Every `mlops:*` key is parsed into one typed, validated object before any
+ * resource is registered; components receive slices of it as typed args and never read config themselves.
+ *
+ * Dev and prod differ only through their stack files (`Pulumi.<stack>.yaml`); a new environment is a new
+ * stack file, not code.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+export const PROJECT = "mlops";
+
+/** Environments the program knows. Rules marked "prod" below apply to `prod` only. */
+export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const LOG_RETENTION_DAYS = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const sagemakerInstanceType = z
+    .string()
+    .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { message: "expected a SageMaker instance type such as ml.m5.large" });
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "expected an AWS region such as us-east-1" });
+const arn = (service: string) =>
+    z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), { message: `expected an ARN of service ${service}` });
+const percent = z.number().min(0).max(100);
+const share = z.number().min(0).max(1);
+const positiveInt = z.number().int().positive();
+
+const dataCaptureSchema = z.strictObject({
+    enabled: z.boolean().default(false),
+    samplingPercentage: percent.default(100),
+    /** Content types recorded as CSV / JSON text rather than base64. */
+    csvContentTypes: z.array(z.string()).default(["text/csv"]),
+    jsonContentTypes: z.array(z.string()).default(["application/json"]),
+});
+
+const autoscalingSchema = z.strictObject({
+    enabled: z.boolean().default(false),
+    minCapacity: positiveInt.default(1),
+    maxCapacity: positiveInt.default(1),
+    targetInvocationsPerInstance: z.number().positive().default(1000),
+    scaleInCooldownSeconds: z.number().int().min(0).default(300),
+    scaleOutCooldownSeconds: z.number().int().min(0).default(60),
+});
+
+const deploymentSchema = z.strictObject({
+    /** Blue/green traffic shifting. `all-at-once` still deploys blue/green, but shifts all traffic in one step. */
+    strategy: z.enum(["canary", "linear", "all-at-once"]).default("all-at-once"),
+    canarySizePercent: z.number().int().min(1).max(50).default(10),
+    linearStepPercent: z.number().int().min(1).max(50).default(20),
+    waitIntervalSeconds: z.number().int().min(0).max(3600).default(300),
+    terminationWaitSeconds: z.number().int().min(0).max(3600).default(300),
+    maximumExecutionTimeoutSeconds: z.number().int().min(600).max(28800).default(3600),
+});
+
+const endpointAlarmsSchema = z.strictObject({
+    /** Rollback when the p99 model latency (ms) exceeds this. */
+    modelLatencyP99Ms: z.number().positive().default(200),
+    /** Rollback when 5XX errors in one minute exceed this count. */
+    invocation5xxErrors: z.number().int().min(0).default(5),
+    evaluationPeriods: z.number().int().min(1).default(2),
+});
+
+const endpointSchema = z.strictObject({
+    /** `serverless` costs nothing when idle (dev); `instances` is required for capture-heavy, autoscaled prod. */
+    kind: z.enum(["serverless", "instances"]),
+    instanceType: sagemakerInstanceType.default("ml.m5.large"),
+    instanceCount: positiveInt.default(1),
+    serverlessMemoryMb: z
+        .number()
+        .int()
+        .refine((v) => v >= 1024 && v <= 6144 && v % 1024 === 0, {
+            message: "expected one of 1024, 2048, 3072, 4096, 5120, 6144",
+        })
+        .default(2048),
+    serverlessMaxConcurrency: z.number().int().min(1).max(200).default(5),
+    dataCapture: dataCaptureSchema.prefault({}),
+    autoscaling: autoscalingSchema.prefault({}),
+    deployment: deploymentSchema.prefault({}),
+    alarms: endpointAlarmsSchema.prefault({}),
+});
+
+const etlSchema = z.strictObject({
+    workerType: z.enum(["G.1X", "G.2X", "G.4X", "G.8X"]).default("G.1X"),
+    numberOfWorkers: z.number().int().min(2).max(299).default(2),
+    timeoutMinutes: z.number().int().min(1).max(2880).default(60),
+    maxRetries: z.number().int().min(0).max(10).default(1),
+    maxQuarantineShare: share.default(0.05),
+    minRows: positiveInt.default(1000),
+});
+
+const trainingSchema = z.strictObject({
+    instanceType: sagemakerInstanceType.default("ml.m5.xlarge"),
+    instanceCount: positiveInt.default(1),
+    volumeSizeGb: z.number().int().min(1).max(16384).default(30),
+    maxRuntimeSeconds: z.number().int().min(60).max(432000).default(3600),
+    spot: z
+        .strictObject({ enabled: z.boolean().default(false), maxWaitSeconds: positiveInt.default(7200) })
+        .prefault({}),
+    /** Passed to the container as strings; the container validates names and ranges. */
+    hyperparameters: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+});
+
+const evaluationSchema = z.strictObject({
+    decisionThreshold: share.default(0.5),
+    minRocAuc: share.default(0.75),
+    minPrAuc: share.default(0),
+    maxLogLoss: z.number().positive().default(1),
+    maxErrorRate: share.default(0.01),
+    maxLatencyP99Ms: z.number().positive().default(500),
+    /** The challenger may be at most this much worse than the champion on ROC AUC. */
+    championTolerance: share.default(0.005),
+});
+
+const monitoringSchema = z.strictObject({
+    enabled: z.boolean().default(false),
+    scheduleExpression: z
+        .string()
+        .regex(/^cron\(.+\)$/, { message: "expected a cron(...) expression, e.g. cron(0 * ? * * *)" })
+        .default("cron(0 * ? * * *)"),
+    instanceType: sagemakerInstanceType.default("ml.m5.large"),
+    maxRuntimeSeconds: z.number().int().min(60).max(3600).default(3600),
+    /** Baseline-drift distance above which a feature counts as drifted (Model Monitor's comparison_threshold). */
+    driftThreshold: share.default(0.1),
+    /** A retrain started within this many hours suppresses another one. */
+    retrainCooldownHours: z.number().min(0).max(720).default(24),
+    modelQuality: z
+        .strictObject({
+            enabled: z.boolean().default(false),
+            labelsPrefix: z.string().default("ground-truth/"),
+            minRocAuc: share.default(0.7),
+        })
+        .prefault({}),
+});
+
+const sourceSchema = z.strictObject({
+    /** GitHub repository `owner/name` the pipeline builds from. */
+    repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { message: "expected owner/name" }),
+    branch: z.string().min(1).default("main"),
+    /** A CodeStar connection to GitHub; without one the pipeline is triggered only by data landing in S3. */
+    connectionArn: arn("codestar-connections|codeconnections").optional(),
+});
+
+const deploymentsSchema = z.strictObject({
+    enabled: z.boolean().default(false),
+    organization: z.string().min(1).optional(),
+    repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { message: "expected owner/name" }).optional(),
+    branch: z.string().min(1).default("main"),
+    previewPullRequests: z.boolean().default(true),
+    deployCommits: z.boolean().default(false),
+    /** Cron for drift detection runs (`pulumi refresh --preview-only` on a schedule). */
+    driftScheduleCron: z.string().optional(),
+});
+
+const vpcSchema = z.strictObject({
+    subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, { message: "expected subnet-…" })).min(1),
+    securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { message: "expected sg-…" })).min(1),
+});
+
+/** Raw shape of the `mlops:*` keys (after JSON decoding, before cross-field rules). */
+const configSchema = z
+    .strictObject({
+        environment: z.enum(ENVIRONMENTS),
+        owner: z.string().min(1),
+        alertEmail: z.email({ message: "expected an e-mail address such as ml-platform@example.com" }),
+        /** Stack (`org/project/stack`) that hosts the shared resources; absent = this stack is the host. */
+        hostStack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { message: "expected org/project/stack" }).optional(),
+        protectData: z.boolean().optional(),
+        logRetentionDays: z
+            .number()
+            .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
+                message: `expected one of ${LOG_RETENTION_DAYS.join(", ")}`,
+            })
+            .default(30),
+        modelName: z
+            .string()
+            .regex(/^[a-z][a-z0-9-]{0,23}$/, { message: "expected 1-24 lowercase letters, digits or '-'" })
+            .default("churn"),
+        /** Pins the served model version (rollback = pin the previous one). */
+        modelPackageArn: arn("sagemaker").optional(),
+        /** Which registry version serves when nothing is pinned. */
+        modelVersionPolicy: z.enum(["latest-approved", "latest-candidate"]).default("latest-approved"),
+        endpoint: endpointSchema,
+        etl: etlSchema.prefault({}),
+        training: trainingSchema.prefault({}),
+        evaluation: evaluationSchema.prefault({}),
+        monitoring: monitoringSchema.prefault({}),
+        source: sourceSchema.optional(),
+        deployments: deploymentsSchema.prefault({}),
+        vpc: vpcSchema.optional(),
+        ecrKeepTaggedImages: z.number().int().min(1).max(1000).default(20),
+    })
+    .superRefine((c, ctx) => {
+        const add = (path: (string | number)[], input: unknown, message: string) =>
+            ctx.addIssue({ code: "custom", path, input, message });
+        const ep = c.endpoint;
+        if (ep.autoscaling.maxCapacity < ep.autoscaling.minCapacity) {
+            add(["endpoint", "autoscaling", "maxCapacity"], ep.autoscaling.maxCapacity,
+                `must be >= endpoint.autoscaling.minCapacity (${ep.autoscaling.minCapacity})`);
+        }
+        if (c.environment === "prod") {
+            if (ep.kind !== "instances") {
+                add(["endpoint", "kind"], ep.kind, "prod must serve from instances (\"instances\"): serverless has no data capture SLA, autoscaling or blue/green");
+            } else if (ep.instanceCount < 2) {
+                add(["endpoint", "instanceCount"], ep.instanceCount, "prod needs at least 2 instances for availability");
+            }
+            if (ep.autoscaling.enabled && ep.autoscaling.minCapacity < 2) {
+                add(["endpoint", "autoscaling", "minCapacity"], ep.autoscaling.minCapacity, "prod autoscaling must keep at least 2 instances");
+            }
+            if (c.logRetentionDays < 365) {
+                add(["logRetentionDays"], c.logRetentionDays, "prod keeps logs at least 365 days");
+            }
+        }
+        if (ep.autoscaling.enabled && ep.kind === "instances" &&
+            (ep.instanceCount < ep.autoscaling.minCapacity || ep.instanceCount > ep.autoscaling.maxCapacity)) {
+            add(["endpoint", "instanceCount"], ep.instanceCount,
+                `must lie within endpoint.autoscaling [minCapacity, maxCapacity] = [${ep.autoscaling.minCapacity}, ${ep.autoscaling.maxCapacity}]`);
+        }
+        if (c.training.spot.enabled && c.training.spot.maxWaitSeconds < c.training.maxRuntimeSeconds) {
+            add(["training", "spot", "maxWaitSeconds"], c.training.spot.maxWaitSeconds,
+                `must be >= training.maxRuntimeSeconds (${c.training.maxRuntimeSeconds}) for managed spot training`);
+        }
+        if (c.deployments.enabled) {
+            if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
+            if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
+        }
+        if (c.monitoring.enabled && !(ep.kind === "instances" && ep.dataCapture.enabled)) {
+            add(["monitoring", "enabled"], true, "drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled");
+        }
+    });
+
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** The validated configuration of one stack. */
+export interface StackConfig extends Omit<ParsedConfig, "protectData"> {
+    readonly project: string;
+    readonly stack: string;
+    readonly region: string;
+    /** Data buckets refuse deletion (`protect`, no force-destroy). Defaults to true in prod. */
+    readonly protectData: boolean;
+    /** True when this stack creates the shared resources (image, ETL, pipeline, registry). */
+    readonly isHost: boolean;
+    /** Tags applied to every taggable resource through the provider's default tags. */
+    readonly tags: Readonly<Record<string, string>>;
+}
+export type EndpointConfig = StackConfig["endpoint"];
+export type EtlConfig = StackConfig["etl"];
+export type TrainingConfig = StackConfig["training"];
+export type EvaluationConfig = StackConfig["evaluation"];
+export type MonitoringConfig = StackConfig["monitoring"];
+export type DeploymentsConfig = StackConfig["deployments"];
+
+/** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`Invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** Keys declared as text: their values are never JSON-decoded, so `owner: "1234"` stays a string. */
+const TEXT_KEYS = new Set([
+    "environment", "owner", "alertEmail", "hostStack", "modelName", "modelPackageArn", "modelVersionPolicy",
+]);
+
+/**
+ * Pulumi hands config values over as strings; structured values (objects, lists, numbers, booleans) arrive
+ * JSON-encoded and are decoded here so the schema sees their real types.
+ */
+function decodeValue(key: string, raw: string): unknown {
+    if (TEXT_KEYS.has(key)) return raw;
+    try {
+        return JSON.parse(raw);
+    } catch {
+        return raw;
+    }
+}
+
+function describeValue(value: unknown): string {
+    if (value === undefined) return "missing";
+    const json = JSON.stringify(value);
+    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+    const key = (path: PropertyKey[]) => `${PROJECT}:${path.map(String).join(".")}`;
+    if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((k) => `${key([...issue.path, k])}: unknown key; remove it or fix its spelling`);
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined) {
+        return [`${key(issue.path)}: missing required key (expected ${issue.expected})`];
+    }
+    return [`${key(issue.path)}: got ${describeValue(issue.input)}; ${issue.message}`];
+}
+
+/**
+ * Validates raw `mlops:*` values (key without prefix → JSON-decoded value). Pure: tests call it directly.
+ */
+export function parseConfig(
+    raw: Record<string, unknown>,
+    context: { project?: string; stack: string; region: string | undefined },
+): StackConfig {
+    const problems: string[] = [];
+    if (!context.region) {
+        problems.push("aws:region: missing required key (expected an AWS region such as us-east-1)");
+    } else if (!awsRegion.safeParse(context.region).success) {
+        problems.push(`aws:region: got ${describeValue(context.region)}; expected an AWS region such as us-east-1`);
+    }
+    const result = configSchema.safeParse(raw, { reportInput: true });
+    if (!result.success) {
+        problems.push(...result.error.issues.flatMap(describeIssue));
+    }
+    if (problems.length > 0 || !result.success) {
+        throw new ConfigError(problems);
+    }
+    const c = result.data;
+    return {
+        ...c,
+        project: context.project ?? PROJECT,
+        stack: context.stack,
+        region: context.region!,
+        protectData: c.protectData ?? c.environment === "prod",
+        isHost: c.hostStack === undefined,
+        tags: { project: context.project ?? PROJECT, environment: c.environment, owner: c.owner, "managed-by": "pulumi" },
+    };
+}
+
+/** Reads every `mlops:*` key of the current stack (and `aws:region`) and validates it. */
+export function loadConfig(): StackConfig {
+    const all = pulumi.runtime.allConfig();
+    const raw: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(all)) {
+        const [namespace, ...rest] = fullKey.split(":");
+        const key = rest.join(":");
+        if (namespace === PROJECT) raw[key] = decodeValue(key, value);
+    }
+    return parseConfig(raw, {
+        project: pulumi.getProject(),
+        stack: pulumi.getStack(),
+        region: all["aws:region"],
+    });
+}

@@ -1,0 +1,25 @@
+/**
+ * What every component needs to know about the stack it is part of, resolved once in the program entry.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Environment } from "../config";
+import { Namer } from "../naming";
+
+export interface StackContext {
+    readonly environment: Environment;
+    readonly region: string;
+    readonly accountId: pulumi.Output<string>;
+    readonly partition: pulumi.Output<string>;
+    /** Builds every length-limited physical name. */
+    readonly namer: Namer;
+    /** CloudWatch Logs retention for every log group the stack creates. */
+    readonly logRetentionDays: number;
+    /** Data survives `pulumi destroy` (protect, no force-destroy). */
+    readonly protectData: boolean;
+}
+
+/** `arn:<partition>:<service>:<region>:<account>:<resource>` for this stack's account and region. */
+export function arnOf(context: StackContext, service: string, resource: pulumi.Input<string>, opts?: { global?: boolean }) {
+    const region = opts?.global ? "" : context.region;
+    return pulumi.interpolate`arn:${context.partition}:${service}:${region}:${context.accountId}:${resource}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * IAM / resource policy documents as plain typed objects. Building JSON directly (rather than through the
+ * getPolicyDocument data source) keeps policies readable in tests and needs no provider call.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export type Principal =
+    | { Service: string | string[] }
+    | { AWS: pulumi.Input<string> | pulumi.Input<string>[] }
+    | { Federated: pulumi.Input<string> };
+
+export interface PolicyStatement {
+    Sid?: string;
+    Effect: "Allow" | "Deny";
+    Principal?: Principal | "*";
+    Action: string | string[];
+    Resource?: pulumi.Input<string> | pulumi.Input<string>[];
+    Condition?: Record<string, Record<string, pulumi.Input<string> | pulumi.Input<string>[] | boolean>>;
+}
+
+/** A policy document JSON string; nested Outputs are resolved. */
+export function policyDocument(statements: PolicyStatement[]): pulumi.Output<string> {
+    return pulumi.jsonStringify(pulumi.output({ Version: "2012-10-17", Statement: statements }));
+}
+
+/** Trust policy letting one AWS service assume a role, confined to our account. */
+export function serviceTrustPolicy(service: string, accountId: pulumi.Input<string>): pulumi.Output<string> {
+    return policyDocument([
+        {
+            Effect: "Allow",
+            Principal: { Service: service },
+            Action: "sts:AssumeRole",
+            Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+        },
+    ]);
+}
+
+/** Denies any request to the bucket or its objects that is not made over TLS. */
+export function denyInsecureTransport(bucketArn: pulumi.Input<string>): PolicyStatement {
+    return {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucketArn, pulumi.interpolate`${bucketArn}/*`],
+        Condition: { Bool: { "aws:SecureTransport": false } },
+    };
+}

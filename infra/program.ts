@@ -1,0 +1,72 @@
+/**
+ * Composes one environment from its validated config. Kept apart from `index.ts` so tests can evaluate any
+ * stack in-process (`createStack(parseConfig(...))`) without re-importing modules.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig } from "./config";
+import { SecurityBaseline } from "./components/security-baseline";
+import { StackContext } from "./lib/context";
+import { Namer } from "./naming";
+
+export interface CreateStackOptions {
+    /**
+     * Extra legacy transformations given to every top-level component (they reach all children). Tests use
+     * this to observe resource options such as `protect`, which the mock monitor does not report.
+     */
+    readonly transformations?: pulumi.ResourceTransformation[];
+}
+
+/** The stack's outputs (`pulumi stack output`). */
+export interface StackOutputs {
+    readonly environment: string;
+    readonly kmsKeyArn: pulumi.Output<string>;
+    readonly alertsTopicArn: pulumi.Output<string>;
+    readonly buckets: Record<string, pulumi.Output<string>>;
+}
+
+export function createStack(config: StackConfig, options: CreateStackOptions = {}): StackOutputs {
+    // Every AWS resource goes through this provider, so its default tags reach everything taggable.
+    const provider = new aws.Provider(`${config.project}-${config.environment}`, {
+        region: config.region as aws.Region,
+        defaultTags: { tags: { ...config.tags } },
+    });
+    const invokeOpts = { provider };
+    const context: StackContext = {
+        environment: config.environment,
+        region: config.region,
+        accountId: aws.getCallerIdentityOutput({}, invokeOpts).accountId,
+        partition: aws.getPartitionOutput({}, invokeOpts).partition,
+        namer: new Namer(config.project, config.environment),
+        logRetentionDays: config.logRetentionDays,
+        protectData: config.protectData,
+    };
+    const componentOpts: pulumi.ComponentResourceOptions = {
+        providers: { aws: provider },
+        transformations: options.transformations,
+    };
+
+    const baseline = new SecurityBaseline("baseline", { context, alertEmail: config.alertEmail }, componentOpts);
+
+    // ── shared resources: the host stack creates them, the others read them from the host's outputs ──
+
+    // ── ETL: Glue job + CodePipeline trigger Lambda (host only) — issue 3 ──
+
+    // ── training and evaluation steps: CodeBuild projects, training role (host only) — issue 5 ──
+
+    // ── model endpoint — issue 6 ──
+
+    // ── drift monitor and retrain trigger — issue 7 ──
+
+    // ── CodePipeline and Pulumi Deployments ──
+
+    return {
+        environment: config.environment,
+        kmsKeyArn: baseline.kmsKeyArn,
+        alertsTopicArn: baseline.alertsTopicArn,
+        buckets: {
+            accessLogs: baseline.accessLogBucket.name,
+            ...Object.fromEntries(Object.entries(baseline.buckets).map(([k, b]) => [k, b.name])),
+        },
+    };
+}

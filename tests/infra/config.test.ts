@@ -1,0 +1,176 @@
+import { strict as assert } from "assert";
+import { ConfigError, loadConfig, parseConfig, StackConfig } from "../../infra/config";
+import { evaluate, evaluateStack, readStackConfig } from "../harness/pulumi-harness";
+
+/** Each case breaks one key of a real stack file; the whole program must fail before registering anything. */
+interface InvalidCase {
+    readonly title: string;
+    readonly stack: "dev" | "prod";
+    readonly config: Record<string, unknown>;
+    /** The exact problem line the error must contain. */
+    readonly message: string;
+}
+
+const devEndpoint = JSON.parse(readStackConfig("dev")["mlops:endpoint"]);
+const prodEndpoint = JSON.parse(readStackConfig("prod")["mlops:endpoint"]);
+
+const invalidCases: InvalidCase[] = [
+    {
+        title: "missing required key",
+        stack: "dev",
+        config: { alertEmail: undefined },
+        message: "mlops:alertEmail: missing required key (expected string)",
+    },
+    {
+        title: "wrong type",
+        stack: "dev",
+        config: { etl: { numberOfWorkers: "two" } },
+        message: "mlops:etl.numberOfWorkers: got \"two\"; Invalid input: expected number, received string",
+    },
+    {
+        title: "unknown environment",
+        stack: "dev",
+        config: { environment: "qa" },
+        message: "mlops:environment: got \"qa\"; Invalid option: expected one of \"dev\"|\"staging\"|\"prod\"",
+    },
+    {
+        title: "prod endpoint capacity below 2",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, instanceCount: 1, autoscaling: { ...prodEndpoint.autoscaling, minCapacity: 1 } } },
+        message: "mlops:endpoint.instanceCount: got 1; prod needs at least 2 instances for availability",
+    },
+    {
+        title: "prod autoscaling minimum below 2",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, autoscaling: { ...prodEndpoint.autoscaling, minCapacity: 1 } } },
+        message: "mlops:endpoint.autoscaling.minCapacity: got 1; prod autoscaling must keep at least 2 instances",
+    },
+    {
+        title: "sampling percentage above 100",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, dataCapture: { enabled: true, samplingPercentage: 150 } } },
+        message: "mlops:endpoint.dataCapture.samplingPercentage: got 150; Too big: expected number to be <=100",
+    },
+    {
+        title: "sampling percentage below 0",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, dataCapture: { enabled: true, samplingPercentage: -1 } } },
+        message: "mlops:endpoint.dataCapture.samplingPercentage: got -1; Too small: expected number to be >=0",
+    },
+    {
+        title: "autoscaling max below min",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, autoscaling: { ...prodEndpoint.autoscaling, minCapacity: 4, maxCapacity: 3 }, instanceCount: 4 } },
+        message: "mlops:endpoint.autoscaling.maxCapacity: got 3; must be >= endpoint.autoscaling.minCapacity (4)",
+    },
+    {
+        title: "malformed alert e-mail",
+        stack: "dev",
+        config: { alertEmail: "ml-platform@" },
+        message: "mlops:alertEmail: got \"ml-platform@\"; expected an e-mail address such as ml-platform@example.com",
+    },
+    {
+        title: "unknown key (a typo must not be ignored)",
+        stack: "dev",
+        config: { endpoint: { ...devEndpoint, instanceCont: 2 } },
+        message: "mlops:endpoint.instanceCont: unknown key; remove it or fix its spelling",
+    },
+    {
+        title: "prod log retention under a year",
+        stack: "prod",
+        config: { logRetentionDays: 90 },
+        message: "mlops:logRetentionDays: got 90; prod keeps logs at least 365 days",
+    },
+    {
+        title: "log retention not accepted by CloudWatch",
+        stack: "dev",
+        config: { logRetentionDays: 10 },
+        message: "mlops:logRetentionDays: got 10; expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+    },
+    {
+        title: "missing region",
+        stack: "dev",
+        config: { "aws:region": undefined },
+        message: "aws:region: missing required key (expected an AWS region such as us-east-1)",
+    },
+    {
+        title: "prod on a serverless endpoint",
+        stack: "prod",
+        config: { endpoint: { kind: "serverless" } },
+        message: "mlops:endpoint.kind: got \"serverless\"; prod must serve from instances (\"instances\"): serverless has no data capture SLA, autoscaling or blue/green",
+    },
+    {
+        title: "managed spot wait shorter than the runtime",
+        stack: "dev",
+        config: { training: { maxRuntimeSeconds: 3600, spot: { enabled: true, maxWaitSeconds: 600 } } },
+        message: "mlops:training.spot.maxWaitSeconds: got 600; must be >= training.maxRuntimeSeconds (3600) for managed spot training",
+    },
+    {
+        title: "drift monitoring without data capture",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, dataCapture: { enabled: false } } },
+        message: "mlops:monitoring.enabled: got true; drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled",
+    },
+];
+
+describe("config: invalid values fail before any resource is registered", () => {
+    for (const c of invalidCases) {
+        it(`${c.stack}: ${c.title}`, async () => {
+            const { error, graph } = await evaluateStack(c.stack, { config: c.config });
+            assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+            assert.ok(error.problems.includes(c.message),
+                `message should contain:\n  ${c.message}\nbut was:\n  ${error.problems.join("\n  ")}`);
+            assert.match(error.message, /^Invalid stack configuration:/);
+            assert.equal(graph.resources.length, 0, "no resource may be registered");
+        });
+    }
+
+    it("reports every problem at once", async () => {
+        const { error } = await evaluateStack("dev", { config: { alertEmail: "x", environment: "qa" } });
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems.length, 2, error.message);
+    });
+});
+
+describe("config: the stack files", () => {
+    const load = async (stack: string, config?: Record<string, unknown>): Promise<StackConfig> => {
+        const { outputs, error } = await evaluate(stack, () => loadConfig(), { config });
+        if (error) throw error;
+        return outputs as StackConfig;
+    };
+
+    it("dev and prod load from their own files", async () => {
+        const dev = await load("dev");
+        const prod = await load("prod");
+        assert.equal(dev.environment, "dev");
+        assert.equal(dev.stack, "dev");
+        assert.equal(dev.isHost, true);
+        assert.equal(dev.protectData, false);
+        assert.equal(dev.endpoint.kind, "serverless");
+        assert.equal(prod.environment, "prod");
+        assert.equal(prod.isHost, false);
+        assert.equal(prod.hostStack, "example-org/mlops/dev");
+        assert.equal(prod.protectData, true, "prod data is protected by default");
+        assert.equal(prod.endpoint.kind, "instances");
+        assert.ok(prod.endpoint.instanceCount >= 2);
+        assert.equal(prod.endpoint.autoscaling.minCapacity, 2);
+        assert.deepEqual(prod.tags, { project: "mlops", environment: "prod", owner: "ml-platform", "managed-by": "pulumi" });
+    });
+
+    it("keeps declared text as text (an owner of digits is not a number)", async () => {
+        const config = await load("dev", { owner: "1234" });
+        assert.equal(config.owner, "1234");
+    });
+
+    it("defaults fill what a stack file leaves out", () => {
+        const config = parseConfig(
+            { environment: "staging", owner: "team", alertEmail: "a@example.com", endpoint: { kind: "serverless" } },
+            { stack: "staging", region: "eu-west-1" },
+        );
+        assert.equal(config.etl.workerType, "G.1X");
+        assert.equal(config.endpoint.dataCapture.samplingPercentage, 100);
+        assert.equal(config.endpoint.autoscaling.enabled, false);
+        assert.equal(config.monitoring.scheduleExpression, "cron(0 * ? * * *)");
+        assert.equal(config.protectData, false);
+    });
+});
