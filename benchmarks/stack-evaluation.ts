@@ -4,6 +4,7 @@
  *   --runs N   evaluations per stack (default 3)
  */
 import { execFileSync } from "child_process";
+import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
 import { definedStacks } from "../tests/harness/pulumi-harness";
@@ -45,7 +46,7 @@ function main() {
         };
     });
     console.table(rows);
-    console.log(`goal: under 5000 ms per stack; ${runs} cold runs each on ${require("os").cpus().length} cores`);
+    console.log(`goal: under 5000 ms per stack; ${runs} cold runs each on ${os.cpus().length} cores`);
 }
 
 main();

@@ -35,12 +35,12 @@ POSITIVE, NEGATIVE = "yes", "no"
 # ``shift`` drift knob. The stds were measured once on 1,000,000 clean rows (seed 0) and are fixed here so a
 # shift means the same thing whatever the row count (tests/etl/test_synthetic_churn.py re-measures them).
 NUMERIC: dict[str, dict] = {
-    "tenure_months": {"min": 0, "max": 120, "required": True, "std": 24.85},
-    "monthly_charges": {"min": 0, "max": 500, "required": True, "std": 26.42},
-    "total_charges": {"min": 0, "max": 100000, "required": False, "std": 2006.0},
-    "support_calls": {"min": 0, "max": 50, "required": True, "std": 1.134},
-    "data_usage_gb": {"min": 0, "max": 5000, "required": False, "std": 87.52},
-    "age": {"min": 18, "max": 100, "required": False, "std": 14.52},
+    "tenure_months": {"min": 0, "max": 120, "required": True, "std": 24.25},
+    "monthly_charges": {"min": 0, "max": 500, "required": True, "std": 25.12},
+    "total_charges": {"min": 0, "max": 100000, "required": False, "std": 1788.0},
+    "support_calls": {"min": 0, "max": 50, "required": True, "std": 1.095},
+    "data_usage_gb": {"min": 0, "max": 5000, "required": False, "std": 88.52},
+    "age": {"min": 18, "max": 100, "required": False, "std": 14.58},
 }
 CATEGORICAL: dict[str, dict] = {
     "contract": {"categories": {"month-to-month": 0.55, "one-year": 0.24, "two-year": 0.21}, "required": True},
@@ -52,6 +52,7 @@ CATEGORICAL: dict[str, dict] = {
     "region": {"categories": {"north": 0.30, "south": 0.25, "east": 0.25, "west": 0.20}, "required": False},
 }
 COLUMNS = [ID_COLUMN, *NUMERIC, *CATEGORICAL, TARGET_COLUMN]
+_SPACE = " \t\n\r\f\v"  # what the ETL trims (Java regex \s)
 
 # Share of rows whose optional value is left empty (before any dirty rows are added).
 MISSING_RATE = {"total_charges": 0.01, "data_usage_gb": 0.04, "age": 0.03, "payment_method": 0.02, "region": 0.03}
@@ -59,7 +60,7 @@ MISSING_RATE = {"total_charges": 0.01, "data_usage_gb": 0.04, "age": 0.03, "paym
 # Ground truth: logit(p) = INTERCEPT + sum of the terms below. A missing optional value contributes 0, so the
 # probability is a function of exactly what a row shows. region, total_charges and data_usage_gb carry no
 # signal of their own (total_charges only through its correlation with tenure and charges).
-INTERCEPT = -0.55
+INTERCEPT = -0.30
 COEF_TENURE = -0.040
 COEF_MONTHLY = 0.020  # per unit above 65
 COEF_CALLS = 0.35
@@ -156,16 +157,11 @@ def _logit(df: pd.DataFrame) -> np.ndarray:
         return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
 
     def cat(col: str, effects: Mapping[str, float], missing_ok: bool) -> np.ndarray:
-        known = CATEGORICAL[col]["categories"]
-
-        def term(v: object) -> float:
-            if isinstance(v, str) and v.strip() in known:
-                return effects.get(v.strip(), 0.0)
-            if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-                return 0.0 if missing_ok else math.nan
-            return math.nan  # unknown category: the ground truth is undefined for it
-
-        return np.array([term(v) for v in df[col].tolist()], dtype=float)
+        terms = {c: effects.get(c, 0.0) for c in CATEGORICAL[col]["categories"]}
+        values = df[col].astype("string").str.strip(_SPACE)
+        # Unknown categories map to NaN: the ground truth is undefined for them.
+        out = values.map(terms).astype(float).to_numpy(dtype=float, na_value=np.nan)
+        return np.where(values.isna().to_numpy(), 0.0 if missing_ok else np.nan, out)
 
     age = num("age")
     age_term = np.where(np.isnan(age), 0.0, COEF_AGE * (age - 46.0))
@@ -206,8 +202,8 @@ def bayes_auc(df: pd.DataFrame, intercept_offset: float = 0.0) -> tuple[float, i
     left out, which is why the count is returned too.
     """
     p = true_probability(df, intercept_offset)
-    label = df[TARGET_COLUMN].astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    usable = np.isfinite(p) & label.isin([POSITIVE, NEGATIVE]).to_numpy()
+    label = df[TARGET_COLUMN].astype("string").str.strip(_SPACE)
+    usable = np.isfinite(p) & label.isin([POSITIVE, NEGATIVE]).fillna(False).to_numpy(dtype=bool)
     return roc_auc(p[usable], (label[usable] == POSITIVE).to_numpy()), int(usable.sum())
 
 
@@ -239,7 +235,7 @@ def _clean_frame(rows: int, seed: int, drift: Drift) -> tuple[pd.DataFrame, floa
     usage = usage_scale * np.exp(_rng(seed, "usage").normal(0.0, 0.6, rows))
     usage = np.round(_clip(_shifted(usage, "data_usage_gb", drift), "data_usage_gb"), 1)
 
-    age = np.round(_clip(_shifted(_rng(seed, "age").normal(46.0, 15.0, rows), "age"), "age"))
+    age = np.round(_clip(_shifted(_rng(seed, "age").normal(46.0, 15.0, rows), "age", drift), "age"))
 
     total = tenure * monthly * _rng(seed, "total").uniform(0.95, 1.05, rows)
     total = np.round(_clip(_shifted(total, "total_charges", drift), "total_charges"), 2)
@@ -380,8 +376,8 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 def metadata(df: pd.DataFrame, rows: int, seed: int, drift: Drift, dirty_fraction: float, offset: float) -> dict:
     auc, used = bayes_auc(df, offset)
-    label = df[TARGET_COLUMN].astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    valid = label.isin([POSITIVE, NEGATIVE])
+    label = df[TARGET_COLUMN].astype("string").str.strip(_SPACE)
+    valid = label.isin([POSITIVE, NEGATIVE]).fillna(False).to_numpy(dtype=bool)
     return {
         "synthetic": True,
         "generator": "data/synthetic_churn.py",

@@ -25,8 +25,8 @@ export interface StackOutputs {
     readonly buckets: Record<string, pulumi.Output<string>>;
 }
 
-export function createStack(config: StackConfig, options: CreateStackOptions = {}): StackOutputs {
-    // Every AWS resource goes through this provider, so its default tags reach everything taggable.
+/** The stack's provider (every AWS resource goes through it, so its default tags reach everything taggable). */
+export function createContext(config: StackConfig): { provider: aws.Provider; context: StackContext } {
     const provider = new aws.Provider(`${config.project}-${config.environment}`, {
         region: config.region as aws.Region,
         defaultTags: { tags: { ...config.tags } },
@@ -41,6 +41,11 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
         logRetentionDays: config.logRetentionDays,
         protectData: config.protectData,
     };
+    return { provider, context };
+}
+
+export function createStack(config: StackConfig, options: CreateStackOptions = {}): StackOutputs {
+    const { provider, context } = createContext(config);
     const componentOpts: pulumi.ComponentResourceOptions = {
         providers: { aws: provider },
         transformations: options.transformations,

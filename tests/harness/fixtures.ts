@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadConfig, StackConfig } from "../../infra/config";
 import { SecurityBaseline } from "../../infra/components/security-baseline";
 import { StackContext } from "../../infra/lib/context";
-import { Namer } from "../../infra/naming";
+import { createContext } from "../../infra/program";
 
 export interface TestBed {
     readonly config: StackConfig;
@@ -21,16 +21,7 @@ export interface TestBed {
 /** Call inside `evaluate(stack, () => …)`: loads the stack's config and builds its context and baseline. */
 export function testBed(): TestBed {
     const config = loadConfig();
-    const provider = new aws.Provider(`${config.project}-${config.environment}`, { region: config.region as aws.Region });
-    const context: StackContext = {
-        environment: config.environment,
-        region: config.region,
-        accountId: aws.getCallerIdentityOutput({}, { provider }).accountId,
-        partition: aws.getPartitionOutput({}, { provider }).partition,
-        namer: new Namer(config.project, config.environment),
-        logRetentionDays: config.logRetentionDays,
-        protectData: config.protectData,
-    };
+    const { provider, context } = createContext(config);
     const opts = { providers: { aws: provider } };
     const baseline = new SecurityBaseline("baseline", { context, alertEmail: config.alertEmail }, opts);
     return { config, context, baseline, provider, opts };
