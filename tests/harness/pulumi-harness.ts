@@ -136,10 +136,37 @@ export function emulateState(type: string, name: string, inputs: Record<string, 
         const kind = type.split(":").pop() ?? "resource";
         state.arn = `arn:aws:${service}:${region}:${ACCOUNT_ID}:${kind.toLowerCase()}/${state.name ?? name}`;
     }
+    if (type === "aws:ecr/repository:Repository") {
+        state.repositoryUrl = `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/${state.name}`;
+    }
+    if (type === "awsx:ecr:Image") {
+        state.imageUri = `${inputs.repositoryUrl}:${inputs.imageTag ?? "latest"}`;
+    }
     if (type === "aws:lambda/function:Function") {
         state.invokeArn = `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${state.arn}/invocations`;
     }
     return { id, state };
+}
+
+/**
+ * What the host (dev) stack exports as `shared`, as a consumer stack's StackReference sees it. A test checks that
+ * the real dev stack exports exactly these keys, so this fixture cannot silently drift from the program.
+ */
+export function hostSharedFixture(region = "us-east-1"): Record<string, string> {
+    const bucket = (purpose: string) => `mlops-dev-${purpose}-${ACCOUNT_ID}-${region}`;
+    return {
+        modelPackageGroupName: "mlops-dev-churn",
+        modelPackageGroupArn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package-group/mlops-dev-churn`,
+        imageRepositoryArn: `arn:aws:ecr:${region}:${ACCOUNT_ID}:repository/mlops-dev-model`,
+        imageUri: `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/mlops-dev-model:src-0123456789abcdef`,
+        modelsBucketName: bucket("models"),
+        modelsBucketArn: `arn:aws:s3:::${bucket("models")}`,
+        curatedBucketName: bucket("curated"),
+        curatedBucketArn: `arn:aws:s3:::${bucket("curated")}`,
+        kmsKeyArn: `arn:aws:kms:${region}:${ACCOUNT_ID}:key/host-key`,
+        pipelineName: "mlops-dev-churn",
+        pipelineArn: `arn:aws:codepipeline:${region}:${ACCOUNT_ID}:mlops-dev-churn`,
+    };
 }
 
 function defaultCall(token: string, inputs: Record<string, any>, region: string): Record<string, any> {
@@ -170,7 +197,8 @@ class RecordingMonitor extends MockMonitor {
             newResource: (args) => {
                 const custom = this.overrides.state?.(args.type, args.name, args.inputs);
                 if (args.type === "pulumi:pulumi:StackReference") {
-                    return { id: args.inputs.name ?? args.name, state: { name: args.inputs.name, outputs: custom?.outputs ?? {} } };
+                    const outputs = custom?.outputs ?? { shared: hostSharedFixture(this.region) };
+                    return { id: args.inputs.name ?? args.name, state: { name: args.inputs.name, outputs } };
                 }
                 const emulated = emulateState(args.type, args.name, args.inputs, this.region);
                 return { id: custom?.id ?? emulated.id, state: { ...emulated.state, ...(custom ?? {}) } };

@@ -1,0 +1,290 @@
+"""Pure DataFrame -> DataFrame steps of the ETL (no file writes here; job.py does the IO).
+
+Column naming inside the job: raw input columns are positional (`_h0`, `_h1`, ... in file order) so any header
+text is safe; derived columns are `_row_number`, `_reason`, `_id`, `_label`, `_x<j>` (feature j, typed) and
+`_o<j>` (categorical feature j held an unknown category), `_split` and `_hash`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, Iterable, Mapping, Sequence
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from . import baseline as B
+from .errors import InputError
+from .rules import HASH_HEX_DIGITS, HASH_SCALE, NUMBER_REGEX, REASONS, SPLITS, TRIM_REGEX
+from .schema import CategoricalFeature, DatasetSchema, NumericFeature
+
+CORRUPT = "_corrupt_record"
+ROW = "_row_number"
+REASON = "_reason"
+ID = "_id"
+LABEL = "_label"
+SPLIT = "_split"
+HASH = "_hash"
+_MID = "_mid"
+
+
+def raw_col(i: int) -> str:
+    return f"_h{i}"
+
+
+def feature_col(j: int) -> str:
+    return f"_x{j}"
+
+
+def other_col(j: int) -> str:
+    return f"_o{j}"
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """The input's header (file order) and where each schema column sits in it."""
+
+    header: tuple[str, ...]
+
+    def position(self, name: str) -> int | None:
+        try:
+            return self.header.index(name)
+        except ValueError:
+            return None
+
+
+def map_columns(header: Sequence[str] | None, schema: DatasetSchema) -> ColumnMap:
+    """Checks the header against the schema. Raises InputError naming what is wrong."""
+    if header is None:
+        raise InputError("input is empty: no header line and no rows")
+    for i, name in enumerate(header):
+        if not name:
+            raise InputError(f"header column {i + 1} has no name (header: {list(header)})")
+    dupes = sorted({n for n in header if list(header).count(n) > 1})
+    if dupes:
+        raise InputError(f"header has duplicate column names: {dupes}")
+    present = set(header)
+    if not present & set(schema.columns):
+        raise InputError(
+            f"the first line is not a header: none of the schema's columns {schema.columns} appear in it "
+            f"(first line parsed as {list(header)[:12]}); the input must start with a header row")
+    missing = [c for c in schema.required_columns if c not in present]
+    if missing:
+        raise InputError(
+            f"required column(s) missing from the header: {missing} (target, id and required features must be "
+            f"present; header: {list(header)})",
+            checks=[{"name": "required_columns", "ok": False, "value": missing, "limit": schema.required_columns,
+                     "message": f"missing {missing}"}])
+    return ColumnMap(tuple(header))
+
+
+def read_raw(spark: SparkSession, path: str | Sequence[str], columns: ColumnMap, single_file: bool) -> DataFrame:
+    """Every record of the CSV as text (`_h<i>`), its malformed-record text, and `_row_number`.
+
+    `_row_number` is the 1-based data record number (header not counted; a quoted value spanning lines is one
+    record). multiLine keeps quoted newlines inside their record; the all-string schema leaves every cast to
+    us, so a bad number is quarantined instead of silently becoming null.
+    """
+    struct = T.StructType([T.StructField(raw_col(i), T.StringType()) for i in range(len(columns.header))]
+                          + [T.StructField(CORRUPT, T.StringType())])
+    df = (spark.read.schema(struct)
+          .option("header", "false")
+          .option("multiLine", "true")
+          .option("mode", "PERMISSIVE")
+          .option("columnNameOfCorruptRecord", CORRUPT)
+          .option("quote", '"')
+          .option("escape", '"')
+          .option("encoding", "UTF-8")
+          .csv(path if isinstance(path, str) else list(path))
+          .withColumn(_MID, F.monotonically_increasing_id()))
+    if single_file:
+        # One file is one partition (multiLine files are not split), so the ids count records from 0, the header.
+        return df.filter(F.col(_MID) > 0).withColumnRenamed(_MID, ROW)
+    # Several files, each with its own header: drop header records and number the rest in file order.
+    is_header = reduce(lambda a, b: a & b, [_clean(F.col(raw_col(i))).eqNullSafe(name)
+                                            for i, name in enumerate(columns.header)])
+    numbered = df.filter(~is_header).withColumn(ROW, F.row_number().over(Window.orderBy(_MID)).cast("long"))
+    return numbered.drop(_MID)
+
+
+def _clean(c: Column) -> Column:
+    """Trimmed text, or null when nothing is left."""
+    t = F.regexp_replace(F.regexp_replace(c, "^\ufeff", ""), TRIM_REGEX, "")
+    return F.when(F.length(t) > 0, t)
+
+
+def _source(columns: ColumnMap, name: str) -> Column:
+    pos = columns.position(name)
+    return _clean(F.col(raw_col(pos))) if pos is not None else F.lit(None).cast("string")
+
+
+def _any(conditions: Iterable[Column]) -> Column:
+    conditions = list(conditions)
+    return reduce(lambda a, b: a | b, conditions) if conditions else F.lit(False)
+
+
+def _numeric_parts(c: Column, f: NumericFeature) -> tuple[Column, Column, Column]:
+    """(typed value or null, non-numeric flag, out-of-range flag) for one numeric feature."""
+    v = c.cast("double")
+    bad = c.isNotNull() & (~c.rlike(NUMBER_REGEX) | v.isNull() | F.isnan(v) | (F.abs(v) == F.lit(math.inf)))
+    ok = c.isNotNull() & ~bad
+    out = F.lit(False)
+    if f.min is not None:
+        out = out | (v < F.lit(f.min))
+    if f.max is not None:
+        out = out | (v > F.lit(f.max))
+    return F.when(ok, v), bad, ok & out
+
+
+def _category_code(c: Column, f: CategoricalFeature) -> tuple[Column, Column]:
+    """(code 0..k with k for unknown or missing, unknown-category flag)."""
+    mapping = F.create_map(*[F.lit(x) for cat, i in zip(f.categories, range(len(f.categories))) for x in (cat, i)])
+    known = mapping[c]
+    return F.coalesce(known, F.lit(f.other_code)).cast("int"), c.isNotNull() & known.isNull()
+
+
+def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFrame:
+    """Adds `_id`, `_label`, typed `_x<j>`, `_o<j>` and `_reason` (null = the row passes every row-level check)."""
+    target = _source(columns, schema.target.column)
+    required_missing, non_numeric, out_of_range = [], [], []
+    typed: list[Column] = []
+    others: list[Column] = []
+    for f in schema.numeric:
+        c = _source(columns, f.name)
+        value, bad, out = _numeric_parts(c, f)
+        typed.append(value)
+        non_numeric.append(bad)
+        out_of_range.append(out)
+        if f.required:
+            required_missing.append(c.isNull())
+    for f in schema.categorical:
+        c = _source(columns, f.name)
+        code, other = _category_code(c, f)
+        typed.append(code)
+        others.append(other)
+        if f.required:
+            required_missing.append(c.isNull())
+    id_value = _source(columns, schema.id) if schema.id else F.lit(None).cast("string")
+
+    checks = [
+        (F.col(CORRUPT).isNotNull(), "wrong_column_count"),
+        (id_value.isNull() if schema.id else F.lit(False), "missing_id"),
+        (target.isNull(), "null_target"),
+        (~target.isin(schema.target.positive, schema.target.negative), "invalid_target"),
+        (_any(required_missing), "missing_required"),
+        (_any(non_numeric), "non_numeric"),
+        (_any(out_of_range), "out_of_range"),
+    ]
+    assert [name for _, name in checks] == list(REASONS[:-1])
+    reason = reduce(lambda acc, item: acc.when(item[0], item[1]),
+                    checks[1:], F.when(checks[0][0], checks[0][1])).otherwise(F.lit(None).cast("string"))
+
+    n_num = len(schema.numeric)
+    return df.select(
+        "*",
+        id_value.alias(ID),
+        F.when(target == schema.target.positive, 1).otherwise(0).cast("int").alias(LABEL),
+        *[c.alias(feature_col(j)) for j, c in enumerate(typed)],
+        *[c.alias(other_col(n_num + j)) for j, c in enumerate(others)],
+        reason.alias(REASON),
+    )
+
+
+def mark_duplicates(df: DataFrame, schema: DatasetSchema) -> DataFrame:
+    """Later rows (by row number) repeating an id get `duplicate_id`, unless they already have a reason."""
+    if not schema.id:
+        return df
+    first = F.row_number().over(Window.partitionBy(ID).orderBy(ROW)) == 1
+    return df.withColumn(REASON, F.coalesce(F.col(REASON), F.when(F.col(ID).isNotNull() & ~first, "duplicate_id")))
+
+
+def assign_split(df: DataFrame, schema: DatasetSchema, seed: int) -> DataFrame:
+    """`_hash` (52-bit MD5 prefix of "<seed>:<id or row number>") and `_split` from it.
+
+    With an id the split is a function of the id alone: reordering the input moves no row between splits.
+    rules.split_of computes the same in Python.
+    """
+    key_source = F.col(ID) if schema.id else F.col(ROW).cast("string")
+    key = F.concat(F.lit(f"{seed}:"), key_source)
+    h = F.conv(F.substring(F.md5(key), 1, HASH_HEX_DIGITS), 16, 10).cast("long")
+    u = h.cast("double") / F.lit(HASH_SCALE)
+    split = (F.when(u < F.lit(schema.split.train), "train")
+             .when(u < F.lit(schema.split.train + schema.split.validation), "validation")
+             .otherwise("test"))
+    return df.withColumn(HASH, h).withColumn(SPLIT, split)
+
+
+def prepare(df_raw: DataFrame, schema: DatasetSchema, columns: ColumnMap, seed: int) -> DataFrame:
+    """read_raw output -> every row classified, encoded (not yet imputed) and assigned a split."""
+    return assign_split(mark_duplicates(validate(df_raw, schema, columns), schema), schema, seed)
+
+
+def summarize(df: DataFrame, schema: DatasetSchema) -> dict[str, Any]:
+    """One pass over the prepared rows: counts for the manifest and the gate, train medians and ranges."""
+    valid = F.col(REASON).isNull()
+    train = valid & (F.col(SPLIT) == "train")
+    one = F.lit(1)
+    exprs = [F.count(one).alias("rows"), F.max(ROW).alias("max_row")]
+    exprs += [F.count(F.when(F.col(REASON) == r, one)).alias(f"reason:{r}") for r in REASONS]
+    for s in SPLITS:
+        in_split = valid & (F.col(SPLIT) == s)
+        exprs += [F.count(F.when(in_split, one)).alias(f"split:{s}"),
+                  F.count(F.when(in_split & (F.col(LABEL) == 1), one)).alias(f"positive:{s}")]
+    n_num = len(schema.numeric)
+    exprs += [F.count(F.when(valid & F.col(other_col(n_num + j)), one)).alias(f"other:{f.name}")
+              for j, f in enumerate(schema.categorical)]
+    for j, f in enumerate(schema.numeric):
+        x = F.when(train, F.col(feature_col(j)))
+        # Exact median: independent of partitioning, so the imputed outputs are reproducible byte for byte.
+        exprs += [F.percentile(x, 0.5).alias(f"median:{j}"), F.count(x).alias(f"present:{j}")]
+    for j in range(len(schema.features)):
+        x = F.when(train, F.col(feature_col(j)))
+        exprs += [F.min(x).cast("double").alias(f"min:{j}"), F.max(x).cast("double").alias(f"max:{j}")]
+    return df.agg(*exprs).first().asDict()
+
+
+def impute(df: DataFrame, values: Mapping[str, float]) -> DataFrame:
+    """Fills nulls in the named columns with the given values."""
+    return df.select(*[F.coalesce(F.col(c), F.lit(float(values[c]))).alias(c) if c in values else F.col(c)
+                       for c in df.columns])
+
+
+def output_rows(df: DataFrame, schema: DatasetSchema, medians: Sequence[float]) -> DataFrame:
+    """Rows that passed, imputed, with what the writers sort and split by: `_split`, `_hash`, `_id`, `_row_number`,
+    `_label`, `_x0`..`_x<n-1>` (numeric doubles, then categorical int codes)."""
+    feats = [feature_col(j) for j in range(len(schema.features))]
+    kept = df.filter(F.col(REASON).isNull()).select(SPLIT, HASH, ID, ROW, LABEL, *feats)
+    return impute(kept, {feature_col(j): m for j, m in enumerate(medians)})
+
+
+def split_sort_columns() -> list[str]:
+    """Total order of output rows: stable hash, then id and row number to break ties."""
+    return [SPLIT, HASH, ID, ROW]
+
+
+def baseline_aggregates(train: DataFrame, feature_cols: Sequence[str], bounds: Sequence[tuple[float, float]],
+                        n: int) -> list[dict[str, Any]]:
+    """Per-feature moments, 10-bucket histogram over [min, max] and quantile sketch values of the train rows."""
+    probs = B.sketch_probabilities(n)
+    exprs = []
+    for j, (c, (lo, hi)) in enumerate(zip(feature_cols, bounds)):
+        x = F.col(c).cast("double")
+        exprs += [F.count(x).alias(f"n:{j}"), F.sum(x).alias(f"sum:{j}"), F.stddev_pop(x).alias(f"std:{j}"),
+                  F.min(x).alias(f"min:{j}"), F.max(x).alias(f"max:{j}"),
+                  F.percentile_approx(x, probs, B.SKETCH_ACCURACY).alias(f"sketch:{j}")]
+        width = B.bucket_width(lo, hi)
+        if width > 0:
+            bucket = F.least(F.greatest(F.floor((x - F.lit(lo)) / F.lit(width)), F.lit(0)), F.lit(B.BUCKETS - 1))
+            exprs += [F.count(F.when(bucket == b, F.lit(1))).alias(f"bucket:{j}:{b}") for b in range(B.BUCKETS)]
+    row = train.agg(*exprs).first().asDict()
+    out = []
+    for j, (lo, hi) in enumerate(bounds):
+        width = B.bucket_width(lo, hi)
+        counts = [row[f"bucket:{j}:{b}"] for b in range(B.BUCKETS)] if width > 0 else [row[f"n:{j}"]]
+        out.append({"count": row[f"n:{j}"], "sum": row[f"sum:{j}"], "std_dev": row[f"std:{j}"],
+                    "min": row[f"min:{j}"], "max": row[f"max:{j}"], "bucket_counts": counts,
+                    "sketch": list(row[f"sketch:{j}"] or [])})
+    return out

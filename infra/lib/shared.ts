@@ -1,0 +1,48 @@
+/**
+ * Resources one host stack (dev) creates and every environment uses: the model image, the model registry, the
+ * bucket holding model artifacts and data baselines, the key that encrypts them, and the pipeline. Other stacks
+ * (prod) read them from the host's `shared` stack output, so there is one registry and one image per project.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface SharedResources {
+    readonly modelPackageGroupName: pulumi.Output<string>;
+    readonly modelPackageGroupArn: pulumi.Output<string>;
+    readonly imageRepositoryArn: pulumi.Output<string>;
+    readonly imageUri: pulumi.Output<string>;
+    /** Where training writes model artifacts. */
+    readonly modelsBucketName: pulumi.Output<string>;
+    readonly modelsBucketArn: pulumi.Output<string>;
+    /** Where the ETL writes curated splits, manifests and data baselines. */
+    readonly curatedBucketName: pulumi.Output<string>;
+    readonly curatedBucketArn: pulumi.Output<string>;
+    /** The host's key: artifacts and baselines are encrypted with it. */
+    readonly kmsKeyArn: pulumi.Output<string>;
+    /** The CodePipeline that retrains and promotes models. */
+    readonly pipelineName: pulumi.Output<string>;
+    readonly pipelineArn: pulumi.Output<string>;
+}
+
+const FIELDS: readonly (keyof SharedResources)[] = [
+    "modelPackageGroupName", "modelPackageGroupArn", "imageRepositoryArn", "imageUri", "modelsBucketName",
+    "modelsBucketArn", "curatedBucketName", "curatedBucketArn", "kmsKeyArn", "pipelineName", "pipelineArn",
+];
+
+/** What the host exports as its `shared` stack output. */
+export function sharedOutput(shared: SharedResources): pulumi.Output<Record<string, string>> {
+    return pulumi.output(Object.fromEntries(FIELDS.map((f) => [f, shared[f]]))) as pulumi.Output<Record<string, string>>;
+}
+
+/** Reads the host's `shared` output; a host that lacks a field fails the deployment with the field's name. */
+export function sharedFromHost(hostStack: string, opts?: pulumi.CustomResourceOptions): SharedResources {
+    const ref = new pulumi.StackReference(`host-${hostStack.replace(/\//g, "-")}`, { name: hostStack }, opts);
+    const shared = ref.requireOutput("shared") as pulumi.Output<Record<string, string | undefined>>;
+    const field = (f: keyof SharedResources) => shared.apply((s) => {
+        const value = s?.[f];
+        if (typeof value !== "string" || value.length === 0) {
+            throw new Error(`host stack ${hostStack} exports no shared.${f}; deploy the host stack first`);
+        }
+        return value;
+    });
+    return Object.fromEntries(FIELDS.map((f) => [f, field(f)])) as unknown as SharedResources;
+}
