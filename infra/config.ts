@@ -328,16 +328,21 @@ export function parseConfig(
     };
 }
 
-/** Reads every `mlops:*` key of the current stack (and `aws:region`) and validates it. */
-export function loadConfig(): StackConfig {
-    const all = pulumi.runtime.allConfig();
+/** Picks the `mlops:*` keys out of Pulumi's flat config map and decodes their values. */
+export function decodeProjectConfig(all: Readonly<Record<string, string>>): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(all)) {
         const [namespace, ...rest] = fullKey.split(":");
         const key = rest.join(":");
         if (namespace === PROJECT) raw[key] = decodeValue(key, value);
     }
-    return parseConfig(raw, {
+    return raw;
+}
+
+/** Reads every `mlops:*` key of the current stack (and `aws:region`) and validates it. */
+export function loadConfig(): StackConfig {
+    const all = pulumi.runtime.allConfig();
+    return parseConfig(decodeProjectConfig(all), {
         project: pulumi.getProject(),
         stack: pulumi.getStack(),
         region: all["aws:region"],

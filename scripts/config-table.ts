@@ -1,0 +1,59 @@
+/**
+ * The README's table of every `mlops:*` key with its dev and prod values (defaults included), generated from
+ * the config schema and the stack files so it cannot go stale: a test compares it with the README.
+ *   npx ts-node --transpile-only scripts/config-table.ts          print the table
+ *   npx ts-node --transpile-only scripts/config-table.ts --write  update README.md between the markers
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { decodeProjectConfig, parseConfig, PROJECT, StackConfig } from "../infra/config";
+import { readStackConfig } from "../tests/harness/pulumi-harness";
+
+export const README = path.resolve(__dirname, "..", "README.md");
+export const START = "<!-- config-table:start -->";
+export const END = "<!-- config-table:end -->";
+const DERIVED = new Set(["project", "stack", "region", "isHost", "tags"]);
+
+function loadStack(stack: string): StackConfig {
+    const values = readStackConfig(stack);
+    return parseConfig(decodeProjectConfig(values), { stack, region: values["aws:region"] });
+}
+
+/** Leaf paths of a config object; lists and records of scalars stay one cell. */
+function leaves(value: unknown, prefix: string, out: Map<string, string>): void {
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && !prefix.endsWith("hyperparameters")) {
+        for (const [k, v] of Object.entries(value)) leaves(v, prefix ? `${prefix}.${k}` : k, out);
+        return;
+    }
+    out.set(prefix, value === undefined ? "—" : `\`${JSON.stringify(value)}\``);
+}
+
+export function configTable(stacks: string[] = ["dev", "prod"]): string {
+    const columns = stacks.map((s) => {
+        const map = new Map<string, string>();
+        const config = loadStack(s);
+        for (const [k, v] of Object.entries(config)) if (!DERIVED.has(k)) leaves(v, k, map);
+        return map;
+    });
+    const keys = [...new Set(columns.flatMap((c) => [...c.keys()]))].sort();
+    const header = `| key | ${stacks.join(" | ")} |\n|---|${stacks.map(() => "---").join("|")}|`;
+    const rows = keys.map((k) => `| \`${PROJECT}:${k}\` | ${columns.map((c) => (c.get(k) ?? "—").replace(/\|/g, "\\|")).join(" | ")} |`);
+    return [header, ...rows].join("\n");
+}
+
+export function readmeWithTable(readme: string, table: string): string {
+    const start = readme.indexOf(START);
+    const end = readme.indexOf(END);
+    if (start < 0 || end < start) throw new Error(`README.md lacks the markers ${START} … ${END}`);
+    return `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`;
+}
+
+if (require.main === module) {
+    const table = configTable();
+    if (process.argv.includes("--write")) {
+        fs.writeFileSync(README, readmeWithTable(fs.readFileSync(README, "utf8"), table));
+        console.log(`updated ${README}`);
+    } else {
+        console.log(table);
+    }
+}
