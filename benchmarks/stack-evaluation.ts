@@ -17,7 +17,7 @@ const { evaluateStack } = require("./tests/harness/pulumi-harness");
 const t1 = Date.now();
 evaluateStack(process.argv[1]).then((r) => {
   if (r.error) { console.error(r.error); process.exit(1); }
-  process.stdout.write(JSON.stringify({ loadMs: t1 - t0, evalMs: Date.now() - t1, resources: r.graph.resources.length,
+  process.stdout.write("\n@@result " + JSON.stringify({ loadMs: t1 - t0, evalMs: Date.now() - t1, resources: r.graph.resources.length,
     maxRssMb: process.resourceUsage().maxRSS / 1024 }));
 });`;
 
@@ -26,7 +26,10 @@ function sample(stack: string): Sample {
         cwd: path.resolve(__dirname, ".."),
         encoding: "utf8",
     });
-    return JSON.parse(out) as Sample;
+    // The program may log to stdout (pulumi.log under mocks); the result is the marked line.
+    const line = out.split("\n").find((l) => l.startsWith("@@result "));
+    if (!line) throw new Error(`no result from the ${stack} evaluation:\n${out}`);
+    return JSON.parse(line.slice("@@result ".length)) as Sample;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -43,6 +43,8 @@ export const RESOURCE_WILDCARD_ALLOWED: Readonly<Record<string, string>> = {
     "glue:GetSecurityConfiguration": "no resource-level permission",
     "glue:GetSecurityConfigurations": "no resource-level permission",
     "kms:ListAliases": "List actions take no resource ARN",
+    "codepipeline:PutJobSuccessResult": "job results take no resource ARN (the job id is the scope)",
+    "codepipeline:PutJobFailureResult": "job results take no resource ARN (the job id is the scope)",
 };
 
 /** Managed runtimes we accept for Lambda (nodejs20.x is deprecated by AWS). */

@@ -25,8 +25,8 @@ export interface ModelImageArgs {
     readonly untaggedExpiryDays?: number;
 }
 
-/** Files that do not go into the image and must not change its tag. */
-const IGNORED = /(^|\/)(__pycache__|\.pytest_cache|tests?)(\/|$)|\.pyc$/;
+/** Files that do not go into the image (mirrors model-container/.dockerignore) and must not change its tag. */
+const IGNORED = /(^|\/)(__pycache__|\.pytest_cache|tests?)(\/|$)|\.pyc$|\.md$|^\.dockerignore$/;
 
 /**
  * A tag derived from the build context's contents, so the same source always has the same tag (immutable tags
