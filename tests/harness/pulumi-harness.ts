@@ -21,6 +21,7 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 import * as YAML from "yaml";
 import { loadConfig, PROJECT } from "../../infra/config";
 import { createStack, StackOutputs } from "../../infra/program";
+import { MODEL_METADATA_KEYS, ModelVersion } from "../../infra/model-version";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const ACCOUNT_ID = "123456789012";
@@ -169,6 +170,38 @@ export function hostSharedFixture(region = "us-east-1"): Record<string, string> 
     };
 }
 
+/**
+ * A registered, Approved version of the host's model package group, as infra/model-version.ts resolves it: what
+ * both stacks serve in the shared graph tests.
+ */
+export function modelVersionFixture(overrides: Partial<ModelVersion> = {}, region = "us-east-1"): ModelVersion {
+    const shared = hostSharedFixture(region);
+    const run = `s3://${shared.curatedBucketName}/runs/2026-11-01T00-00-00Z`;
+    const properties = {
+        [MODEL_METADATA_KEYS.manifestUri]: `${run}/manifest.json`,
+        [MODEL_METADATA_KEYS.baselineStatisticsUri]: `${run}/baseline/statistics.json`,
+        [MODEL_METADATA_KEYS.baselineConstraintsUri]: `${run}/baseline/constraints.json`,
+        [MODEL_METADATA_KEYS.trainingJobName]: "mlops-dev-churn-train-0123456789abcdef",
+    };
+    return {
+        arn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package/${shared.modelPackageGroupName}/3`,
+        groupName: shared.modelPackageGroupName,
+        version: 3,
+        approvalStatus: "Approved",
+        createdAt: "2026-11-01T01:00:00.000Z",
+        imageUri: shared.imageUri,
+        modelDataUrl: `s3://${shared.modelsBucketName}/training/mlops-dev-churn-train-0123456789abcdef/output/model.tar.gz`,
+        metadata: {
+            manifestUri: properties.ManifestUri,
+            baselineStatisticsUri: properties.BaselineStatisticsUri,
+            baselineConstraintsUri: properties.BaselineConstraintsUri,
+            trainingJobName: properties.TrainingJobName,
+            properties,
+        },
+        ...overrides,
+    };
+}
+
 function defaultCall(token: string, inputs: Record<string, any>, region: string): Record<string, any> {
     switch (token) {
         case "aws:index/getCallerIdentity:getCallerIdentity":
@@ -231,6 +264,27 @@ class RecordingMonitor extends MockMonitor {
         });
     }
 
+    /** Reads (stack references, `.get()` lookups) are part of the graph too. */
+    async readResource(req: any, callback: (err: any, response: any) => void): Promise<void> {
+        const record: RecordedResource = {
+            urn: (this as any).newUrn(req.getParent(), req.getType(), req.getName()),
+            type: req.getType(),
+            name: req.getName(),
+            custom: true,
+            inputs: deserializeProperties(req.getProperties()),
+            state: {},
+            parentUrn: req.getParent() || undefined,
+            providerRef: req.getProvider() || undefined,
+            protect: false,
+            dependencies: req.getDependenciesList?.() ?? [],
+        };
+        this.recorded.push(record);
+        return super.readResource(req, (err, response) => {
+            if (!err && response) record.state = response.getProperties()?.toJavaScript() ?? {};
+            callback(err, response);
+        });
+    }
+
     registerResourceOutputs(req: any, callback: (err: any, response: any) => void): void {
         const record = this.recorded.find((r) => r.urn === req.getUrn());
         if (record) record.outputs = deserializeProperties(req.getOutputs());
@@ -244,6 +298,11 @@ export interface EvaluateOptions {
     readonly mocks?: MockOverrides;
     /** Evaluate as `pulumi preview` does (unknown computed values). */
     readonly preview?: boolean;
+    /**
+     * The model version the stack serves (what infra/index.ts resolves at deploy time); null = none yet.
+     * @default modelVersionFixture(), so both stacks have an endpoint
+     */
+    readonly modelVersion?: ModelVersion | null;
 }
 
 export interface Evaluation {
@@ -315,7 +374,8 @@ async function evaluateNow(stack: string, program: () => unknown, options: Evalu
 
 /** Evaluates the real program (`infra/index.ts`'s two lines) for `stack`. */
 export async function evaluateStack(stack: string, options: EvaluateOptions = {}): Promise<Evaluation> {
-    return evaluate(stack, (): StackOutputs => createStack(loadConfig()), options);
+    const modelVersion = options.modelVersion === undefined ? modelVersionFixture() : options.modelVersion;
+    return evaluate(stack, (): StackOutputs => createStack(loadConfig(), { modelVersion }), options);
 }
 
 /** Like {@link evaluateStack} but fails the test when evaluation fails. */
