@@ -43,6 +43,8 @@ export const RESOURCE_WILDCARD_ALLOWED: Readonly<Record<string, string>> = {
     "glue:GetSecurityConfiguration": "no resource-level permission",
     "glue:GetSecurityConfigurations": "no resource-level permission",
     "kms:ListAliases": "List actions take no resource ARN",
+    "application-autoscaling:DescribeScalableTargets": "Describe actions take no resource ARN",
+    "application-autoscaling:DescribeScalingPolicies": "Describe actions take no resource ARN",
     "codepipeline:PutJobSuccessResult": "job results take no resource ARN (the job id is the scope)",
     "codepipeline:PutJobFailureResult": "job results take no resource ARN (the job id is the scope)",
 };
@@ -230,8 +232,13 @@ export const policies: StackValidationPolicy[] = [
     }),
 
     policy("sagemaker-hardening", "Models are isolated; endpoint configs, capture and monitoring jobs are encrypted and isolated", (resources, report) => {
+        const isServerless = (config: PolicyResource) =>
+            (list(config.props.productionVariants) as any[]).every((v) => v.serverlessConfig);
         for (const model of ofType(resources, "aws:sagemaker/model:Model")) {
-            if (model.props.enableNetworkIsolation !== true) report(`${label(model)}: network isolation must be on`, model.urn);
+            // Serverless endpoints do not support network isolation (nor VPC or KMS): the exception is recorded.
+            const configs = siblings(resources, model, "aws:sagemaker/endpointConfiguration:EndpointConfiguration");
+            const servesServerless = configs.length > 0 && configs.every(isServerless);
+            if (model.props.enableNetworkIsolation !== true && !servesServerless) report(`${label(model)}: network isolation must be on`, model.urn);
         }
         for (const config of ofType(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")) {
             const variants = list(config.props.productionVariants) as any[];

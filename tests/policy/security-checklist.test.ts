@@ -121,6 +121,10 @@ describe("security checklist policies catch violations", () => {
 
     it("SageMaker: isolation, endpoint and capture encryption (NVMe exempt), monitoring jobs", async () => {
         await assertViolation([fake("aws:sagemaker/model:Model", {})], /network isolation must be on/);
+        // Serverless endpoints cannot isolate their models: a model served only serverless is exempt.
+        const serverlessModel = fake("aws:sagemaker/model:Model", {}, "urn:ep");
+        const serverlessConfig = fake("aws:sagemaker/endpointConfiguration:EndpointConfiguration", { productionVariants: [{ serverlessConfig: { maxConcurrency: 1 } }] }, "urn:ep");
+        assert.deepEqual(await violationsOf([serverlessModel, serverlessConfig]), []);
         await assertViolation([fake("aws:sagemaker/endpointConfiguration:EndpointConfiguration", { productionVariants: [{ instanceType: "ml.m5.large" }] })], /needs kmsKeyArn/);
         const nvme = fake("aws:sagemaker/endpointConfiguration:EndpointConfiguration", { productionVariants: [{ instanceType: "ml.m5d.large" }] });
         assert.deepEqual(await violationsOf([nvme]), []);
