@@ -24,7 +24,7 @@ const sagemakerInstanceType = z
     .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { message: "expected a SageMaker instance type such as ml.m5.large" });
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "expected an AWS region such as us-east-1" });
 const arn = (service: string) =>
-    z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), { message: `expected an ARN of service ${service}` });
+    z.string().regex(new RegExp(`^arn:aws[a-z-]*:(?:${service}):`), { message: `expected an ARN of service ${service}` });
 const percent = z.number().min(0).max(100);
 const share = z.number().min(0).max(1);
 const positiveInt = z.number().int().positive();

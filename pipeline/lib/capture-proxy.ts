@@ -77,13 +77,20 @@ export function captureRecord(
 export class CaptureProxy {
     readonly server: http.Server;
     private currentFile?: { folder: string; file: string };
+    private upstream: string;
     captured = 0;
     forwarded = 0;
 
     constructor(private readonly options: CaptureProxyOptions) {
+        this.upstream = options.upstream;
         this.server = http.createServer((req, res) => void this.handle(req, res));
         // Keep-alive connections from load generators must not hold the proxy open at shutdown.
         this.server.keepAliveTimeout = 1000;
+    }
+
+    /** Moves traffic to another model server (blue/green: the new one is healthy before this is called). */
+    setUpstream(url: string): void {
+        this.upstream = url;
     }
 
     listen(port: number, host = "127.0.0.1"): Promise<void> {
@@ -104,7 +111,7 @@ export class CaptureProxy {
         const body = Buffer.concat(chunks);
         let upstream: Response;
         try {
-            upstream = await fetch(new URL(req.url ?? "/", this.options.upstream), {
+            upstream = await fetch(new URL(req.url ?? "/", this.upstream), {
                 method: req.method,
                 headers: Object.fromEntries(Object.entries(req.headers)
                     .filter(([k, v]) => typeof v === "string" && !["host", "connection", "content-length"].includes(k)) as [string, string][]),

@@ -20,9 +20,19 @@ export class StageStop extends Error {
     }
 }
 
+export interface StageOptions {
+    /**
+     * Run even after a gate stopped the run (not after a failure): e.g. production traffic still flows to what
+     * prod serves when a candidate was rejected.
+     * @default false
+     */
+    readonly afterGateStop?: boolean;
+}
+
 export class StageRunner {
     readonly results: StageResult[] = [];
     private stopped = false;
+    private failed = false;
 
     constructor(private readonly print: (line: string) => void = (l) => console.log(l)) {}
 
@@ -35,8 +45,8 @@ export class StageRunner {
      * Runs `fn` unless the run is already halted. Returns its value, or undefined when skipped, stopped or failed.
      * `fn` returns the value and a one-line detail.
      */
-    async run<T>(name: string, fn: () => Promise<{ value: T; detail: string }>): Promise<T | undefined> {
-        if (this.stopped) {
+    async run<T>(name: string, fn: () => Promise<{ value: T; detail: string }>, options: StageOptions = {}): Promise<T | undefined> {
+        if (this.failed || (this.stopped && !options.afterGateStop)) {
             this.record({ name, status: "skipped", seconds: 0, detail: "an earlier stage halted the run" });
             return undefined;
         }
@@ -49,6 +59,7 @@ export class StageRunner {
         } catch (err) {
             this.stopped = true;
             const status = err instanceof StageStop ? "stopped" : "failed";
+            if (status === "failed") this.failed = true;
             this.record({ name, status, seconds: seconds(), detail: (err as Error).message.split("\n")[0] });
             return undefined;
         }
