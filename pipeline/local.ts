@@ -354,6 +354,8 @@ function trainingDataOf(version: ModelVersion | undefined, pathOf: (uri: string)
     return dir && fs.existsSync(path.join(dir, "manifest.json")) ? dir : undefined;
 }
 
+// The summary is assembled from JSON files the stages wrote; its shape is documented by printSummary itself.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function printSummary(print: (l: string) => void, summary: Record<string, any>, stages: StageRunner): void {
     const total = stages.results.reduce((s, r) => s + r.seconds, 0);
     const evaluation = summary.evaluation;
@@ -379,8 +381,6 @@ function printSummary(print: (l: string) => void, summary: Record<string, any>, 
     print("");
     for (const [k, v] of rows) print(`${k.padEnd(width)}  ${v}`);
 }
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help" {
     const { values } = parseArgs({
