@@ -19,6 +19,12 @@ export const NAME_LIMITS = {
     snsTopic: 256,
     alarm: 255,
     kmsAlias: 250,
+    dashboard: 255,
+    scalingPolicy: 256,
+    sqsQueue: 80,
+    glueSecurityConfiguration: 255,
+    secret: 512,
+    iamPolicy: 128,
 } as const;
 export type NameKind = keyof typeof NAME_LIMITS;
 

@@ -6,12 +6,21 @@ import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
+import { DeliveryPipeline } from "./components/delivery-pipeline";
+import { Deployments, deploySessionSeconds } from "./components/deployments";
+import { DriftMonitor, driftFeaturesFromSchema } from "./components/drift-monitor";
+import { EtlJob } from "./components/etl-job";
 import { ModelImage } from "./components/model-image";
 import { ModelRegistry } from "./components/model-registry";
+import { PipelineFunction } from "./components/pipeline-function";
 import { SecurityBaseline } from "./components/security-baseline";
+import { TrainingSteps } from "./components/training-steps";
 import { SharedResources, sharedFromHost, sharedOutput } from "./lib/shared";
 import { StackContext } from "./lib/context";
 import { Namer } from "./naming";
+import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
+import { ModelVersion } from "./model-version";
+import { createServing, EndpointOutputs, endpointOutputs } from "./serving";
 
 export interface CreateStackOptions {
     /**
@@ -19,6 +28,13 @@ export interface CreateStackOptions {
      * this to observe resource options such as `protect`, which the mock monitor does not report.
      */
     readonly transformations?: pulumi.ResourceTransformation[];
+    /**
+     * The model version to serve, resolved at deploy time (infra/deploy-inputs.ts): null = the registry has none
+     * yet (no endpoint); undefined = not resolved, treated as none and logged.
+     */
+    readonly modelVersion?: ModelVersion | null;
+    /** The serving endpoint as it runs now (deploy time): its autoscaled instance count survives an update. */
+    readonly liveEndpoint?: LiveEndpoint | null;
 }
 
 /** The stack's outputs (`pulumi stack output`). */
@@ -29,6 +45,27 @@ export interface StackOutputs {
     readonly kmsKeyArn: pulumi.Output<string>;
     readonly alertsTopicArn: pulumi.Output<string>;
     readonly buckets: Record<string, pulumi.Output<string>>;
+    /** Host only: the ETL Glue job and the Lambda a CodePipeline action invokes to run it (issue 3). */
+    readonly etlJobName?: pulumi.Output<string>;
+    readonly etlTriggerFunctionName?: pulumi.Output<string>;
+    readonly etlTriggerFunctionArn?: pulumi.Output<string>;
+    /** Host only: CodeBuild projects running steps/train and steps/evaluate, the training role (issue 5). */
+    readonly trainProjectName?: pulumi.Output<string>;
+    readonly evaluateProjectName?: pulumi.Output<string>;
+    readonly trainingRoleArn?: pulumi.Output<string>;
+    readonly evaluationReportGroupArn?: pulumi.Output<string>;
+    /** The serving model package version's ARN, or "none" (issue 6). */
+    readonly servingModelVersion: pulumi.Output<string>;
+    /** The endpoint's stable physical name, whether or not it exists yet. */
+    readonly endpointName: string;
+    /** The serving endpoint: config name, capture prefix, baseline URIs, alarms; absent while nothing serves. */
+    readonly endpoint?: pulumi.Output<EndpointOutputs>;
+    /** Model Monitor schedule, the alarms that start a retrain and the retrain trigger (issue 7); absent when off. */
+    readonly driftMonitor?: pulumi.Output<{ scheduleName: string; retrainAlarmNames: string[]; retrainFunctionName: string }>;
+    /** Host only: the delivery pipeline, its deploy projects and the secret their Pulumi token is set in (out of band). */
+    readonly delivery?: pulumi.Output<{ pipelineArn: string; accessTokenSecretArn: string; deployProjects: Record<"dev" | "prod", string> }>;
+    /** The role Pulumi Deployments assumes (OIDC) for this stack; absent when deployments are off. */
+    readonly deploymentsRoleArn?: pulumi.Output<string>;
 }
 
 /** The stack's provider (every AWS resource goes through it, so its default tags reach everything taggable). */
@@ -65,14 +102,124 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
         : sharedFromHost(config.hostStack!, { provider });
 
     // ── ETL: Glue job + CodePipeline trigger Lambda (host only) — issue 3 ──
+    let etlOutputs: Pick<StackOutputs, "etlJobName" | "etlTriggerFunctionName" | "etlTriggerFunctionArn"> = {};
+    if (config.isHost) {
+        const etl = new EtlJob("etl", {
+            context,
+            etl: config.etl,
+            kmsKeyArn: baseline.kmsKeyArn,
+            buckets: { raw: baseline.buckets.raw, curated: baseline.buckets.curated, artifacts: baseline.buckets.artifacts },
+            alertsTopicArn: baseline.alertsTopicArn,
+        }, componentOpts);
+        const etlTrigger = new PipelineFunction("etl-trigger", {
+            context,
+            handler: "etl-trigger",
+            description: "CodePipeline job worker: runs the ETL Glue job and reports its curated dataset",
+            kmsKeyArn: baseline.kmsKeyArn,
+            alertsTopicArn: baseline.alertsTopicArn,
+            environment: etl.triggerEnvironment,
+            policyStatements: etl.triggerPolicyStatements,
+            codePipelineJobWorker: true,
+        }, componentOpts);
+        etlOutputs = { etlJobName: etl.jobName, etlTriggerFunctionName: etlTrigger.functionName, etlTriggerFunctionArn: etlTrigger.functionArn };
+    }
 
     // ── training and evaluation steps: CodeBuild projects, training role (host only) — issue 5 ──
+    let trainingSteps: TrainingSteps | undefined;
+    if (config.isHost) {
+        trainingSteps = new TrainingSteps("training-steps", {
+            context,
+            modelName: config.modelName,
+            training: config.training,
+            evaluation: config.evaluation,
+            kmsKeyArn: baseline.kmsKeyArn,
+            buckets: { curated: baseline.buckets.curated, models: baseline.buckets.models, artifacts: baseline.buckets.artifacts },
+            imageRepositoryArn: shared.imageRepositoryArn,
+            imageUri: shared.imageUri,
+            modelPackageGroupName: shared.modelPackageGroupName,
+            modelPackageGroupArn: shared.modelPackageGroupArn,
+            // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
+            endpointName: endpointNameFor(config),
+        }, componentOpts);
+    }
 
     // ── model endpoint — issue 6 ──
+    const serving = createServing(config, context, baseline, shared, options, componentOpts);
 
     // ── drift monitor and retrain trigger — issue 7 ──
+    let driftMonitor: DriftMonitor | undefined;
+    if (config.monitoring.enabled) {
+        const { captureS3Uri, baselineStatisticsUri, baselineConstraintsUri } = serving;
+        if (!serving.endpoint || !captureS3Uri || !baselineStatisticsUri || !baselineConstraintsUri) {
+            void pulumi.log.warn(`drift monitor skipped: ${!serving.endpoint ? "no endpoint serves yet" : "the serving version records no " +
+                "data-quality baseline (BaselineStatisticsUri / BaselineConstraintsUri) or the endpoint captures no traffic"}`);
+        } else {
+            driftMonitor = new DriftMonitor("drift-monitor", {
+                context,
+                monitoring: config.monitoring,
+                endpointName: serving.endpoint.endpointName,
+                captureS3Uri,
+                baselineStatisticsUri,
+                baselineConstraintsUri,
+                baselineKmsKeyArn: shared.kmsKeyArn,
+                kmsKeyArn: baseline.kmsKeyArn,
+                alertsTopicArn: baseline.alertsTopicArn,
+                reportsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
+                // The ETL's default dataset schema: its feature order gives Model Monitor's column names.
+                features: driftFeaturesFromSchema(path.resolve(__dirname, "..", "data", "churn.schema.json")),
+                pipelineName: shared.pipelineName,
+                pipelineArn: shared.pipelineArn,
+                groundTruthS3Uri: config.monitoring.modelQuality.enabled
+                    ? pulumi.interpolate`s3://${baseline.buckets.capture.name}/${config.monitoring.modelQuality.labelsPrefix}`
+                    : undefined,
+                decisionThreshold: config.evaluation.decisionThreshold,
+            }, componentOpts);
+        }
+    }
 
     // ── CodePipeline and Pulumi Deployments ──
+    let delivery: DeliveryPipeline | undefined;
+    if (config.isHost && trainingSteps && etlOutputs.etlTriggerFunctionName && etlOutputs.etlTriggerFunctionArn) {
+        delivery = new DeliveryPipeline("delivery", {
+            context,
+            kmsKeyArn: baseline.kmsKeyArn,
+            alertsTopicArn: baseline.alertsTopicArn,
+            pipelineName: shared.pipelineName,
+            artifactsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
+            rawBucket: { name: baseline.buckets.raw.name, arn: baseline.buckets.raw.arn },
+            dataObjectKey: `incoming/${config.modelName}.csv`,
+            gitSource: config.source?.connectionArn
+                ? { repository: config.source.repository, branch: config.source.branch, connectionArn: config.source.connectionArn }
+                : undefined,
+            etlFunction: { name: etlOutputs.etlTriggerFunctionName, arn: etlOutputs.etlTriggerFunctionArn },
+            trainProject: { name: trainingSteps.trainProject.name, arn: trainingSteps.trainProject.arn },
+            evaluateProject: { name: trainingSteps.evaluateProject.name, arn: trainingSteps.evaluateProject.arn },
+            modelPackageGroupArn: shared.modelPackageGroupArn,
+            pulumiOrganization: config.deployments.organization,
+        }, componentOpts);
+    }
+    const deployments = config.deployments.enabled
+        ? new Deployments("deployments", {
+            context,
+            organization: config.deployments.organization!,
+            project: config.project,
+            stack: config.stack,
+            repository: config.deployments.repository!,
+            branch: config.deployments.branch,
+            previewPullRequests: config.deployments.previewPullRequests,
+            deployCommits: config.deployments.deployCommits,
+            driftScheduleCron: config.deployments.driftScheduleCron,
+            // One OIDC provider per account: the host registers it, the other stacks use its fixed ARN.
+            createOidcProvider: config.isHost,
+            deployScope: {
+                environment: config.environment,
+                isHost: config.isHost,
+                modelPackageGroupArn: shared.modelPackageGroupArn,
+                connectionArn: config.isHost ? config.source?.connectionArn : undefined,
+            },
+            sessionDurationSeconds: deploySessionSeconds(config.endpoint),
+        }, componentOpts)
+        : undefined;
 
     return {
         environment: config.environment,
@@ -83,6 +230,31 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
             accessLogs: baseline.accessLogBucket.name,
             ...Object.fromEntries(Object.entries(baseline.buckets).map(([k, b]) => [k, b.name])),
         },
+        ...etlOutputs,
+        ...(trainingSteps ? {
+            trainProjectName: trainingSteps.trainProject.name,
+            evaluateProjectName: trainingSteps.evaluateProject.name,
+            trainingRoleArn: trainingSteps.trainingRoleArn,
+            evaluationReportGroupArn: trainingSteps.reportGroup.arn,
+        } : {}),
+        servingModelVersion: serving.servingModelVersion,
+        endpointName: serving.endpointName,
+        ...(serving.endpoint ? { endpoint: endpointOutputs(serving) } : {}),
+        ...(delivery ? {
+            delivery: pulumi.output({
+                pipelineArn: delivery.pipelineArn,
+                accessTokenSecretArn: delivery.accessTokenSecret.arn,
+                deployProjects: delivery.deployProjectNames,
+            }),
+        } : {}),
+        ...(deployments ? { deploymentsRoleArn: deployments.roleArn } : {}),
+        ...(driftMonitor ? {
+            driftMonitor: pulumi.output({
+                scheduleName: driftMonitor.scheduleName,
+                retrainAlarmNames: [...driftMonitor.retrainAlarmNames],
+                retrainFunctionName: driftMonitor.retrainTrigger.functionName,
+            }),
+        } : {}),
     };
 }
 

@@ -14,7 +14,6 @@ from typing import Any, Mapping, Sequence
 BUCKETS = 10
 KLL_C = 0.64  # Model Monitor's KLL parameters
 KLL_K = 2048
-SKETCH_ACCURACY = 10000  # percentile_approx accuracy (relative rank error 1/10000) for the sketch items
 
 MONITORING_CONFIG = {
     "evaluate_constraints": "Enabled",
@@ -37,17 +36,11 @@ def column_name(j: int) -> str:
 
 
 def sketch_levels(n: int) -> int:
-    """Compaction level h of the sketch: each item stands for 2**h values, with n / 2**h <= KLL_K items."""
+    """Level h of the sketch items: each stands for 2**h rows, and about n / 2**h <= KLL_K of them are kept."""
     h = 0
     while (n >> h) > KLL_K:
         h += 1
     return h
-
-
-def sketch_probabilities(n: int) -> list[float]:
-    """Mid-rank probabilities of the sketch items: item i summarizes ranks [i, i+1) * 2**h."""
-    m = max(1, n >> sketch_levels(n))
-    return [(i + 0.5) / m for i in range(m)]
 
 
 def bucket_width(lo: float, hi: float) -> float:

@@ -50,6 +50,7 @@ class JobResult:
     prefix: str
     manifest: dict[str, Any]
     seconds: float
+    phases: dict[str, float]  # seconds per phase, for benchmarks and the log
 
 
 def _now() -> str:
@@ -138,17 +139,21 @@ def write_splits(rows: DataFrame, n_features: int, path: str) -> None:
 
 
 def _count_written(spark: SparkSession, staging: str) -> dict[str, int]:
-    """Rows actually on storage, read back: the in = out + quarantined check does not trust the plan."""
-    lines = (spark.read.text([join(staging, s) for s in SPLITS])
-             .groupBy(F.input_file_name().alias("f")).count().collect())
-    counts = {s: 0 for s in SPLITS}
-    for row in lines:
-        for s in SPLITS:
-            if f"/{s}/{PART_FILE}" in row["f"]:
-                counts[s] += int(row["count"])
-    counts["quarantine"] = (spark.read.option("header", "true").option("multiLine", "true")
-                            .option("quote", '"').option("escape", '"')
-                            .csv(join(staging, "quarantine")).count())
+    """Records actually on storage, read back in one job: the in = out + quarantined check does not trust the plan.
+
+    Parsed as CSV (multiLine), so a quarantined value spanning lines is still one record.
+    """
+    folders = [*SPLITS, "quarantine"]
+    records = (spark.read.schema("v string").option("header", "false").option("multiLine", "true")
+               .option("quote", '"').option("escape", '"')
+               .csv([join(staging, f) for f in folders])
+               .groupBy(F.input_file_name().alias("f")).count().collect())
+    counts = {f: 0 for f in folders}
+    for row in records:
+        for f in folders:
+            if f"/{f}/{PART_FILE}" in row["f"]:
+                counts[f] += int(row["count"])
+    counts["quarantine"] -= 1  # its header
     return counts
 
 
@@ -186,6 +191,14 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
 
     summary: dict[str, Any] | None = None
     prepared: DataFrame | None = None
+    phases: dict[str, float] = {}
+    mark = [clock()]
+
+    def phase(name: str) -> None:
+        now = clock()
+        phases[name] = round(now - mark[0], 3)
+        mark[0] = now
+
     try:
         header = parse_header(info.header_line) if info.header_line is not None else None
         columns = X.map_columns(header, schema)
@@ -194,6 +207,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         prepared = X.prepare(raw, schema, columns, seed).persist(StorageLevel.MEMORY_AND_DISK)
 
         summary = X.summarize(prepared, schema)
+        phase("read_classify_summarize")
         rows_in = int(summary["rows"])
         if rows_in != int(summary["max_row"] or 0):
             raise EtlFailure(f"row accounting: {rows_in} classified rows but {summary['max_row']} records read")
@@ -201,6 +215,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         write_quarantine(prepared, columns, join(staging, "_quarantine"))
         _move_part(storage, join(staging, "_quarantine"), join(staging, "quarantine"))
         storage.delete(join(staging, "_quarantine"))
+        phase("write_quarantine")
 
         checks = gate_checks(summary, schema, quality)
         failing = [c for c in checks if not c["ok"]]
@@ -214,6 +229,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         for s in SPLITS:
             _move_part(storage, join(staging, "_splits", f"{X.SPLIT}={s}"), join(staging, s))
         storage.delete(join(staging, "_splits"))
+        phase("write_splits")
 
         counts = {s: int(summary[f"split:{s}"]) for s in SPLITS}
         rows_out = sum(counts.values())
@@ -223,6 +239,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
                 or written["quarantine"] != quarantined):
             raise EtlFailure(f"row accounting: {rows_in} rows in, but {rows_out} out + {quarantined} quarantined "
                              f"(written: {written})")
+        phase("verify_counts")
 
         bounds = [(float(summary[f"min:{j}"]), float(summary[f"max:{j}"])) for j in range(n_feat)]
         aggs = X.baseline_aggregates(rows.filter(F.col(X.SPLIT) == "train"),
@@ -232,6 +249,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
                            json.dumps(B.statistics_json(aggs, integral, counts["train"]), indent=2) + "\n")
         storage.write_text(join(staging, "baseline", "constraints.json"),
                            json.dumps(B.constraints_json(aggs, integral), indent=2) + "\n")
+        phase("baseline")
 
         manifest = {
             "runId": opts.run_id,
@@ -259,7 +277,8 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         }
         storage.rename(staging, final)
         storage.write_text(join(final, "manifest.json"), json.dumps(manifest, indent=2) + "\n")
-        return JobResult(opts.run_id, final, manifest, clock() - started)
+        phase("publish")
+        return JobResult(opts.run_id, final, manifest, clock() - started, phases)
     except EtlFailure as exc:
         quarantine = join(staging, "quarantine")
         kept = storage.exists(join(quarantine, PART_FILE))
@@ -277,10 +296,11 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
             prepared.unpersist()
 
 
-def summary_line(result: JobResult) -> str:
+def summary_line(result: JobResult, seconds: float | None = None) -> str:
+    """One line for logs; seconds defaults to the job's own time (the entrypoint passes its wall time)."""
     m = result.manifest
     share = m["rowsQuarantined"] / m["rowsIn"] if m["rowsIn"] else 0.0
     return (f"etl: run {result.run_id} ok: rows in={m['rowsIn']} out={m['rowsOut']} "
             f"quarantined={m['rowsQuarantined']} ({share:.2%}) train={m['splits']['train']} "
             f"validation={m['splits']['validation']} test={m['splits']['test']} "
-            f"time={result.seconds:.1f}s -> {result.prefix}")
+            f"time={result.seconds if seconds is None else seconds:.1f}s -> {result.prefix}")

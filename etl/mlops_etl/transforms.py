@@ -67,9 +67,10 @@ def map_columns(header: Sequence[str] | None, schema: DatasetSchema) -> ColumnMa
     if dupes:
         raise InputError(f"header has duplicate column names: {dupes}")
     present = set(header)
-    if not present & set(schema.columns):
+    # A data row may hold a value equal to a column name by chance; a real header names most required columns.
+    if len(present & set(schema.columns)) < max(1, len(schema.required_columns) / 2):
         raise InputError(
-            f"the first line is not a header: none of the schema's columns {schema.columns} appear in it "
+            f"the first line is not a header: it names few of the schema's columns {schema.columns} "
             f"(first line parsed as {list(header)[:12]}); the input must start with a header row")
     missing = [c for c in schema.required_columns if c not in present]
     if missing:
@@ -116,9 +117,16 @@ def _clean(c: Column) -> Column:
     return F.when(F.length(t) > 0, t)
 
 
-def _source(columns: ColumnMap, name: str) -> Column:
-    pos = columns.position(name)
-    return _clean(F.col(raw_col(pos))) if pos is not None else F.lit(None).cast("string")
+def _cleaned_col(k: int) -> str:
+    return f"_t{k}"
+
+
+def _bad_col(j: int) -> str:
+    return f"_b{j}"
+
+
+def _range_col(j: int) -> str:
+    return f"_r{j}"
 
 
 def _any(conditions: Iterable[Column]) -> Column:
@@ -126,71 +134,69 @@ def _any(conditions: Iterable[Column]) -> Column:
     return reduce(lambda a, b: a | b, conditions) if conditions else F.lit(False)
 
 
-def _numeric_parts(c: Column, f: NumericFeature) -> tuple[Column, Column, Column]:
-    """(typed value or null, non-numeric flag, out-of-range flag) for one numeric feature."""
-    v = c.cast("double")
-    bad = c.isNotNull() & (~c.rlike(NUMBER_REGEX) | v.isNull() | F.isnan(v) | (F.abs(v) == F.lit(math.inf)))
-    ok = c.isNotNull() & ~bad
-    out = F.lit(False)
-    if f.min is not None:
-        out = out | (v < F.lit(f.min))
-    if f.max is not None:
-        out = out | (v > F.lit(f.max))
-    return F.when(ok, v), bad, ok & out
-
-
-def _category_code(c: Column, f: CategoricalFeature) -> tuple[Column, Column]:
-    """(code 0..k with k for unknown or missing, unknown-category flag)."""
-    mapping = F.create_map(*[F.lit(x) for cat, i in zip(f.categories, range(len(f.categories))) for x in (cat, i)])
-    known = mapping[c]
-    return F.coalesce(known, F.lit(f.other_code)).cast("int"), c.isNotNull() & known.isNull()
+def _category_map(f: CategoricalFeature) -> Column:
+    return F.create_map(*[F.lit(x) for i, cat in enumerate(f.categories) for x in (cat, i)])
 
 
 def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFrame:
-    """Adds `_id`, `_label`, typed `_x<j>`, `_o<j>` and `_reason` (null = the row passes every row-level check)."""
-    target = _source(columns, schema.target.column)
-    required_missing, non_numeric, out_of_range = [], [], []
-    typed: list[Column] = []
-    others: list[Column] = []
-    for f in schema.numeric:
-        c = _source(columns, f.name)
-        value, bad, out = _numeric_parts(c, f)
-        typed.append(value)
-        non_numeric.append(bad)
-        out_of_range.append(out)
-        if f.required:
-            required_missing.append(c.isNull())
-    for f in schema.categorical:
-        c = _source(columns, f.name)
-        code, other = _category_code(c, f)
-        typed.append(code)
-        others.append(other)
-        if f.required:
-            required_missing.append(c.isNull())
-    id_value = _source(columns, schema.id) if schema.id else F.lit(None).cast("string")
+    """Adds `_id`, `_label`, typed `_x<j>`, `_o<j>` and `_reason` (null = the row passes every row-level check).
 
-    checks = [
-        (F.col(CORRUPT).isNotNull(), "wrong_column_count"),
-        (id_value.isNull() if schema.id else F.lit(False), "missing_id"),
-        (target.isNull(), "null_target"),
-        (~target.isin(schema.target.positive, schema.target.negative), "invalid_target"),
-        (_any(required_missing), "missing_required"),
-        (_any(non_numeric), "non_numeric"),
-        (_any(out_of_range), "out_of_range"),
-    ]
-    assert [name for _, name in checks] == list(REASONS[:-1])
-    reason = reduce(lambda acc, item: acc.when(item[0], item[1]),
-                    checks[1:], F.when(checks[0][0], checks[0][1])).otherwise(F.lit(None).cast("string"))
+    Three projections on purpose: each value is trimmed once and each flag computed once; Spark keeps
+    projections whose columns are used several times apart, so the generated code stays small.
+    """
+    used = schema.columns
+    slot = {name: k for k, name in enumerate(used)}
+
+    def source(name: str) -> Column:
+        pos = columns.position(name)
+        return _clean(F.col(raw_col(pos))) if pos is not None else F.lit(None).cast("string")
+
+    cleaned = df.select("*", *[source(name).alias(_cleaned_col(k)) for k, name in enumerate(used)])
+
+    def t(name: str) -> Column:
+        return F.col(_cleaned_col(slot[name]))
 
     n_num = len(schema.numeric)
-    return df.select(
-        "*",
+    typed = []
+    for j, f in enumerate(schema.numeric):
+        c = t(f.name)
+        v = c.cast("double")
+        bad = c.isNotNull() & (~c.rlike(NUMBER_REGEX) | v.isNull() | F.isnan(v) | (F.abs(v) == F.lit(math.inf)))
+        out = F.lit(False)
+        if f.min is not None:
+            out = out | (v < F.lit(f.min))
+        if f.max is not None:
+            out = out | (v > F.lit(f.max))
+        typed += [F.when(c.isNotNull() & ~bad, v).alias(feature_col(j)), bad.alias(_bad_col(j)),
+                  (c.isNotNull() & ~bad & out).alias(_range_col(j))]
+    for j, f in enumerate(schema.categorical, start=n_num):
+        c = t(f.name)
+        known = _category_map(f)[c]
+        typed += [F.coalesce(known, F.lit(f.other_code)).cast("int").alias(feature_col(j)),
+                  (c.isNotNull() & known.isNull()).alias(other_col(j))]
+    target = t(schema.target.column)
+    id_value = t(schema.id) if schema.id else F.lit(None).cast("string")
+    missing_required = _any(t(f.name).isNull() for f in (*schema.numeric, *schema.categorical) if f.required)
+    flagged = cleaned.select(
+        "*", *typed,
         id_value.alias(ID),
         F.when(target == schema.target.positive, 1).otherwise(0).cast("int").alias(LABEL),
-        *[c.alias(feature_col(j)) for j, c in enumerate(typed)],
-        *[c.alias(other_col(n_num + j)) for j, c in enumerate(others)],
-        reason.alias(REASON),
+        (F.col(CORRUPT).isNotNull()).alias("_q0"),
+        (id_value.isNull() if schema.id else F.lit(False)).alias("_q1"),
+        target.isNull().alias("_q2"),
+        (~target.isin(schema.target.positive, schema.target.negative)).alias("_q3"),
+        missing_required.alias("_q4"),
     )
+    # The non-numeric and out-of-range flags exist only after the projection above.
+    flagged = flagged.select("*", _any(F.col(_bad_col(j)) for j in range(n_num)).alias("_q5"),
+                             _any(F.col(_range_col(j)) for j in range(n_num)).alias("_q6"))
+    checks = [F.col(f"_q{i}") for i in range(len(REASONS) - 1)]
+    reason = F.when(checks[0], REASONS[0])
+    for i in range(1, len(checks)):
+        reason = reason.when(checks[i], REASONS[i])
+    temp = [_cleaned_col(k) for k in range(len(used))] + [f"_q{i}" for i in range(len(checks))] \
+        + [c for j in range(n_num) for c in (_bad_col(j), _range_col(j))]
+    return flagged.withColumn(REASON, reason.otherwise(F.lit(None).cast("string"))).drop(*temp)
 
 
 def mark_duplicates(df: DataFrame, schema: DatasetSchema) -> DataFrame:
@@ -267,14 +273,19 @@ def split_sort_columns() -> list[str]:
 
 def baseline_aggregates(train: DataFrame, feature_cols: Sequence[str], bounds: Sequence[tuple[float, float]],
                         n: int) -> list[dict[str, Any]]:
-    """Per-feature moments, 10-bucket histogram over [min, max] and quantile sketch values of the train rows."""
-    probs = B.sketch_probabilities(n)
+    """Per-feature moments, 10-bucket histogram over [min, max] and sketch items of the train rows, in one pass.
+
+    The sketch keeps the rows whose `_hash` is divisible by 2**h (h = baseline.sketch_levels(n)): a uniform,
+    reproducible sample in which each item stands for 2**h rows, as the items of KLL level h do.
+    """
+    stride = 1 << B.sketch_levels(n)
+    sampled = (F.col(HASH) % F.lit(stride)) == 0
     exprs = []
     for j, (c, (lo, hi)) in enumerate(zip(feature_cols, bounds)):
         x = F.col(c).cast("double")
         exprs += [F.count(x).alias(f"n:{j}"), F.sum(x).alias(f"sum:{j}"), F.stddev_pop(x).alias(f"std:{j}"),
                   F.min(x).alias(f"min:{j}"), F.max(x).alias(f"max:{j}"),
-                  F.percentile_approx(x, probs, B.SKETCH_ACCURACY).alias(f"sketch:{j}")]
+                  F.collect_list(F.when(sampled, x)).alias(f"sketch:{j}")]
         width = B.bucket_width(lo, hi)
         if width > 0:
             bucket = F.least(F.greatest(F.floor((x - F.lit(lo)) / F.lit(width)), F.lit(0)), F.lit(B.BUCKETS - 1))
@@ -286,5 +297,5 @@ def baseline_aggregates(train: DataFrame, feature_cols: Sequence[str], bounds: S
         counts = [row[f"bucket:{j}:{b}"] for b in range(B.BUCKETS)] if width > 0 else [row[f"n:{j}"]]
         out.append({"count": row[f"n:{j}"], "sum": row[f"sum:{j}"], "std_dev": row[f"std:{j}"],
                     "min": row[f"min:{j}"], "max": row[f"max:{j}"], "bucket_counts": counts,
-                    "sketch": list(row[f"sketch:{j}"] or [])})
+                    "sketch": sorted(row[f"sketch:{j}"] or [])})
     return out

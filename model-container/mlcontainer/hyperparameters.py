@@ -35,10 +35,10 @@ class Param:
     def describe_range(self) -> str:
         if self.choices:
             return "one of " + ", ".join(self.choices)
-        left = "(" if self.low_open else "["
+        left = "(" if self.low_open or self.low is None else "["
         low = "-inf" if self.low is None else _fmt(self.low)
-        high = "inf" if self.high is None else _fmt(self.high)
-        return f"{left}{low}, {high}]"
+        high = "inf)" if self.high is None else _fmt(self.high) + "]"
+        return f"{left}{low}, {high}"
 
 
 def _fmt(number: float) -> str:

@@ -1,8 +1,9 @@
 """Request bodies to feature matrices and predictions to response bodies (contracts §4), plus content negotiation.
 
 Everything here is a pure function of bytes; every client mistake raises `RequestError` with a status, a stable
-error code and a detail that names the offending row and column. The common case (a few numeric rows) takes a
-split-and-convert fast path: numpy parses the byte strings in C, with no per-request pandas or csv machinery.
+error code and a detail that names the offending row and column. A few CSV rows take a split-and-convert path
+(numpy parses the byte strings in C); bigger bodies go through numpy's C CSV reader; the csv module only sees
+quoted CSV. No pandas: it would add a second of import time and ~100 µs per call.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ SUPPORTED_RESPONSE_TYPES = (JSON, CSV)  # JSON first: the default for */* and a 
 ASCII_COMPATIBLE_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1"})
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _CACHE_LIMIT = 256
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_MAX_SQUARED = _FLOAT32_MAX * _FLOAT32_MAX
+_LOADTXT_MIN_BYTES = 2048
 
 
 class RequestError(Exception):
@@ -35,6 +39,10 @@ class RequestError(Exception):
 
     def body(self) -> bytes:
         return orjson.dumps({"error": self.error, "detail": self.detail})
+
+    def fresh(self, *extra_headers: tuple[bytes, bytes]) -> "RequestError":
+        """A new instance to raise: re-raising one stored exception object would grow its traceback forever."""
+        return RequestError(self.status, self.error, self.detail, (*self.headers, *extra_headers))
 
 
 def _media(value: str) -> tuple[str, dict[str, str]]:
@@ -62,7 +70,7 @@ def request_format(content_type: bytes | None) -> str:
         cached = _request_format(content_type)
         _bounded(_request_cache)[content_type] = cached
     if isinstance(cached, RequestError):
-        raise cached
+        raise cached.fresh()
     return cached
 
 
@@ -89,7 +97,7 @@ def response_format(accept: bytes | None) -> str:
         cached = _response_format(accept)
         _bounded(_response_cache)[accept] = cached
     if isinstance(cached, RequestError):
-        raise cached
+        raise cached.fresh()
     return cached
 
 
@@ -145,10 +153,18 @@ def _feature_count_error(row: int, got: int, expected: int) -> RequestError:
     )
 
 
-def _locate_non_numeric(rows: Sequence[Sequence[object]], features: Sequence[str]) -> RequestError | None:
+def _locate_non_numeric(
+    rows: Sequence[Sequence[object]], features: Sequence[str], *, text_fields: bool = True
+) -> RequestError | None:
+    """The first value that is not a number, as a 400 naming its row and column (None if there is none).
+
+    `text_fields`: values are CSV text to parse; for JSON a string is wrong even when it looks like a number.
+    """
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
             where = f"row {r}, column {c} ({features[c - 1]})" if c <= len(features) else f"row {r}, column {c}"
+            if isinstance(value, str) and not text_fields:
+                return RequestError(400, "non_numeric_value", f"{where}: {_show(value)} is a string, not a number")
             if isinstance(value, (bytes, str)):
                 if not value.strip():
                     return RequestError(
@@ -166,22 +182,35 @@ def _locate_non_numeric(rows: Sequence[Sequence[object]], features: Sequence[str
     return None
 
 
-def _check_finite(matrix: np.ndarray, features: Sequence[str]) -> np.ndarray:
-    finite = np.isfinite(matrix)
-    if not finite.all():
-        r, c = divmod(int(np.argmin(finite.ravel())), matrix.shape[1])
-        raise RequestError(
-            400, "non_finite_value",
-            f"row {r + 1}, column {c + 1} ({features[c]}) is {float(matrix[r, c])!r} "
-            "(NaN, infinite or beyond float32 range); features must be finite numbers",
-        )
-    return matrix
+def _as_float32(values: np.ndarray, rows: int, features: Sequence[str]) -> np.ndarray:
+    """Numbers as the model's C-contiguous float32 matrix, refusing NaN, inf and values float32 cannot hold.
+
+    One dot product screens the common case (≈1 µs, against ≈5 µs for min and max): NaN and inf propagate into
+    it, and any |x| beyond the float32 maximum pushes it past that maximum squared. Only a body that fails the
+    screen pays for the exact element-wise check.
+    """
+    flat = values.reshape(-1) if values.dtype == np.float64 else values.reshape(-1).astype(np.float64)
+    if not flat.dot(flat) <= _FLOAT32_MAX_SQUARED:
+        out_of_range = ~(np.abs(flat) <= _FLOAT32_MAX)
+        if out_of_range.any():
+            bad = int(np.argmax(out_of_range))
+            r, c = divmod(bad, len(features))
+            raise RequestError(
+                400, "non_finite_value",
+                f"row {r + 1}, column {c + 1} ({features[c]}) is {float(flat[bad])!r} "
+                "(NaN, infinite or beyond float32 range); features must be finite numbers",
+            )
+    return flat.astype(np.float32).reshape(rows, len(features))
 
 
 def parse_csv(body: bytes, features: Sequence[str]) -> np.ndarray:
     """`text/csv`: one headerless row per line, numeric, one value per feature in the model's order."""
     if b'"' in body:
         return _parse_quoted_csv(body, features)
+    if len(body) >= _LOADTXT_MIN_BYTES:
+        matrix = _parse_large_csv(body, len(features))
+        if matrix is not None:
+            return _as_float32(matrix, matrix.shape[0], features)
     feature_count = len(features)
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -194,13 +223,29 @@ def parse_csv(body: bytes, features: Sequence[str]) -> np.ndarray:
             raise _feature_count_error(number, line.count(b",") + 1, feature_count)
     fields = (lines[0] if len(lines) == 1 else b",".join(lines)).split(b",")
     try:
-        with np.errstate(over="ignore"):  # 1e40 becomes inf in float32: reported by _check_finite, not a warning
-            values = np.array(fields, dtype=np.float32)
+        values = np.array(fields, dtype=np.float64)
     except ValueError:
         raise _locate_non_numeric([line.split(b",") for line in lines], features) or RequestError(
             400, "non_numeric_value", "a value is not a number"
         ) from None
-    return _check_finite(values.reshape(len(lines), feature_count), features)
+    return _as_float32(values, len(lines), features)
+
+
+def _parse_large_csv(body: bytes, feature_count: int) -> np.ndarray | None:
+    """numpy's C reader, about 2.5x faster than splitting once a body holds more than a few rows.
+
+    None when it objects to anything: the splitting path then parses the body again and names the offending
+    row and column in its own words (numpy's messages differ between versions).
+    """
+    if not body.strip():
+        raise _empty()
+    try:
+        matrix = np.loadtxt(io.BytesIO(body), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+    except ValueError:
+        return None
+    if matrix.shape[1] != feature_count:
+        return None
+    return matrix
 
 
 def _parse_quoted_csv(body: bytes, features: Sequence[str]) -> np.ndarray:
@@ -217,13 +262,12 @@ def _parse_quoted_csv(body: bytes, features: Sequence[str]) -> np.ndarray:
         if len(row) != feature_count:
             raise _feature_count_error(number, len(row), feature_count)
     try:
-        with np.errstate(over="ignore"):
-            values = np.array([value for row in rows for value in row], dtype=np.float32)
+        values = np.array([value for row in rows for value in row], dtype=np.float64)
     except ValueError:
         raise _locate_non_numeric(rows, features) or RequestError(
             400, "non_numeric_value", "a value is not a number"
         ) from None
-    return _check_finite(values.reshape(len(rows), feature_count), features)
+    return _as_float32(values, len(rows), features)
 
 
 def _invalid(detail: str) -> RequestError:
@@ -283,18 +327,17 @@ def parse_json(body: bytes, features: Sequence[str], index: dict[str, int]) -> n
                 raise _invalid(f"instance {number} is not a list like instance 1")
             if len(row) != count:
                 raise _feature_count_error(number, len(row), count)
-        error = _locate_non_numeric(rows, features)
+        error = _locate_non_numeric(rows, features, text_fields=False)
         if error is not None:
             raise error
-        # Only integers too large for int64 get here: convert them one by one (they end up non-finite below).
+        # Only a mix of negative and beyond-int64 integers gets here (numpy falls back to objects).
         matrix = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
     if matrix.shape[1] != count:
         raise _feature_count_error(1, matrix.shape[1], count)
     # numpy turns JSON true/false into 1/0 silently; only pay for the scan when the body could hold one.
     if (b"true" in body or b"false" in body) and any(type(v) is bool for row in rows for v in row):
-        raise _locate_non_numeric(rows, features) or _invalid("booleans are not feature values")
-    with np.errstate(over="ignore"):
-        return _check_finite(np.ascontiguousarray(matrix, dtype=np.float32), features)
+        raise _locate_non_numeric(rows, features, text_fields=False) or _invalid("booleans are not feature values")
+    return _as_float32(matrix, matrix.shape[0], features)
 
 
 def encode_predictions(predictions: np.ndarray, response_type: str) -> bytes:

@@ -1,0 +1,606 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { MonitoringConfig } from "../config";
+import { arnOf, StackContext } from "../lib/context";
+import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
+import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
+
+/** Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule). */
+export const DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics";
+/** … and model-quality metrics. */
+export const MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics";
+/** SageMaker's prebuilt Model Monitor image (data and model quality). */
+export const ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer";
+/** Processing jobs (every monitoring execution is one) log here; SageMaker names the group itself. */
+export const PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs";
+/** A metric-math alarm may reference at most 10 metrics (CloudWatch hard limit). */
+export const MAX_METRICS_PER_ALARM = 10;
+/** Container paths of the monitoring job's input and output. */
+const ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint";
+const OUTPUT_PATH = "/opt/ml/processing/output";
+const HOUR_SECONDS = 3600;
+
+/** A feature as Model Monitor names it (`_c<i>` for headerless CSV) and as people know it. */
+export interface DriftFeature {
+    readonly name: string;
+    readonly column: string;
+}
+
+/**
+ * Model Monitor on one endpoint and the retraining loop it drives: a data-quality job definition against the
+ * serving version's baseline, an hourly schedule on the endpoint's captured traffic, alarms on the drift metrics and
+ * on a silent monitor, an EventBridge rule that sends drift alarms to the alerts topic and to a retrain-trigger
+ * Lambda, and (optionally) model-quality monitoring against ground-truth labels with an AUC alarm.
+ */
+export interface DriftMonitorArgs {
+    readonly context: StackContext;
+    /** Config `monitoring`: schedule, instance type, runtime, drift threshold, cooldown, model quality. */
+    readonly monitoring: MonitoringConfig;
+    /** The monitored endpoint's name. */
+    readonly endpointName: pulumi.Input<string>;
+    /** `s3://<bucket>/<prefix>/`: where the endpoint's data capture writes (read by the jobs). */
+    readonly captureS3Uri: pulumi.Input<string>;
+    /** The serving version's baseline (`.../baseline/statistics.json` and `constraints.json`). */
+    readonly baselineStatisticsUri: pulumi.Input<string>;
+    readonly baselineConstraintsUri: pulumi.Input<string>;
+    /**
+     * Key the baseline objects are encrypted with (in prod: the host stack's key).
+     * @default kmsKeyArn
+     */
+    readonly baselineKmsKeyArn?: pulumi.Input<string>;
+    /** The stack's key: job outputs, job volumes, the dead-letter queues and the Lambda. */
+    readonly kmsKeyArn: pulumi.Input<string>;
+    readonly alertsTopicArn: pulumi.Input<string>;
+    /** Bucket the monitoring reports go to, under `monitoring/<endpoint>/`. */
+    readonly reportsBucket: { readonly name: pulumi.Input<string>; readonly arn: pulumi.Input<string> };
+    /** Features whose drift metrics the alarms watch (usually every feature, see {@link driftFeaturesFromSchema}). */
+    readonly features: readonly DriftFeature[];
+    /** The retraining pipeline (in the host stack). */
+    readonly pipelineName: pulumi.Input<string>;
+    readonly pipelineArn: pulumi.Input<string>;
+    /**
+     * `s3://…/` prefix the ground-truth labels arrive under; required when `monitoring.modelQuality.enabled`.
+     * @default undefined
+     */
+    readonly groundTruthS3Uri?: pulumi.Input<string>;
+    /**
+     * Probability at or above which a prediction counts as positive (model quality).
+     * @default 0.5
+     */
+    readonly decisionThreshold?: number;
+    /**
+     * Where the probability sits in the captured response (model quality); JMESPath for JSON responses.
+     * @default "predictions[0]"
+     */
+    readonly probabilityAttribute?: string;
+    /**
+     * Storage of each monitoring job instance.
+     * @default 20
+     */
+    readonly volumeSizeGb?: number;
+    /**
+     * Hours a drift-metric result may be missing before the monitor counts as silent (failing or no traffic).
+     * @default 3
+     */
+    readonly silentAfterHours?: number;
+}
+
+export class DriftMonitor extends pulumi.ComponentResource {
+    readonly role: aws.iam.Role;
+    readonly dataQualityJobDefinition: aws.sagemaker.DataQualityJobDefinition;
+    readonly schedule: aws.sagemaker.MonitoringSchedule;
+    readonly scheduleName: pulumi.Output<string>;
+    /** Alarms whose ALARM state starts a retrain: the drift alarms (and the AUC alarm with model quality). */
+    readonly retrainAlarmNames: readonly string[];
+    readonly driftAlarms: readonly aws.cloudwatch.MetricAlarm[];
+    readonly silentAlarm: aws.cloudwatch.MetricAlarm;
+    readonly retrainRule: aws.cloudwatch.EventRule;
+    readonly retrainTrigger: PipelineFunction;
+    /** The model-quality job definition and schedule (a CloudFormation stack: @pulumi/aws has no such resource). */
+    readonly modelQuality?: aws.cloudformation.Stack;
+    readonly aucAlarm?: aws.cloudwatch.MetricAlarm;
+
+    constructor(name: string, args: DriftMonitorArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops:monitoring:DriftMonitor", name, args, opts);
+        const parent = this;
+        const { context, monitoring } = args;
+        const namer = context.namer;
+        const volumeSizeGb = args.volumeSizeGb ?? 20;
+        const silentAfterHours = args.silentAfterHours ?? 3;
+        const decisionThreshold = args.decisionThreshold ?? 0.5;
+        const baselineKmsKeyArn = args.baselineKmsKeyArn ?? args.kmsKeyArn;
+        validate();
+
+        const capture = pulumi.output(args.captureS3Uri).apply((uri) => s3Location(uri, "captureS3Uri", parent));
+        const groundTruth = args.groundTruthS3Uri === undefined
+            ? undefined
+            : pulumi.output(args.groundTruthS3Uri).apply((uri) => s3Location(uri, "groundTruthS3Uri", parent));
+        const reportsS3Uri = pulumi.interpolate`s3://${args.reportsBucket.name}/monitoring/${args.endpointName}`;
+        const image = aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY }, { parent });
+
+        const logGroup = createLogGroup();
+        this.role = createRole();
+        const rolePolicy = createRolePolicy();
+        this.dataQualityJobDefinition = createDataQualityJobDefinition();
+        this.schedule = createSchedule();
+        this.scheduleName = this.schedule.name;
+        this.driftAlarms = createDriftAlarms();
+        this.silentAlarm = createSilentAlarm();
+        if (monitoring.modelQuality.enabled) {
+            this.modelQuality = createModelQuality();
+            this.aucAlarm = createAucAlarm(this.modelQuality);
+        }
+        this.retrainAlarmNames = [
+            ...this.driftAlarms.map((_, i) => driftAlarmName(i)),
+            ...(this.aucAlarm ? [namer.name("alarm", "model-quality-auc")] : []),
+        ];
+        this.retrainRule = createRetrainRule();
+        this.retrainTrigger = createRetrainTrigger();
+        createRetrainTargets();
+        createFailureRule();
+
+        this.registerOutputs({
+            roleArn: this.role.arn,
+            dataQualityJobDefinitionName: this.dataQualityJobDefinition.name,
+            scheduleName: this.scheduleName,
+            retrainAlarmNames: this.retrainAlarmNames,
+            silentAlarmName: this.silentAlarm.name,
+            retrainRuleName: this.retrainRule.name,
+            retrainFunctionName: this.retrainTrigger.functionName,
+            modelQualityStackName: this.modelQuality?.name,
+        });
+
+        function invalid(problem: string): never {
+            throw new pulumi.ResourceError(`DriftMonitor ${name}: ${problem}`, parent);
+        }
+
+        function validate() {
+            if (args.features.length === 0) invalid("features is empty; give at least one feature whose drift the alarms watch");
+            const seen = new Set<string>();
+            for (const f of args.features) {
+                if (!/^_c\d+$/.test(f.column)) invalid(`feature ${f.name} has column ${JSON.stringify(f.column)}; expected Model Monitor's headerless name _c<index>`);
+                if (seen.has(f.column)) invalid(`column ${f.column} is listed twice`);
+                seen.add(f.column);
+            }
+            if (monitoring.modelQuality.enabled && args.groundTruthS3Uri === undefined) {
+                invalid("monitoring.modelQuality.enabled is true but groundTruthS3Uri is not set; pass the labels' S3 prefix");
+            }
+            if (!Number.isInteger(volumeSizeGb) || volumeSizeGb < 1 || volumeSizeGb > 16384) invalid(`volumeSizeGb is ${volumeSizeGb}; expected an integer from 1 to 16384`);
+            if (!Number.isInteger(silentAfterHours) || silentAfterHours < 2 || silentAfterHours > 24) {
+                invalid(`silentAfterHours is ${silentAfterHours}; expected an integer from 2 to 24 (one missed hourly run is not yet silence)`);
+            }
+            if (!(decisionThreshold > 0 && decisionThreshold < 1)) invalid(`decisionThreshold is ${decisionThreshold}; expected a probability strictly between 0 and 1`);
+        }
+
+        function createLogGroup() {
+            return new aws.cloudwatch.LogGroup(`${name}-processing-logs`, {
+                name: PROCESSING_LOG_GROUP,
+                retentionInDays: context.logRetentionDays,
+                kmsKeyId: args.kmsKeyArn,
+            }, { parent });
+        }
+
+        function createRole() {
+            return new aws.iam.Role(`${name}-role`, {
+                name: namer.name("iamRole", "model-monitor"),
+                description: "Runs the Model Monitor jobs: reads captured traffic, the baseline and labels, writes reports and metrics",
+                assumeRolePolicy: serviceTrustPolicy("sagemaker.amazonaws.com", context.accountId),
+            }, { parent });
+        }
+
+        function createRolePolicy() {
+            const statements: PolicyStatement[] = [
+                {
+                    Sid: "ReadCapturedTraffic",
+                    Effect: "Allow",
+                    Action: "s3:GetObject",
+                    Resource: pulumi.interpolate`arn:${context.partition}:s3:::${capture.bucket}/${capture.key}*`,
+                },
+                {
+                    Sid: "ListCapturedTraffic",
+                    Effect: "Allow",
+                    Action: "s3:ListBucket",
+                    Resource: pulumi.interpolate`arn:${context.partition}:s3:::${capture.bucket}`,
+                    Condition: { StringLike: { "s3:prefix": pulumi.interpolate`${capture.key}*` } },
+                },
+                {
+                    Sid: "ReadBaseline",
+                    Effect: "Allow",
+                    Action: "s3:GetObject",
+                    Resource: [objectArn(args.baselineStatisticsUri, "baselineStatisticsUri"), objectArn(args.baselineConstraintsUri, "baselineConstraintsUri")],
+                },
+                {
+                    Sid: "WriteReports",
+                    Effect: "Allow",
+                    Action: "s3:PutObject",
+                    Resource: pulumi.interpolate`${args.reportsBucket.arn}/monitoring/${args.endpointName}/*`,
+                },
+                {
+                    Sid: "UseStackKey",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    Resource: args.kmsKeyArn,
+                },
+                {
+                    Sid: "EncryptJobVolumes",
+                    Effect: "Allow",
+                    Action: "kms:CreateGrant",
+                    Resource: args.kmsKeyArn,
+                    Condition: { Bool: { "kms:GrantIsForAWSResource": true } },
+                },
+                {
+                    Sid: "DecryptBaseline",
+                    Effect: "Allow",
+                    Action: "kms:Decrypt",
+                    Resource: baselineKmsKeyArn,
+                },
+                {
+                    Sid: "PublishMonitoringMetrics",
+                    Effect: "Allow",
+                    Action: "cloudwatch:PutMetricData",
+                    // PutMetricData supports no resource-level permissions; the namespace condition is the scope.
+                    Resource: "*",
+                    Condition: { StringEquals: { "cloudwatch:namespace": [DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE] } },
+                },
+                {
+                    Sid: "WriteJobLogs",
+                    Effect: "Allow",
+                    Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    Resource: arnOf(context, "logs", `log-group:${PROCESSING_LOG_GROUP}:*`),
+                },
+                {
+                    Sid: "PullAnalyzerImage",
+                    Effect: "Allow",
+                    Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    Resource: pulumi.interpolate`arn:${context.partition}:ecr:${context.region}:${image.registryId}:repository/${ANALYZER_REPOSITORY}`,
+                },
+                {
+                    Sid: "AuthenticateToEcr",
+                    Effect: "Allow",
+                    Action: "ecr:GetAuthorizationToken",
+                    // GetAuthorizationToken is account-wide and supports no resource-level permissions.
+                    Resource: "*",
+                },
+            ];
+            if (groundTruth) {
+                statements.push(
+                    {
+                        Sid: "ReadGroundTruth",
+                        Effect: "Allow",
+                        Action: "s3:GetObject",
+                        Resource: pulumi.interpolate`arn:${context.partition}:s3:::${groundTruth.bucket}/${groundTruth.key}*`,
+                    },
+                    {
+                        Sid: "ListGroundTruth",
+                        Effect: "Allow",
+                        Action: "s3:ListBucket",
+                        Resource: pulumi.interpolate`arn:${context.partition}:s3:::${groundTruth.bucket}`,
+                        Condition: { StringLike: { "s3:prefix": pulumi.interpolate`${groundTruth.key}*` } },
+                    },
+                );
+            }
+            return new aws.iam.RolePolicy(`${name}-role-policy`, { role: parent.role.id, policy: policyDocument(statements) }, { parent });
+        }
+
+        function objectArn(uri: pulumi.Input<string>, what: string) {
+            const location = pulumi.output(uri).apply((u) => s3Location(u, what, parent));
+            return pulumi.interpolate`arn:${context.partition}:s3:::${location.bucket}/${location.key}`;
+        }
+
+        function jobResources() {
+            return {
+                clusterConfig: {
+                    instanceCount: 1,
+                    instanceType: monitoring.instanceType,
+                    volumeSizeInGb: volumeSizeGb,
+                    volumeKmsKeyId: args.kmsKeyArn,
+                },
+            };
+        }
+
+        function createDataQualityJobDefinition() {
+            // Autonamed: every field forces replacement, and a fixed name would block create-before-delete.
+            return new aws.sagemaker.DataQualityJobDefinition(`${name}-data-quality`, {
+                dataQualityAppSpecification: { imageUri: image.registryPath },
+                dataQualityBaselineConfig: {
+                    constraintsResource: { s3Uri: args.baselineConstraintsUri },
+                    statisticsResource: { s3Uri: args.baselineStatisticsUri },
+                },
+                dataQualityJobInput: {
+                    endpointInput: {
+                        endpointName: args.endpointName,
+                        localPath: ENDPOINT_INPUT_PATH,
+                        s3InputMode: "File",
+                        s3DataDistributionType: "FullyReplicated",
+                    },
+                },
+                dataQualityJobOutputConfig: {
+                    kmsKeyId: args.kmsKeyArn,
+                    monitoringOutputs: {
+                        s3Output: { s3Uri: pulumi.interpolate`${reportsS3Uri}/data-quality`, localPath: OUTPUT_PATH, s3UploadMode: "EndOfJob" },
+                    },
+                },
+                jobResources: jobResources(),
+                networkConfig: { enableNetworkIsolation: true, enableInterContainerTrafficEncryption: true },
+                roleArn: parent.role.arn,
+                stoppingCondition: { maxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+            }, { parent, dependsOn: [rolePolicy, logGroup] });
+        }
+
+        function createSchedule() {
+            return new aws.sagemaker.MonitoringSchedule(`${name}-schedule`, {
+                name: namer.name("sagemaker", "data-quality"),
+                monitoringScheduleConfig: {
+                    monitoringJobDefinitionName: parent.dataQualityJobDefinition.name,
+                    monitoringType: "DataQuality",
+                    scheduleConfig: { scheduleExpression: monitoring.scheduleExpression },
+                },
+            }, { parent });
+        }
+
+        function dataDimensions() {
+            return { Endpoint: args.endpointName, MonitoringSchedule: parent.schedule.name };
+        }
+
+        function driftAlarmName(chunk: number) {
+            const chunks = Math.ceil(args.features.length / MAX_METRICS_PER_ALARM);
+            return chunks === 1 ? namer.name("alarm", "feature-drift") : namer.name("alarm", "feature-drift", String(chunk + 1));
+        }
+
+        function createDriftAlarms() {
+            const chunks: DriftFeature[][] = [];
+            for (let i = 0; i < args.features.length; i += MAX_METRICS_PER_ALARM) chunks.push(args.features.slice(i, i + MAX_METRICS_PER_ALARM));
+            return chunks.map((features, chunk) => {
+                const ids = features.map((_, i) => `f${i}`);
+                return new aws.cloudwatch.MetricAlarm(`${name}-drift${chunks.length === 1 ? "" : `-${chunk + 1}`}`, {
+                    name: driftAlarmName(chunk),
+                    alarmDescription: `Data drift on ${args.features.length === features.length ? "" : "some of "}the features ` +
+                        `${features.map((f) => `${f.name} (${f.column})`).join(", ")}: the largest baseline drift distance ` +
+                        `exceeds ${monitoring.driftThreshold}. A retrain starts unless one ran within ${monitoring.retrainCooldownHours}h.`,
+                    metricQueries: [
+                        ...features.map((f, i) => ({
+                            id: ids[i],
+                            label: f.name,
+                            returnData: false,
+                            metric: {
+                                namespace: DATA_METRICS_NAMESPACE,
+                                metricName: `feature_baseline_drift_${f.column}`,
+                                dimensions: dataDimensions(),
+                                period: HOUR_SECONDS,
+                                stat: "Maximum",
+                            },
+                        })),
+                        { id: "drift", label: "largest feature drift distance", expression: `MAX([${ids.join(", ")}])`, returnData: true },
+                    ],
+                    comparisonOperator: "GreaterThanThreshold",
+                    threshold: monitoring.driftThreshold,
+                    evaluationPeriods: 1,
+                    datapointsToAlarm: 1,
+                    // No result is not drift; the silent alarm reports a monitor that stopped producing results.
+                    treatMissingData: "notBreaching",
+                    alarmActions: [args.alertsTopicArn],
+                    okActions: [args.alertsTopicArn],
+                }, { parent });
+            });
+        }
+
+        function createSilentAlarm() {
+            const first = args.features[0];
+            return new aws.cloudwatch.MetricAlarm(`${name}-silent`, {
+                name: namer.name("alarm", "data-quality-silent"),
+                alarmDescription: `No data-quality result for ${silentAfterHours} hours: the monitoring executions fail, or the ` +
+                    `endpoint captured no traffic. See log group ${PROCESSING_LOG_GROUP} and the schedule's executions.`,
+                namespace: DATA_METRICS_NAMESPACE,
+                metricName: `feature_non_null_${first.column}`,
+                dimensions: dataDimensions(),
+                statistic: "SampleCount",
+                period: HOUR_SECONDS,
+                evaluationPeriods: silentAfterHours,
+                datapointsToAlarm: silentAfterHours,
+                comparisonOperator: "LessThanThreshold",
+                threshold: 1,
+                treatMissingData: "breaching",
+                alarmActions: [args.alertsTopicArn],
+                okActions: [args.alertsTopicArn],
+            }, { parent });
+        }
+
+        function createModelQuality() {
+            const scheduleName = namer.name("sagemaker", "model-quality");
+            const template = pulumi.jsonStringify(pulumi.output({
+                AWSTemplateFormatVersion: "2010-09-09",
+                Description: `Model-quality monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
+                Resources: {
+                    JobDefinition: {
+                        Type: "AWS::SageMaker::ModelQualityJobDefinition",
+                        Properties: {
+                            ModelQualityAppSpecification: { ImageUri: image.registryPath, ProblemType: "BinaryClassification" },
+                            ModelQualityJobInput: {
+                                EndpointInput: {
+                                    EndpointName: args.endpointName,
+                                    LocalPath: ENDPOINT_INPUT_PATH,
+                                    ProbabilityAttribute: args.probabilityAttribute ?? "predictions[0]",
+                                    ProbabilityThresholdAttribute: decisionThreshold,
+                                    // Labels need time to arrive: judge the day before yesterday's traffic.
+                                    StartTimeOffset: "-P2D",
+                                    EndTimeOffset: "-P1D",
+                                    S3InputMode: "File",
+                                    S3DataDistributionType: "FullyReplicated",
+                                },
+                                GroundTruthS3Input: { S3Uri: args.groundTruthS3Uri },
+                            },
+                            ModelQualityJobOutputConfig: {
+                                KmsKeyId: args.kmsKeyArn,
+                                MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/model-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
+                            },
+                            JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
+                            NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
+                            RoleArn: parent.role.arn,
+                            StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+                        },
+                    },
+                    Schedule: {
+                        Type: "AWS::SageMaker::MonitoringSchedule",
+                        Properties: {
+                            MonitoringScheduleName: scheduleName,
+                            EndpointName: args.endpointName,
+                            MonitoringScheduleConfig: {
+                                MonitoringJobDefinitionName: { "Fn::GetAtt": ["JobDefinition", "JobDefinitionName"] },
+                                MonitoringType: "ModelQuality",
+                                ScheduleConfig: { ScheduleExpression: monitoring.scheduleExpression },
+                            },
+                        },
+                    },
+                },
+                Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
+            }));
+            return new aws.cloudformation.Stack(`${name}-model-quality`, {
+                templateBody: template,
+                onFailure: "ROLLBACK",
+                timeoutInMinutes: 30,
+            }, { parent, dependsOn: [rolePolicy, logGroup] });
+        }
+
+        function createAucAlarm(stack: aws.cloudformation.Stack) {
+            return new aws.cloudwatch.MetricAlarm(`${name}-auc`, {
+                name: namer.name("alarm", "model-quality-auc"),
+                alarmDescription: `ROC AUC of the served model on labelled traffic fell below ${monitoring.modelQuality.minRocAuc}.`,
+                namespace: MODEL_METRICS_NAMESPACE,
+                metricName: "auc",
+                dimensions: { Endpoint: args.endpointName, MonitoringSchedule: namer.name("sagemaker", "model-quality") },
+                statistic: "Minimum",
+                period: HOUR_SECONDS,
+                evaluationPeriods: 1,
+                comparisonOperator: "LessThanThreshold",
+                threshold: monitoring.modelQuality.minRocAuc,
+                treatMissingData: "notBreaching",
+                alarmActions: [args.alertsTopicArn],
+                okActions: [args.alertsTopicArn],
+            }, { parent, dependsOn: [stack] });
+        }
+
+        function createRetrainRule() {
+            return new aws.cloudwatch.EventRule(`${name}-retrain-rule`, {
+                name: namer.name("eventRule", "drift-retrain"),
+                description: "Drift (or model-quality) alarm entered ALARM: notify and consider a retrain",
+                eventPattern: JSON.stringify({
+                    source: ["aws.cloudwatch"],
+                    "detail-type": ["CloudWatch Alarm State Change"],
+                    detail: { alarmName: parent.retrainAlarmNames, state: { value: ["ALARM"] } },
+                }),
+            }, { parent });
+        }
+
+        function createRetrainTrigger() {
+            return new PipelineFunction(`${name}-retrain-trigger`, {
+                context,
+                handler: "retrain-trigger",
+                description: "Starts the retraining pipeline on a drift alarm unless a run is busy or within the cooldown",
+                kmsKeyArn: args.kmsKeyArn,
+                alertsTopicArn: args.alertsTopicArn,
+                environment: {
+                    PIPELINE_NAME: args.pipelineName,
+                    RETRAIN_COOLDOWN_HOURS: String(monitoring.retrainCooldownHours),
+                },
+                policyStatements: [{
+                    Sid: "StartRetraining",
+                    Effect: "Allow",
+                    Action: ["codepipeline:ListPipelineExecutions", "codepipeline:StartPipelineExecution"],
+                    Resource: args.pipelineArn,
+                }],
+                timeoutSeconds: 30,
+                // One decision at a time: two concurrent alarms must not both see an idle pipeline and both start it.
+                reservedConcurrency: 1,
+                invokers: [{ principal: "events.amazonaws.com", sourceArn: parent.retrainRule.arn }],
+            }, { parent });
+        }
+
+        function createRetrainTargets() {
+            const dlq = createDeadLetterQueue(`${name}-retrain-rule-dlq`, {
+                context,
+                kmsKeyArn: args.kmsKeyArn,
+                queueName: namer.name("sqsQueue", "drift-retrain-events-dlq"),
+                sender: { service: "events.amazonaws.com", sourceArn: parent.retrainRule.arn },
+            }, { parent });
+            const retryPolicy = { maximumRetryAttempts: 8, maximumEventAgeInSeconds: HOUR_SECONDS };
+            new aws.cloudwatch.EventTarget(`${name}-retrain-rule-alerts`, {
+                rule: parent.retrainRule.name,
+                arn: args.alertsTopicArn,
+                inputTransformer: {
+                    inputPaths: { alarm: "$.detail.alarmName", reason: "$.detail.state.reason", time: "$.time" },
+                    inputTemplate: "\"Drift alarm <alarm> entered ALARM at <time>: <reason>. The retrain trigger decides whether to start the pipeline (see its log).\"",
+                },
+                retryPolicy,
+                deadLetterConfig: { arn: dlq.arn },
+            }, { parent });
+            new aws.cloudwatch.EventTarget(`${name}-retrain-rule-lambda`, {
+                rule: parent.retrainRule.name,
+                arn: parent.retrainTrigger.functionArn,
+                retryPolicy,
+                deadLetterConfig: { arn: dlq.arn },
+            }, { parent });
+        }
+
+        function createFailureRule() {
+            const schedules: pulumi.Input<string>[] = [parent.schedule.arn];
+            if (parent.modelQuality) {
+                schedules.push(arnOf(context, "sagemaker", pulumi.interpolate`monitoring-schedule/${namer.name("sagemaker", "model-quality")}`));
+            }
+            const rule = new aws.cloudwatch.EventRule(`${name}-failure-rule`, {
+                name: namer.name("eventRule", "monitoring-failed"),
+                description: "A Model Monitor execution (processing job) of this stack failed or was stopped",
+                eventPattern: pulumi.jsonStringify({
+                    source: ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Processing Job State Change"],
+                    detail: { ProcessingJobStatus: ["Failed", "Stopped"], MonitoringScheduleArn: schedules },
+                }),
+            }, { parent });
+            const dlq = createDeadLetterQueue(`${name}-failure-rule-dlq`, {
+                context,
+                kmsKeyArn: args.kmsKeyArn,
+                queueName: namer.name("sqsQueue", "monitoring-failed-events-dlq"),
+                sender: { service: "events.amazonaws.com", sourceArn: rule.arn },
+            }, { parent });
+            new aws.cloudwatch.EventTarget(`${name}-failure-rule-alerts`, {
+                rule: rule.name,
+                arn: args.alertsTopicArn,
+                inputTransformer: {
+                    inputPaths: { job: "$.detail.ProcessingJobName", status: "$.detail.ProcessingJobStatus", reason: "$.detail.FailureReason" },
+                    inputTemplate: "\"Model Monitor execution <job> ended <status>: <reason>\"",
+                },
+                retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: HOUR_SECONDS },
+                deadLetterConfig: { arn: dlq.arn },
+            }, { parent });
+        }
+    }
+}
+
+/** Bucket and key of an `s3://bucket/key` URI; a malformed URI fails the deployment naming the argument. */
+export function s3Location(uri: string, what: string, parent?: pulumi.Resource): { bucket: string; key: string } {
+    const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/.exec(uri);
+    if (!match) {
+        const message = `DriftMonitor: ${what} ${JSON.stringify(uri)} is not an S3 URI; expected s3://<bucket>/<key or prefix>`;
+        throw parent ? new pulumi.ResourceError(message, parent) : new Error(message);
+    }
+    return { bucket: match[1], key: match[2] };
+}
+
+/**
+ * The features of a dataset schema (docs/contracts.md §1) with the column names Model Monitor gives them: the ETL
+ * writes numeric features, then categorical ones, in schema order, as headerless CSV (`_c0`, `_c1`, …).
+ */
+export function driftFeaturesFromSchema(schemaPath: string): DriftFeature[] {
+    let schema: { numeric?: { name?: unknown }[]; categorical?: { name?: unknown }[] };
+    try {
+        schema = JSON.parse(fs.readFileSync(schemaPath, "utf8"));
+    } catch (e) {
+        throw new Error(`cannot read the dataset schema ${path.basename(schemaPath)} for the drift alarms: ${(e as Error).message}`);
+    }
+    const names = [...(schema.numeric ?? []), ...(schema.categorical ?? [])].map((f) => f?.name);
+    if (names.length === 0 || !names.every((n): n is string => typeof n === "string" && n.length > 0)) {
+        throw new Error(`dataset schema ${path.basename(schemaPath)} lists no features (numeric[].name, categorical[].name)`);
+    }
+    return names.map((name, i) => ({ name, column: `_c${i}` }));
+}

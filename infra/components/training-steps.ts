@@ -1,0 +1,463 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import { EvaluationConfig, TrainingConfig } from "../config";
+import { arnOf, StackContext } from "../lib/context";
+import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
+
+/** A bucket another component owns. */
+export interface BucketRef {
+    readonly name: pulumi.Input<string>;
+    readonly arn: pulumi.Input<string>;
+}
+
+/**
+ * The pipeline's train and evaluate steps (steps/train, steps/evaluate) as CodeBuild projects, the SageMaker
+ * execution role training jobs run as, and the report group the evaluation's gate results land in. Host only.
+ */
+export interface TrainingStepsArgs {
+    readonly context: StackContext;
+    /** Config `modelName`: part of every name, and of the training jobs' name prefix IAM is scoped to. */
+    readonly modelName: string;
+    readonly training: TrainingConfig;
+    readonly evaluation: EvaluationConfig;
+    /** The stack key: projects, logs, reports, training volumes and outputs. */
+    readonly kmsKeyArn: pulumi.Input<string>;
+    /** curated: ETL output (read); models: training output (write); artifacts: pipeline artifacts (read), reports (write). */
+    readonly buckets: { readonly curated: BucketRef; readonly models: BucketRef; readonly artifacts: BucketRef };
+    /** The model image's ECR repository (training pulls from it). */
+    readonly imageRepositoryArn: pulumi.Input<string>;
+    /** The image training jobs and registered versions use. */
+    readonly imageUri: pulumi.Input<string>;
+    readonly modelPackageGroupName: pulumi.Input<string>;
+    readonly modelPackageGroupArn: pulumi.Input<string>;
+    /** The endpoint `evaluate` scores the test split against (the dev endpoint). */
+    readonly endpointName: pulumi.Input<string>;
+    /**
+     * Key prefix under the models bucket where training jobs write.
+     * @default "training"
+     */
+    readonly modelsPrefix?: string;
+    /**
+     * Key prefix under the artifacts bucket where evaluation reports go.
+     * @default "evaluations"
+     */
+    readonly reportsPrefix?: string;
+    /**
+     * CodeBuild image (a managed image).
+     * @default "aws/codebuild/standard:7.0"
+     */
+    readonly buildImage?: string;
+    /**
+     * Create `/aws/sagemaker/TrainingJobs` with our key and retention. SageMaker writes every training job's logs
+     * there (the name is fixed and account-wide): turn this off only if the account already has it.
+     * @default true
+     */
+    readonly createTrainingLogGroup?: boolean;
+}
+
+/** SageMaker's fixed log group for training jobs. */
+export const TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+/** Where the evaluate build leaves junit.xml, evaluation.json and report.html. */
+export const REPORT_DIR = "reports";
+const MAX_BUILD_TIMEOUT_MINUTES = 2160;
+
+export class TrainingSteps extends pulumi.ComponentResource {
+    readonly trainingRole: aws.iam.Role;
+    readonly trainingRoleArn: pulumi.Output<string>;
+    readonly trainProject: aws.codebuild.Project;
+    readonly evaluateProject: aws.codebuild.Project;
+    readonly reportGroup: aws.codebuild.ReportGroup;
+    /** Training job names start with this (`<prefix>-<hash of the pipeline execution>`). */
+    readonly trainingJobPrefix: string;
+
+    constructor(name: string, args: TrainingStepsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mlops:steps:TrainingSteps", name, args, opts);
+        const parent = this;
+        const { context } = args;
+        const namer = context.namer;
+        const modelsPrefix = args.modelsPrefix ?? "training";
+        const reportsPrefix = args.reportsPrefix ?? "evaluations";
+        validate();
+
+        // Same prefix as steps/lib/naming.ts's trainingJobName(): ≤ 46 characters leaves room for the hash.
+        this.trainingJobPrefix = namer.name("sagemaker", args.modelName).slice(0, 46).replace(/-+$/, "");
+        const jobPrefix = this.trainingJobPrefix;
+        const trainingJobArns = arnOf(context, "sagemaker", `training-job/${jobPrefix}-*`);
+        const versionArns = pulumi.interpolate`${arnOf(context, "sagemaker", pulumi.interpolate`model-package/${args.modelPackageGroupName}`)}/*`;
+        const modelsOutput = pulumi.interpolate`s3://${args.buckets.models.name}/${modelsPrefix}`;
+
+        if (args.createTrainingLogGroup ?? true) createTrainingLogGroup();
+        this.trainingRole = createTrainingRole();
+        this.trainingRoleArn = this.trainingRole.arn;
+        this.reportGroup = createReportGroup();
+        this.trainProject = createTrainProject();
+        this.evaluateProject = createEvaluateProject();
+
+        this.registerOutputs({
+            trainingRoleArn: this.trainingRoleArn,
+            trainProjectName: this.trainProject.name,
+            evaluateProjectName: this.evaluateProject.name,
+            reportGroupArn: this.reportGroup.arn,
+        });
+
+        function validate() {
+            for (const [what, prefix] of [["modelsPrefix", modelsPrefix], ["reportsPrefix", reportsPrefix]] as const) {
+                if (!/^[a-z0-9][a-z0-9-]*$/.test(prefix)) {
+                    throw new pulumi.ResourceError(`TrainingSteps ${name}: ${what} ${JSON.stringify(prefix)} is invalid; expected lowercase letters, digits or '-' (no slashes)`, parent);
+                }
+            }
+            if (args.training.instanceCount !== 1) {
+                throw new pulumi.ResourceError(`TrainingSteps ${name}: training.instanceCount is ${args.training.instanceCount}; ` +
+                    "the model container trains on a single instance (contracts §3), so only 1 is allowed", parent);
+            }
+        }
+
+        function createTrainingLogGroup() {
+            return new aws.cloudwatch.LogGroup(`${name}-training-job-logs`, {
+                name: TRAINING_LOG_GROUP,
+                retentionInDays: context.logRetentionDays,
+                kmsKeyId: args.kmsKeyArn,
+            }, { parent });
+        }
+
+        function createTrainingRole() {
+            const role = new aws.iam.Role(`${name}-training-role`, {
+                name: namer.name("iamRole", args.modelName, "training"),
+                description: `SageMaker training jobs of ${args.modelName}: read curated data, write models, pull the image`,
+                assumeRolePolicy: serviceTrustPolicy("sagemaker.amazonaws.com", context.accountId),
+            }, { parent });
+            new aws.iam.RolePolicy(`${name}-training-policy`, { role: role.id, policy: policyDocument(trainingStatements()) }, { parent });
+            return role;
+        }
+
+        function trainingStatements(): PolicyStatement[] {
+            return [
+                {
+                    Sid: "ReadCuratedData",
+                    Effect: "Allow",
+                    Action: "s3:GetObject",
+                    Resource: pulumi.interpolate`${args.buckets.curated.arn}/*`,
+                },
+                {
+                    Sid: "ListCuratedData",
+                    Effect: "Allow",
+                    Action: "s3:ListBucket",
+                    Resource: args.buckets.curated.arn,
+                },
+                {
+                    Sid: "WriteModelsAndCheckpoints",
+                    Effect: "Allow",
+                    // GetObject: a spot job resumed after interruption reads its checkpoints back.
+                    Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                    Resource: pulumi.interpolate`${args.buckets.models.arn}/${modelsPrefix}/*`,
+                },
+                {
+                    Sid: "ListCheckpoints",
+                    Effect: "Allow",
+                    Action: "s3:ListBucket",
+                    Resource: args.buckets.models.arn,
+                    Condition: { StringLike: { "s3:prefix": `${modelsPrefix}/*` } },
+                },
+                {
+                    Sid: "UseStackKey",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    Resource: args.kmsKeyArn,
+                },
+                {
+                    Sid: "EncryptTrainingVolumes",
+                    Effect: "Allow",
+                    Action: "kms:CreateGrant",
+                    Resource: args.kmsKeyArn,
+                    Condition: { Bool: { "kms:GrantIsForAWSResource": true } },
+                },
+                {
+                    Sid: "PullModelImage",
+                    Effect: "Allow",
+                    Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    Resource: args.imageRepositoryArn,
+                },
+                {
+                    Sid: "EcrLogin",
+                    Effect: "Allow",
+                    Action: "ecr:GetAuthorizationToken",
+                    // GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
+                    Resource: "*",
+                },
+                {
+                    Sid: "WriteTrainingLogs",
+                    Effect: "Allow",
+                    Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    Resource: arnOf(context, "logs", `log-group:${TRAINING_LOG_GROUP}:*`),
+                },
+                {
+                    Sid: "PublishTrainingMetrics",
+                    Effect: "Allow",
+                    Action: "cloudwatch:PutMetricData",
+                    // PutMetricData has no resource-level permissions ("*" only); the namespace condition confines it.
+                    Resource: "*",
+                    Condition: { StringEquals: { "cloudwatch:namespace": "/aws/sagemaker/TrainingJobs" } },
+                },
+            ];
+        }
+
+        function createReportGroup() {
+            return new aws.codebuild.ReportGroup(`${name}-evaluation-reports`, {
+                name: namer.name("codebuild", args.modelName, "evaluation"),
+                type: "TEST",
+                deleteReports: !context.protectData,
+                exportConfig: {
+                    type: "S3",
+                    s3Destination: {
+                        bucket: args.buckets.artifacts.name,
+                        path: "codebuild-reports",
+                        packaging: "NONE",
+                        encryptionKey: args.kmsKeyArn,
+                    },
+                },
+            }, { parent });
+        }
+
+        function buildTimeoutMinutes(): number {
+            const t = args.training;
+            // With managed spot, MaxWaitTimeInSeconds bounds the whole job (waiting for capacity included).
+            const jobSeconds = t.spot.enabled ? Math.max(t.spot.maxWaitSeconds, t.maxRuntimeSeconds) : t.maxRuntimeSeconds;
+            // Room for npm ci, registration and SageMaker's own start-up and upload.
+            return Math.min(MAX_BUILD_TIMEOUT_MINUTES, Math.ceil(jobSeconds / 60) + 30);
+        }
+
+        function createLogGroup(step: string, projectName: string) {
+            return new aws.cloudwatch.LogGroup(`${name}-${step}-logs`, {
+                name: `/aws/codebuild/${projectName}`,
+                retentionInDays: context.logRetentionDays,
+                kmsKeyId: args.kmsKeyArn,
+            }, { parent });
+        }
+
+        function createBuildRole(step: string, description: string, statements: (logGroupArn: pulumi.Output<string>) => PolicyStatement[], logGroupArn: pulumi.Output<string>) {
+            const role = new aws.iam.Role(`${name}-${step}-role`, {
+                name: namer.name("iamRole", args.modelName, step),
+                description,
+                assumeRolePolicy: serviceTrustPolicy("codebuild.amazonaws.com", context.accountId),
+            }, { parent });
+            const policy = new aws.iam.RolePolicy(`${name}-${step}-policy`, { role: role.id, policy: policyDocument(statements(logGroupArn)) }, { parent });
+            return { role, policy };
+        }
+
+        /** What both builds need: their logs, the pipeline's source artifact, curated data, the key. */
+        function commonBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
+            return [
+                {
+                    Sid: "WriteBuildLogs",
+                    Effect: "Allow",
+                    Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    Resource: pulumi.interpolate`${logGroupArn}:*`,
+                },
+                {
+                    Sid: "ReadPipelineArtifacts",
+                    Effect: "Allow",
+                    Action: ["s3:GetObject", "s3:GetObjectVersion"],
+                    Resource: pulumi.interpolate`${args.buckets.artifacts.arn}/*`,
+                },
+                {
+                    Sid: "ReadCuratedData",
+                    Effect: "Allow",
+                    Action: "s3:GetObject",
+                    Resource: pulumi.interpolate`${args.buckets.curated.arn}/*`,
+                },
+                {
+                    Sid: "ListCuratedData",
+                    Effect: "Allow",
+                    Action: "s3:ListBucket",
+                    Resource: args.buckets.curated.arn,
+                },
+                {
+                    Sid: "UseStackKey",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    Resource: args.kmsKeyArn,
+                },
+            ];
+        }
+
+        function trainBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
+            return [
+                ...commonBuildStatements(logGroupArn),
+                {
+                    Sid: "WriteTrainingMetrics",
+                    Effect: "Allow",
+                    Action: "s3:PutObject",
+                    Resource: pulumi.interpolate`${args.buckets.models.arn}/${modelsPrefix}/*`,
+                },
+                {
+                    Sid: "RunTrainingJobs",
+                    Effect: "Allow",
+                    // AddTags: CreateTrainingJob with Tags is authorised as sagemaker:AddTags too.
+                    Action: ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                    Resource: trainingJobArns,
+                },
+                {
+                    Sid: "RegisterModelVersions",
+                    Effect: "Allow",
+                    Action: ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                    Resource: [args.modelPackageGroupArn, versionArns],
+                },
+                {
+                    Sid: "ListModelVersions",
+                    Effect: "Allow",
+                    Action: "sagemaker:ListModelPackages",
+                    // List actions have no resource-level permissions in SageMaker ("*" only); the step filters by group.
+                    Resource: "*",
+                },
+                {
+                    Sid: "PassTrainingRoleToSageMakerOnly",
+                    Effect: "Allow",
+                    Action: "iam:PassRole",
+                    Resource: parent.trainingRole.arn,
+                    Condition: { StringEquals: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                },
+            ];
+        }
+
+        function evaluateBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
+            return [
+                ...commonBuildStatements(logGroupArn),
+                {
+                    Sid: "WriteEvaluationReports",
+                    Effect: "Allow",
+                    Action: "s3:PutObject",
+                    Resource: pulumi.interpolate`${args.buckets.artifacts.arn}/${reportsPrefix}/*`,
+                },
+                {
+                    Sid: "ScoreTheDevEndpoint",
+                    Effect: "Allow",
+                    Action: "sagemaker:InvokeEndpoint",
+                    Resource: arnOf(context, "sagemaker", pulumi.interpolate`endpoint/${args.endpointName}`),
+                },
+                {
+                    Sid: "RecordTheDecision",
+                    Effect: "Allow",
+                    Action: ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                    Resource: versionArns,
+                },
+                {
+                    Sid: "ListModelVersions",
+                    Effect: "Allow",
+                    Action: "sagemaker:ListModelPackages",
+                    // List actions have no resource-level permissions in SageMaker ("*" only); the step filters by group.
+                    Resource: "*",
+                },
+                {
+                    Sid: "UploadGateResults",
+                    Effect: "Allow",
+                    Action: ["codebuild:CreateReport", "codebuild:UpdateReport", "codebuild:BatchPutTestCases"],
+                    Resource: parent.reportGroup.arn,
+                },
+            ];
+        }
+
+        function env(vars: Record<string, pulumi.Input<string>>): aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] {
+            return Object.entries(vars).map(([n, value]) => ({ name: n, value, type: "PLAINTEXT" }));
+        }
+
+        function createProject(step: "train" | "evaluate", projectName: string, logGroup: aws.cloudwatch.LogGroup,
+            { role, policy }: { role: aws.iam.Role; policy: aws.iam.RolePolicy },
+            buildspec: pulumi.Input<string>, variables: Record<string, pulumi.Input<string>>, description: string, timeout: number) {
+            return new aws.codebuild.Project(`${name}-${step}`, {
+                name: projectName,
+                description,
+                serviceRole: role.arn,
+                encryptionKey: args.kmsKeyArn,
+                buildTimeout: timeout,
+                queuedTimeout: 60,
+                source: { type: "CODEPIPELINE", buildspec },
+                artifacts: { type: "CODEPIPELINE" },
+                environment: {
+                    type: "LINUX_CONTAINER",
+                    computeType: "BUILD_GENERAL1_SMALL",
+                    image: args.buildImage ?? "aws/codebuild/standard:7.0",
+                    imagePullCredentialsType: "CODEBUILD",
+                    privilegedMode: false,
+                    environmentVariables: env({ STEP_BACKEND: "aws", KMS_KEY_ID: args.kmsKeyArn, ...variables }),
+                },
+                logsConfig: {
+                    cloudwatchLogs: { status: "ENABLED", groupName: logGroup.name },
+                    s3Logs: { status: "DISABLED" },
+                },
+            // CodeBuild checks the role's permissions when the project is created: its policy must exist first.
+            }, { parent, dependsOn: [role, policy] });
+        }
+
+        function createTrainProject() {
+            const projectName = namer.name("codebuild", args.modelName, "train");
+            const logGroup = createLogGroup("train", projectName);
+            const role = createBuildRole("train", `Runs steps/train for ${args.modelName}: starts SageMaker training, registers versions`,
+                trainBuildStatements, logGroup.arn);
+            return createProject("train", projectName, logGroup, role, trainBuildspec(), {
+                MODEL_NAME: args.modelName,
+                MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
+                TRAINING_JOB_PREFIX: jobPrefix,
+                MODEL_OUTPUT_PREFIX: modelsOutput,
+                IMAGE_URI: args.imageUri,
+                TRAINING_ROLE_ARN: parent.trainingRole.arn,
+                TRAINING_CONFIG: JSON.stringify(args.training),
+            }, `steps/train: trains ${args.modelName} on SageMaker and registers a PendingManualApproval version`, buildTimeoutMinutes());
+        }
+
+        function createEvaluateProject() {
+            const projectName = namer.name("codebuild", args.modelName, "evaluate");
+            const logGroup = createLogGroup("evaluate", projectName);
+            const role = createBuildRole("evaluate", `Runs steps/evaluate for ${args.modelName}: scores the dev endpoint, approves or rejects`,
+                evaluateBuildStatements, logGroup.arn);
+            return createProject("evaluate", projectName, logGroup, role, evaluateBuildspec(parent.reportGroup.arn), {
+                MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
+                ENDPOINT_NAME: args.endpointName,
+                EVALUATION_CONFIG: JSON.stringify(args.evaluation),
+                REPORT_PREFIX: pulumi.interpolate`s3://${args.buckets.artifacts.name}/${reportsPrefix}`,
+                REPORT_DIR: REPORT_DIR,
+            }, `steps/evaluate: scores ${args.modelName} on the dev endpoint and approves or rejects the version`, 60);
+        }
+    }
+}
+
+/** Commands both builds start with: the locked dependencies, and the ETL run prefix from the pipeline's manifest URI. */
+const INSTALL = { "runtime-versions": { nodejs: 20 }, commands: ["npm ci --no-audit --no-fund"] };
+const DATA_PREFIX = "export DATA_PREFIX=\"${DATA_PREFIX:-${MANIFEST_URI%manifest.json}}\"";
+
+/** The train build: runs the step, then exports the registered version's ARN for later pipeline actions. */
+export function trainBuildspec(): string {
+    return YAML.stringify({
+        version: 0.2,
+        env: { shell: "bash", "exported-variables": ["MODEL_PACKAGE_ARN"] },
+        phases: {
+            install: INSTALL,
+            build: {
+                commands: [
+                    DATA_PREFIX,
+                    `npx ts-node --transpile-only steps/train/main.ts --output-file ${REPORT_DIR}/train.json`,
+                    `export MODEL_PACKAGE_ARN="$(node -p "require('./${REPORT_DIR}/train.json').modelPackageArn")"`,
+                ],
+            },
+        },
+    });
+}
+
+/** The evaluate build: runs the step; its JUnit file goes to the report group whether the gate passed or not. */
+export function evaluateBuildspec(reportGroupArn: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.output(reportGroupArn).apply((arn) => YAML.stringify({
+        version: 0.2,
+        env: { shell: "bash" },
+        phases: {
+            install: INSTALL,
+            build: {
+                commands: [
+                    DATA_PREFIX,
+                    `npx ts-node --transpile-only steps/evaluate/main.ts --report-dir ${REPORT_DIR}`,
+                ],
+            },
+        },
+        reports: { [arn]: { files: ["junit.xml"], "base-directory": REPORT_DIR, "file-format": "JUNITXML" } },
+        artifacts: { files: [`${REPORT_DIR}/**/*`], name: "evaluation" },
+    }));
+}

@@ -1,0 +1,527 @@
+/**
+ * What `pulumi up` of one stack may do in AWS. Both identities that deploy a stack use exactly these statements:
+ * the pipeline's CodeBuild deploy projects (`steps/deploy`) and the role Pulumi Deployments assumes through OIDC.
+ *
+ * Deploying a stack inherently means creating, changing and deleting every kind of resource the stack holds, IAM
+ * roles included, so the policy cannot be narrow in actions. It is narrow in *where*:
+ *
+ * - actions are listed one by one per service (no `*`, no `service:*`, no `Prefix*` wildcards);
+ * - resources are the environment's own: physical names start with `<project>-<environment>-` (every name in the
+ *   program comes from `Namer`), or, for the few resources AWS names itself or Pulumi autonames, the
+ *   `environment` tag the provider's default tags put on everything;
+ * - `iam:PassRole` only hands the environment's roles to the services the program uses;
+ * - `iam:AttachRolePolicy` only attaches the environment's own customer-managed policies, never an AWS-managed one
+ *   (AdministratorAccess included).
+ *
+ * Every statement whose resource is `*` says why in its comment: those actions have no resource-level permissions.
+ *
+ * Left out on purpose, because they cannot be scoped and are needed only to create an environment or replace its
+ * foundations: `kms:CreateKey` and Glue's Create/DeleteSecurityConfiguration. The first `pulumi up` of a stack
+ * (bootstrap) and a change that replaces the stack's key or the ETL security configuration are run by a platform
+ * administrator; a pipeline deploy that would need them fails with AccessDenied instead of doing it.
+ *
+ * The remaining risk is stated plainly in docs/delivery.md: whoever can deploy an environment controls that
+ * environment, its roles included. The prefix scoping keeps one environment's deployer out of another's resources.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "../naming";
+import { policyDocument, PolicyStatement } from "./policy";
+import { StackContext } from "./context";
+
+/** Which environment a deployer deploys, and what of the host it reads. */
+export interface StackDeployScope {
+    /** The environment deployed: its resources are named `<project>-<environment>-*` and tagged `environment`. */
+    readonly environment: string;
+    /** The host stack also owns the image repository, the Glue job, the pipeline, the registry and the OIDC provider. */
+    readonly isHost: boolean;
+    /** The model package group every stack resolves its serving version from (the host's). */
+    readonly modelPackageGroupArn: pulumi.Input<string>;
+    /**
+     * Host only: the CodeStar connection the pipeline's source action uses (creating the pipeline passes it).
+     * @default undefined — no connection
+     */
+    readonly connectionArn?: pulumi.Input<string>;
+}
+
+/** Services the environment's roles may be handed to (`iam:PassedToService`). */
+export const PASSABLE_TO_SERVICES = [
+    "sagemaker.amazonaws.com",
+    "lambda.amazonaws.com",
+    "glue.amazonaws.com",
+    "codebuild.amazonaws.com",
+    "codepipeline.amazonaws.com",
+    "events.amazonaws.com",
+] as const;
+
+/** The issuer Pulumi Cloud signs deployment OIDC tokens with, without the scheme (IAM's provider path). */
+export const PULUMI_OIDC_ISSUER = "api.pulumi.com/oidc";
+
+/** `<project>-<environment>`: the prefix every physical name of the environment starts with. */
+export function environmentPrefix(context: StackContext, environment: string): string {
+    return `${context.namer.project}-${environment}`;
+}
+
+export function stackDeployPolicyStatements(context: StackContext, scope: StackDeployScope): PolicyStatement[] {
+    const { partition, region, accountId } = context;
+    const prefix = environmentPrefix(context, scope.environment);
+    const arn = (service: string, resource: string, opts?: { global?: boolean }) =>
+        pulumi.interpolate`arn:${partition}:${service}:${opts?.global ? "" : region}:${accountId}:${resource}`;
+    const s3 = (resource: string) => pulumi.interpolate`arn:${partition}:s3:::${resource}`;
+    const taggedForEnvironment = { StringEquals: { "aws:ResourceTag/environment": scope.environment } };
+    const packagesOfGroup = pulumi.output(scope.modelPackageGroupArn)
+        .apply((groupArn) => `${groupArn.replace(":model-package-group/", ":model-package/")}/*`);
+
+    const statements: PolicyStatement[] = [
+        {
+            // These reads have no resource-level permissions in IAM (account-wide listings and describes); they
+            // return configuration, never data.
+            Sid: "ReadAccountLevelListings",
+            Effect: "Allow",
+            Action: [
+                "kms:ListAliases",
+                "logs:DescribeLogGroups",
+                "sagemaker:ListModelPackages",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:DescribeScalingPolicies",
+            ],
+            Resource: "*",
+        },
+        {
+            // Key ARNs are random ids: the environment's keys are the ones tagged with it.
+            Sid: "ManageEnvironmentKeys",
+            Effect: "Allow",
+            Action: [
+                "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
+                "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:UpdateKeyDescription", "kms:TagResource",
+                "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+                // Creating encrypted resources (ECR, SageMaker, Lambda environment) uses the key on the caller's behalf.
+                "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:RetireGrant",
+            ],
+            Resource: arn("kms", "key/*"),
+            Condition: taggedForEnvironment,
+        },
+        {
+            Sid: "GrantEnvironmentKeysToServices",
+            Effect: "Allow",
+            Action: "kms:CreateGrant",
+            Resource: arn("kms", "key/*"),
+            Condition: { ...taggedForEnvironment, Bool: { "kms:GrantIsForAWSResource": true } },
+        },
+        {
+            // The baseline's alias is `alias/<project>-<environment>`.
+            Sid: "ManageEnvironmentKeyAliases",
+            Effect: "Allow",
+            Action: ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
+            Resource: [arn("kms", `alias/${prefix}`), arn("kms", `alias/${prefix}-*`)],
+        },
+        {
+            Sid: "ManageEnvironmentBuckets",
+            Effect: "Allow",
+            Action: [
+                "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:ListBucketVersions",
+                "s3:GetBucketLocation", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite",
+                "s3:GetBucketRequestPayment", "s3:GetBucketObjectLockConfiguration", "s3:GetAccelerateConfiguration",
+                "s3:GetReplicationConfiguration",
+                "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+                "s3:GetBucketVersioning", "s3:PutBucketVersioning",
+                "s3:GetBucketTagging", "s3:PutBucketTagging",
+                "s3:GetBucketLogging", "s3:PutBucketLogging",
+                "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls",
+                "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+                "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+                "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
+                "s3:GetBucketNotification", "s3:PutBucketNotification",
+            ],
+            Resource: s3(`${prefix}-*`),
+        },
+        {
+            // Objects the stack itself manages (the Glue script, its modules) and, in buckets that are not
+            // protected, the objects `pulumi destroy` empties them of. Whoever sets these buckets' policies could
+            // grant itself this anyway.
+            Sid: "ManageEnvironmentBucketObjects",
+            Effect: "Allow",
+            Action: [
+                "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging",
+                "s3:DeleteObject", "s3:DeleteObjectVersion",
+            ],
+            Resource: s3(`${prefix}-*/*`),
+        },
+        {
+            // Subscription ARNs are `<topic ARN>:<id>`, so the topic prefix covers them.
+            Sid: "ManageEnvironmentTopics",
+            Effect: "Allow",
+            Action: [
+                "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+                "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
+                "sns:ListSubscriptionsByTopic", "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource",
+            ],
+            Resource: arn("sns", `${prefix}-*`),
+        },
+        {
+            Sid: "ManageEnvironmentQueues",
+            Effect: "Allow",
+            Action: [
+                "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags",
+            ],
+            Resource: arn("sqs", `${prefix}-*`),
+        },
+        {
+            Sid: "ManageEnvironmentRoles",
+            Effect: "Allow",
+            Action: [
+                "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
+                "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+            ],
+            Resource: arn("iam", `role/${prefix}-*`, { global: true }),
+        },
+        {
+            Sid: "ManageEnvironmentManagedPolicies",
+            Effect: "Allow",
+            Action: [
+                "iam:CreatePolicy", "iam:DeletePolicy", "iam:GetPolicy", "iam:GetPolicyVersion",
+                "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:ListPolicyVersions",
+                "iam:TagPolicy", "iam:UntagPolicy",
+            ],
+            Resource: arn("iam", `policy/${prefix}-*`, { global: true }),
+        },
+        {
+            // Only the environment's own customer-managed policies: never an AWS-managed one such as AdministratorAccess.
+            Sid: "AttachOnlyEnvironmentPolicies",
+            Effect: "Allow",
+            Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            Resource: arn("iam", `role/${prefix}-*`, { global: true }),
+            Condition: { ArnLike: { "iam:PolicyARN": arn("iam", `policy/${prefix}-*`, { global: true }) } },
+        },
+        {
+            Sid: "PassEnvironmentRolesToItsServices",
+            Effect: "Allow",
+            Action: "iam:PassRole",
+            Resource: arn("iam", `role/${prefix}-*`, { global: true }),
+            Condition: { StringEquals: { "iam:PassedToService": [...PASSABLE_TO_SERVICES] } },
+        },
+        {
+            // Registering an endpoint variant with Application Auto Scaling creates this service-linked role once.
+            Sid: "CreateSageMakerAutoscalingServiceLinkedRole",
+            Effect: "Allow",
+            Action: "iam:CreateServiceLinkedRole",
+            Resource: arn("iam",
+                "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                { global: true }),
+            Condition: { StringEquals: { "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com" } },
+        },
+        {
+            Sid: "ManageEnvironmentFunctions",
+            Effect: "Allow",
+            Action: [
+                "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:ListVersionsByFunction",
+                "lambda:GetFunctionCodeSigningConfig", "lambda:GetRuntimeManagementConfig",
+                "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency",
+                "lambda:PutFunctionEventInvokeConfig", "lambda:UpdateFunctionEventInvokeConfig",
+                "lambda:GetFunctionEventInvokeConfig", "lambda:DeleteFunctionEventInvokeConfig",
+                "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy",
+                "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
+            ],
+            Resource: arn("lambda", `function:${prefix}-*`),
+        },
+        {
+            // Log group names carry the environment prefix after a service path (`/aws/lambda/<prefix>-…`,
+            // `/aws-glue/jobs/<prefix>-…`), hence the leading wildcard.
+            Sid: "ManageEnvironmentLogGroups",
+            Effect: "Allow",
+            Action: [
+                "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
+                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+            ],
+            Resource: arn("logs", `log-group:*${prefix}-*`),
+        },
+        {
+            Sid: "ManageEnvironmentEventRules",
+            Effect: "Allow",
+            Action: [
+                "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:EnableRule", "events:DisableRule",
+                "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule",
+                "events:TagResource", "events:UntagResource", "events:ListTagsForResource",
+            ],
+            Resource: arn("events", `rule/${prefix}-*`),
+        },
+        {
+            // Target-tracking scaling policies create their own alarms, named `TargetTracking-<resource id>-…`.
+            Sid: "ManageEnvironmentAlarms",
+            Effect: "Allow",
+            Action: [
+                "cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource",
+                "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
+            ],
+            Resource: [arn("cloudwatch", `alarm:${prefix}-*`), arn("cloudwatch", `alarm:TargetTracking-endpoint/${prefix}-*`)],
+        },
+        {
+            Sid: "ManageEnvironmentDashboards",
+            Effect: "Allow",
+            Action: ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+            Resource: arn("cloudwatch", `dashboard/${prefix}-*`, { global: true }),
+        },
+        {
+            // Scalable targets are identified by service-generated ids, so no name can scope them; the condition
+            // keeps the deployer to SageMaker variants.
+            Sid: "ScaleSageMakerVariants",
+            Effect: "Allow",
+            Action: [
+                "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+            ],
+            Resource: arn("application-autoscaling", "scalable-target/*"),
+            Condition: { StringEquals: { "application-autoscaling:service-namespace": "sagemaker" } },
+        },
+        {
+            Sid: "TagScalableTargets",
+            Effect: "Allow",
+            Action: [
+                "application-autoscaling:TagResource", "application-autoscaling:UntagResource",
+                "application-autoscaling:ListTagsForResource",
+            ],
+            Resource: arn("application-autoscaling", "scalable-target/*"),
+        },
+        {
+            Sid: "ManageEnvironmentEndpointsAndMonitoring",
+            Effect: "Allow",
+            Action: [
+                "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
+                "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities",
+                "sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+                "sagemaker:DeleteDataQualityJobDefinition",
+                "sagemaker:CreateModelQualityJobDefinition", "sagemaker:DescribeModelQualityJobDefinition",
+                "sagemaker:DeleteModelQualityJobDefinition",
+                "sagemaker:CreateMonitoringSchedule", "sagemaker:UpdateMonitoringSchedule",
+                "sagemaker:DescribeMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule",
+                "sagemaker:StartMonitoringSchedule", "sagemaker:StopMonitoringSchedule",
+                "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags",
+            ],
+            Resource: [
+                arn("sagemaker", `endpoint/${prefix}-*`),
+                arn("sagemaker", `data-quality-job-definition/${prefix}-*`),
+                arn("sagemaker", `model-quality-job-definition/${prefix}-*`),
+                arn("sagemaker", `monitoring-schedule/${prefix}-*`),
+            ],
+        },
+        {
+            // Models and endpoint configurations keep Pulumi's autonaming (fixed names break create-before-delete
+            // replacement), so they have no name prefix. Creating and reading cannot touch another environment.
+            Sid: "CreateAutonamedModelsAndEndpointConfigs",
+            Effect: "Allow",
+            Action: [
+                "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags", "sagemaker:ListTags",
+            ],
+            Resource: [arn("sagemaker", "model/*"), arn("sagemaker", "endpoint-config/*")],
+        },
+        {
+            // ...deleting them can, so deletes are limited to those tagged with this environment.
+            Sid: "DeleteEnvironmentModelsAndEndpointConfigs",
+            Effect: "Allow",
+            Action: ["sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteTags"],
+            Resource: [arn("sagemaker", "model/*"), arn("sagemaker", "endpoint-config/*")],
+            Condition: taggedForEnvironment,
+        },
+        {
+            // Every stack resolves the version it serves from the host's registry (infra/model-version.ts).
+            Sid: "ReadSharedModelRegistry",
+            Effect: "Allow",
+            Action: ["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage", "sagemaker:ListTags"],
+            Resource: [scope.modelPackageGroupArn, packagesOfGroup],
+        },
+    ];
+    if (scope.isHost) statements.push(...hostStatements());
+    return statements;
+
+    function hostStatements(): PolicyStatement[] {
+        const host: PolicyStatement[] = [
+            {
+                Sid: "ManageModelRegistry",
+                Effect: "Allow",
+                Action: [
+                    "sagemaker:CreateModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
+                    "sagemaker:DescribeModelPackageGroup", "sagemaker:GetModelPackageGroupPolicy",
+                    "sagemaker:PutModelPackageGroupPolicy", "sagemaker:DeleteModelPackageGroupPolicy",
+                    "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags",
+                ],
+                Resource: arn("sagemaker", `model-package-group/${prefix}-*`),
+            },
+            {
+                Sid: "ManageImageRepository",
+                Effect: "Allow",
+                Action: [
+                    "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:DescribeRepositories",
+                    "ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy", "ecr:DeleteLifecyclePolicy",
+                    "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability",
+                    "ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
+                    "ecr:TagResource", "ecr:UntagResource", "ecr:ListTagsForResource",
+                    // Pushing the model image the stack builds.
+                    "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                Resource: arn("ecr", `repository/${prefix}-*`),
+            },
+            {
+                // Registry logins and Glue security configurations have no resource-level permissions.
+                Sid: "RegistryLoginAndGlueSecurityConfigurations",
+                Effect: "Allow",
+                Action: ["ecr:GetAuthorizationToken", "glue:GetSecurityConfiguration"],
+                Resource: "*",
+            },
+            {
+                Sid: "ManageEtlJob",
+                Effect: "Allow",
+                Action: [
+                    "glue:CreateJob", "glue:UpdateJob", "glue:DeleteJob", "glue:GetJob",
+                    "glue:TagResource", "glue:UntagResource", "glue:GetTags",
+                ],
+                Resource: arn("glue", `job/${prefix}-*`),
+            },
+            {
+                Sid: "ManageBuildProjects",
+                Effect: "Allow",
+                Action: ["codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject", "codebuild:BatchGetProjects"],
+                Resource: arn("codebuild", `project/${prefix}-*`),
+            },
+            {
+                Sid: "ManagePipeline",
+                Effect: "Allow",
+                Action: [
+                    "codepipeline:CreatePipeline", "codepipeline:UpdatePipeline", "codepipeline:DeletePipeline",
+                    "codepipeline:GetPipeline", "codepipeline:TagResource", "codepipeline:UntagResource",
+                    "codepipeline:ListTagsForResource",
+                ],
+                Resource: arn("codepipeline", `${prefix}-*`),
+            },
+            {
+                // The secret's value is set out of band and never read by a deployment.
+                Sid: "ManageSecretsMetadata",
+                Effect: "Allow",
+                Action: [
+                    "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
+                    "secretsmanager:UpdateSecret", "secretsmanager:GetResourcePolicy",
+                    "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                ],
+                Resource: arn("secretsmanager", `secret:${prefix}-*`),
+            },
+            {
+                // One provider per account and URL: the host registers it for every stack.
+                Sid: "ManagePulumiOidcProvider",
+                Effect: "Allow",
+                Action: [
+                    "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:GetOpenIDConnectProvider",
+                    "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider",
+                    "iam:RemoveClientIDFromOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
+                    "iam:UntagOpenIDConnectProvider",
+                ],
+                Resource: arn("iam", `oidc-provider/${PULUMI_OIDC_ISSUER}`, { global: true }),
+            },
+        ];
+        if (scope.connectionArn !== undefined) {
+            // The same permission under the service's old and new prefix; each checks its own condition key.
+            for (const service of ["codestar-connections", "codeconnections"]) {
+                host.push({
+                    Sid: service === "codeconnections" ? "PassSourceConnectionToPipeline" : "PassSourceConnectionToPipelineLegacyPrefix",
+                    Effect: "Allow",
+                    Action: `${service}:PassConnection`,
+                    Resource: scope.connectionArn,
+                    Condition: { StringEquals: { [`${service}:PassedToService`]: "codepipeline.amazonaws.com" } },
+                });
+            }
+        }
+        return host;
+    }
+}
+
+/**
+ * The deploy policy is larger than IAM allows inline (10,240 characters per role), so it is split into managed
+ * policies of at most 6,144 characters each, one per part.
+ */
+export const DEPLOY_POLICY_PARTS = ["storage", "identity", "serving", "host"] as const;
+export type DeployPolicyPart = (typeof DEPLOY_POLICY_PARTS)[number];
+
+const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
+    ReadAccountLevelListings: "storage",
+    ManageEnvironmentKeys: "storage",
+    GrantEnvironmentKeysToServices: "storage",
+    ManageEnvironmentKeyAliases: "storage",
+    ManageEnvironmentBuckets: "storage",
+    ManageEnvironmentBucketObjects: "storage",
+    ManageEnvironmentTopics: "storage",
+    ManageEnvironmentQueues: "storage",
+    ManageEnvironmentRoles: "identity",
+    ManageEnvironmentManagedPolicies: "identity",
+    AttachOnlyEnvironmentPolicies: "identity",
+    PassEnvironmentRolesToItsServices: "identity",
+    CreateSageMakerAutoscalingServiceLinkedRole: "identity",
+    ManageEnvironmentFunctions: "identity",
+    ManageEnvironmentLogGroups: "identity",
+    ManageEnvironmentEventRules: "identity",
+    ManageEnvironmentAlarms: "identity",
+    ManageEnvironmentDashboards: "identity",
+    ScaleSageMakerVariants: "serving",
+    TagScalableTargets: "serving",
+    ManageEnvironmentEndpointsAndMonitoring: "serving",
+    CreateAutonamedModelsAndEndpointConfigs: "serving",
+    DeleteEnvironmentModelsAndEndpointConfigs: "serving",
+    ReadSharedModelRegistry: "serving",
+    ManageModelRegistry: "host",
+    ManageImageRepository: "host",
+    RegistryLoginAndGlueSecurityConfigurations: "host",
+    ManageEtlJob: "host",
+    ManageBuildProjects: "host",
+    ManagePipeline: "host",
+    ManageSecretsMetadata: "host",
+    ManagePulumiOidcProvider: "host",
+    PassSourceConnectionToPipeline: "host",
+    PassSourceConnectionToPipelineLegacyPrefix: "host",
+};
+
+/** {@link stackDeployPolicyStatements}, grouped into the parts that become one managed policy each. */
+export function stackDeployPolicyParts(context: StackContext, scope: StackDeployScope): Partial<Record<DeployPolicyPart, PolicyStatement[]>> {
+    const parts: Partial<Record<DeployPolicyPart, PolicyStatement[]>> = {};
+    for (const statement of stackDeployPolicyStatements(context, scope)) {
+        const part = PART_OF_STATEMENT[statement.Sid ?? ""];
+        if (!part) throw new Error(`deploy policy statement ${statement.Sid ?? "(no Sid)"} is assigned to no part; add it to PART_OF_STATEMENT`);
+        (parts[part] ??= []).push(statement);
+    }
+    return parts;
+}
+
+export interface DeployPolicyAttachmentArgs {
+    readonly context: StackContext;
+    readonly scope: StackDeployScope;
+    /** The role that deploys. */
+    readonly role: aws.iam.Role;
+    /** Physical name of the policies before `-<part>`; must start with the role's environment prefix. */
+    readonly policyNamePrefix: string;
+}
+
+/**
+ * Creates the deploy policy's managed policies (children `<name>-<part>`) and attaches them to the role. Shared by
+ * every identity that deploys a stack, so they cannot drift apart.
+ */
+export function attachStackDeployPolicies(name: string, args: DeployPolicyAttachmentArgs, opts: pulumi.CustomResourceOptions):
+    { policies: aws.iam.Policy[]; attachments: aws.iam.RolePolicyAttachment[] } {
+    const parts = stackDeployPolicyParts(args.context, args.scope);
+    const policies: aws.iam.Policy[] = [];
+    const attachments: aws.iam.RolePolicyAttachment[] = [];
+    for (const part of DEPLOY_POLICY_PARTS.filter((p) => parts[p] !== undefined)) {
+        const policy = new aws.iam.Policy(`${name}-${part}`, {
+            name: physicalName("iamPolicy", [args.policyNamePrefix, part]),
+            description: `pulumi up of the ${args.scope.environment} stack: ${part} resources`,
+            policy: policyDocument(parts[part]!),
+        }, opts);
+        policies.push(policy);
+        attachments.push(new aws.iam.RolePolicyAttachment(`${name}-${part}-attachment`, { role: args.role.name, policyArn: policy.arn }, opts));
+    }
+    return { policies, attachments };
+}

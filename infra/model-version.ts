@@ -1,0 +1,197 @@
+/**
+ * Which model version serves. The SageMaker model registry is the source of truth: a stack serves the newest
+ * version its policy allows (prod: the newest `Approved`; dev: the newest candidate that is not `Rejected`), unless
+ * `mlops:modelPackageArn` pins one. Resolution runs once, at deploy time, before the program registers anything;
+ * `createStack` then receives the result as plain data and stays synchronous and pure.
+ */
+import {
+    DescribeModelPackageCommand,
+    DescribeModelPackageCommandOutput,
+    ListModelPackagesCommand,
+    ModelPackageSummary,
+    SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { Namer } from "./naming";
+
+export type ApprovalStatus = "Approved" | "PendingManualApproval" | "Rejected";
+
+/** The endpoint's only production variant. Blue/green deployments need the same variant name in every config. */
+export const SERVING_VARIANT = "primary";
+/**
+ * Environment variable of the serving model's container that records which model package version it runs, so a
+ * deploy can prove from DescribeModel alone which version an endpoint configuration serves.
+ */
+export const MODEL_PACKAGE_ENV = "MLOPS_MODEL_PACKAGE_ARN";
+export type ModelVersionPolicy = "latest-approved" | "latest-candidate";
+
+/**
+ * `CustomerMetadataProperties` keys the train step writes on every version (docs/contracts.md §7) and the
+ * endpoint and drift monitor read.
+ */
+export const MODEL_METADATA_KEYS = {
+    manifestUri: "ManifestUri",
+    baselineStatisticsUri: "BaselineStatisticsUri",
+    baselineConstraintsUri: "BaselineConstraintsUri",
+    trainingJobName: "TrainingJobName",
+} as const;
+
+/** What the stack needs to know about the version it serves. Plain data, so tests can write fixtures. */
+export interface ModelVersion {
+    readonly arn: string;
+    readonly groupName: string;
+    /** `ModelPackageVersion`: 1, 2, … within the group. */
+    readonly version: number;
+    readonly approvalStatus: ApprovalStatus;
+    /** ISO-8601. */
+    readonly createdAt: string;
+    /** The inference image (InferenceSpecification.Containers[0].Image). */
+    readonly imageUri: string;
+    /** The `model.tar.gz` URI (InferenceSpecification.Containers[0].ModelDataUrl). */
+    readonly modelDataUrl: string;
+    readonly metadata: ModelVersionMetadata;
+}
+
+export interface ModelVersionMetadata {
+    /** The ETL run's `manifest.json`. */
+    readonly manifestUri?: string;
+    /** Model Monitor data-quality baseline of the training data: `baseline/statistics.json`. */
+    readonly baselineStatisticsUri?: string;
+    /** … and `baseline/constraints.json`. */
+    readonly baselineConstraintsUri?: string;
+    readonly trainingJobName?: string;
+    /** Every `CustomerMetadataProperties` entry, including the ones above under their registry keys. */
+    readonly properties: Readonly<Record<string, string>>;
+}
+
+/** The registry cannot say which version serves: the message names the group, the policy and what to do. */
+export class ModelVersionError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ModelVersionError";
+    }
+}
+
+export interface ResolveModelVersionArgs {
+    readonly client: Pick<SageMakerClient, "send">;
+    readonly groupName: string;
+    readonly policy: ModelVersionPolicy;
+    /** `mlops:modelPackageArn`: serves exactly this version (it must belong to the group and not be Rejected). */
+    readonly pinnedArn?: string;
+}
+
+/**
+ * The version the stack should serve, or null when the group has none its policy allows yet (first deploy).
+ * Versions still being registered (status other than `Completed`) are never chosen: their artifacts may be missing.
+ */
+export async function resolveModelVersion(args: ResolveModelVersionArgs): Promise<ModelVersion | null> {
+    if (args.pinnedArn) {
+        const version = toModelVersion(await describe(args.client, args.pinnedArn), args.pinnedArn);
+        if (version.groupName !== args.groupName) {
+            throw new ModelVersionError(
+                `mlops:modelPackageArn ${args.pinnedArn} belongs to model package group ${version.groupName}; ` +
+                `this stack serves group ${args.groupName}: pin a version of ${args.groupName}`);
+        }
+        if (version.approvalStatus === "Rejected") {
+            throw new ModelVersionError(
+                `mlops:modelPackageArn pins version ${version.version} of ${args.groupName}, which is Rejected; ` +
+                "pin a version that is Approved or PendingManualApproval, or remove the pin to follow the registry");
+        }
+        return version;
+    }
+    const summaries = await listVersions(args.client, args.groupName);
+    const eligible = summaries
+        .filter((s) => s.ModelPackageStatus === "Completed")
+        .filter((s) => (args.policy === "latest-approved"
+            ? s.ModelApprovalStatus === "Approved"
+            : s.ModelApprovalStatus !== "Rejected"))
+        .sort((a, b) => (b.CreationTime?.getTime() ?? 0) - (a.CreationTime?.getTime() ?? 0));
+    const newest = eligible[0];
+    if (!newest?.ModelPackageArn) return null;
+    return toModelVersion(await describe(args.client, newest.ModelPackageArn), newest.ModelPackageArn);
+}
+
+/**
+ * The model package group a stack serves from: the host's registry (infra/components/model-registry.ts names it
+ * `<project>-<hostEnvironment>-<modelName>`). A consumer's host is `org/project/stack`; the host stack's name is
+ * taken as its environment, which is how this project names stacks (`Pulumi.<environment>.yaml`). A mismatch is
+ * caught at deploy time: the program compares this name with the group the host exports.
+ */
+export function modelPackageGroupName(config: {
+    readonly project: string;
+    readonly environment: string;
+    readonly modelName: string;
+    readonly hostStack?: string;
+}): string {
+    if (!config.hostStack) return new Namer(config.project, config.environment).name("sagemaker", config.modelName);
+    const [, project, stack] = config.hostStack.split("/");
+    if (!project || !stack) {
+        throw new ModelVersionError(`mlops:hostStack ${JSON.stringify(config.hostStack)} is not org/project/stack`);
+    }
+    return new Namer(project, stack).name("sagemaker", config.modelName);
+}
+
+/** One line for logs and `pulumi preview`: which version serves and why. */
+export function describeVersion(version: ModelVersion | null | undefined, groupName: string, policy: ModelVersionPolicy, pinnedArn?: string): string {
+    if (version === undefined) return `model version not resolved: no endpoint is created (group ${groupName})`;
+    if (version === null) {
+        const wanted = policy === "latest-approved" ? "Approved version" : "version that is not Rejected";
+        return `no model version to serve yet: group ${groupName} has no ${wanted}; the endpoint is skipped until one is registered`;
+    }
+    const why = pinnedArn ? "pinned by mlops:modelPackageArn" : `${policy} of group ${version.groupName}`;
+    return `serving model version ${version.version} (${version.approvalStatus}, ${why}): ${version.arn}`;
+}
+
+async function listVersions(client: ResolveModelVersionArgs["client"], groupName: string): Promise<ModelPackageSummary[]> {
+    const all: ModelPackageSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+        const page = await client.send(new ListModelPackagesCommand({
+            ModelPackageGroupName: groupName,
+            ModelPackageType: "Versioned",
+            SortBy: "CreationTime",
+            SortOrder: "Descending",
+            MaxResults: 100,
+            NextToken: nextToken,
+        }));
+        all.push(...(page.ModelPackageSummaryList ?? []));
+        nextToken = page.NextToken;
+    } while (nextToken);
+    return all;
+}
+
+async function describe(client: ResolveModelVersionArgs["client"], arn: string): Promise<DescribeModelPackageCommandOutput> {
+    return client.send(new DescribeModelPackageCommand({ ModelPackageName: arn }));
+}
+
+const APPROVAL_STATUSES: readonly string[] = ["Approved", "PendingManualApproval", "Rejected"];
+
+function toModelVersion(out: DescribeModelPackageCommandOutput, arn: string): ModelVersion {
+    const container = out.InferenceSpecification?.Containers?.[0];
+    const problems: string[] = [];
+    if (!out.ModelPackageGroupName || out.ModelPackageVersion === undefined) problems.push("it is not a versioned model package (no group or version)");
+    if (out.ModelPackageStatus !== "Completed") problems.push(`its status is ${out.ModelPackageStatus ?? "unknown"}, not Completed`);
+    if (!container?.Image) problems.push("InferenceSpecification.Containers[0].Image is missing");
+    if (!container?.ModelDataUrl) problems.push("InferenceSpecification.Containers[0].ModelDataUrl is missing");
+    const approval = out.ModelApprovalStatus ?? "PendingManualApproval";
+    if (!APPROVAL_STATUSES.includes(approval)) problems.push(`approval status ${approval} is unknown`);
+    if (problems.length > 0) {
+        throw new ModelVersionError(`model package ${arn} cannot serve: ${problems.join("; ")}`);
+    }
+    const properties = { ...(out.CustomerMetadataProperties ?? {}) };
+    return {
+        arn: out.ModelPackageArn ?? arn,
+        groupName: out.ModelPackageGroupName!,
+        version: out.ModelPackageVersion!,
+        approvalStatus: approval as ApprovalStatus,
+        createdAt: (out.CreationTime ?? new Date(0)).toISOString(),
+        imageUri: container!.Image!,
+        modelDataUrl: container!.ModelDataUrl!,
+        metadata: {
+            manifestUri: properties[MODEL_METADATA_KEYS.manifestUri],
+            baselineStatisticsUri: properties[MODEL_METADATA_KEYS.baselineStatisticsUri],
+            baselineConstraintsUri: properties[MODEL_METADATA_KEYS.baselineConstraintsUri],
+            trainingJobName: properties[MODEL_METADATA_KEYS.trainingJobName],
+            properties,
+        },
+    };
+}

@@ -1,0 +1,141 @@
+/**
+ * `npx ts-node --transpile-only steps/deploy/main.ts --stack prod [--model-package-arn ARN]` — see USAGE.
+ *
+ * Exit codes:
+ *   0  deployed and verified (or the stack has no version to serve yet)
+ *   1  Pulumi or an AWS call failed
+ *   2  bad arguments
+ *   3  SageMaker rolled the endpoint back: it is InService on another configuration than the update's
+ *   4  the endpoint failed (Failed, UpdateRollbackFailed, OutOfService or gone)
+ *   5  the endpoint was still updating when the verification deadline passed
+ *   6  the endpoint (or the stack) serves another model version than requested
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "node:util";
+import { SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { EXIT_OK, intOption, Io, resolveDeps, runStep, StepDeps } from "../lib/cli";
+import { UsageError } from "../lib/errors";
+import { Clock } from "../lib/retry";
+import { runDeploy } from "./deploy";
+import { automationStackDriver, StackDriver } from "./stack-driver";
+import { awsEndpointInspector, DeployError, DeployFailure, EndpointInspector } from "./verify";
+
+export const EXIT_CODES: Readonly<Record<DeployFailure, number>> = {
+    "rolled-back": 3,
+    failed: 4,
+    timeout: 5,
+    "wrong-version": 6,
+};
+
+/** The Pulumi project (Pulumi.yaml and the stack files). */
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]+\/\d+$/;
+
+export const USAGE = `Usage: deploy --stack STACK [options]
+
+Updates a stack with the Pulumi Automation API (select, set the model version, preview, up, summary), then checks
+on SageMaker that the endpoint is InService on the update's endpoint configuration and runs the requested version.
+
+Options:
+  --stack STACK                 the stack (dev, prod; org/STACK also accepted) (PULUMI_STACK)
+  --model-package-arn ARN       pin this model package version (sets mlops:modelPackageArn) (MODEL_PACKAGE_ARN)
+  --unpin                       remove mlops:modelPackageArn: serve what the registry's policy picks
+  --verify-timeout-seconds N    wait this long for an endpoint still updating after the update (default 1800)
+  --poll-seconds N              first wait between endpoint checks (default 15; backs off to 60)
+  --work-dir DIR                the Pulumi project (default: the repository root)
+
+Exit codes: 0 deployed and verified, 1 Pulumi or AWS failed, 2 usage, 3 SageMaker rolled back, 4 endpoint failed,
+5 verification timed out, 6 another model version serves.`;
+
+export interface DeployDeps extends StepDeps {
+    /** Builds the stack driver; the default runs the Automation API (needs the Pulumi CLI). */
+    readonly driver?: (stackName: string, workDir: string) => Promise<StackDriver>;
+    /** The SageMaker side; the default talks to SageMaker in the stack's `aws:region`. */
+    readonly inspector?: (region: string, clock: Clock) => EndpointInspector;
+}
+
+export async function main(argv: readonly string[], deps: DeployDeps = {}): Promise<number> {
+    const { io, clock } = resolveDeps(deps);
+    return runStep(io, async () => {
+        let values;
+        try {
+            ({ values } = parseArgs({
+                args: [...argv],
+                options: {
+                    stack: { type: "string" },
+                    "model-package-arn": { type: "string" },
+                    unpin: { type: "boolean" },
+                    "verify-timeout-seconds": { type: "string" },
+                    "poll-seconds": { type: "string" },
+                    "work-dir": { type: "string" },
+                    help: { type: "boolean", short: "h" },
+                },
+                strict: true,
+                allowPositionals: false,
+            }));
+        } catch (e) {
+            throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
+        }
+        if (values.help) {
+            io.out(USAGE);
+            return EXIT_OK;
+        }
+        const env = io.env;
+        const workDir = path.resolve(values["work-dir"] ?? PROJECT_DIR);
+        const stackName = values.stack ?? env.PULUMI_STACK;
+        if (!stackName) throw new UsageError(`missing --stack (or env PULUMI_STACK)\n\n${USAGE}`);
+        checkStack(stackName, workDir);
+        const modelPackageArn = values["model-package-arn"] ?? (env.MODEL_PACKAGE_ARN || undefined);
+        if (modelPackageArn !== undefined && !MODEL_PACKAGE_ARN.test(modelPackageArn)) {
+            throw new UsageError(`--model-package-arn ${JSON.stringify(modelPackageArn)} is not a model package version ARN ` +
+                "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)");
+        }
+        if (modelPackageArn && values.unpin) throw new UsageError("--model-package-arn and --unpin contradict each other; give one");
+        const verifyTimeoutSeconds = intOption(values, "verify-timeout-seconds", env, undefined, 1800, 0, 86_400);
+        const pollSeconds = intOption(values, "poll-seconds", env, undefined, 15, 1, 600);
+
+        const driver = await (deps.driver ?? automationStackDriver)(stackName, workDir);
+        const region = await driver.getConfig("aws:region");
+        if (!region) throw new UsageError(`stack ${stackName} has no aws:region`);
+        const inspector = (deps.inspector ?? defaultInspector)(region, clock);
+        try {
+            await runDeploy({ modelPackageArn, unpin: values.unpin, verifyTimeoutMs: verifyTimeoutSeconds * 1000, pollMs: pollSeconds * 1000 },
+                { driver, inspector, io, clock });
+        } catch (e) {
+            if (e instanceof DeployError) return fail(io, e);
+            throw e;
+        }
+        return EXIT_OK;
+    });
+}
+
+function fail(io: Io, e: DeployError): number {
+    io.err(`error: ${e.message}`);
+    return EXIT_CODES[e.kind];
+}
+
+function defaultInspector(region: string, clock: Clock): EndpointInspector {
+    return awsEndpointInspector(new SageMakerClient({ region }), clock);
+}
+
+/** The stack must have its stack file in the project: `--stack prod` reads Pulumi.prod.yaml. */
+function checkStack(stackName: string, workDir: string): void {
+    const short = stackName.split("/").pop() ?? "";
+    if (!/^[\w.-]+$/.test(short) || !fs.existsSync(path.join(workDir, `Pulumi.${short}.yaml`))) {
+        const known = fs.existsSync(workDir)
+            ? fs.readdirSync(workDir).map((f) => /^Pulumi\.([\w.-]+)\.yaml$/.exec(f)?.[1]).filter(Boolean)
+            : [];
+        throw new UsageError(`--stack ${JSON.stringify(stackName)}: no Pulumi.${short}.yaml in ${workDir}; known stacks: ${known.join(", ") || "none"}`);
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    }, (e) => {
+        process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+        process.exitCode = 1;
+    });
+}

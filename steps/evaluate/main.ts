@@ -1,0 +1,104 @@
+/**
+ * `npx ts-node --transpile-only steps/evaluate/main.ts [options]` — see USAGE. Exit codes: 0 Approved; 1
+ * Rejected, or the evaluation could not be carried out; 2 bad arguments or configuration.
+ */
+import * as path from "path";
+import { parseArgs } from "node:util";
+import {
+    BACKEND_OPTIONS, BACKEND_USAGE, backendFromOptions, EXIT_OK, EXIT_USAGE, intOption, optionOrEnv, requireOption,
+    resolveDeps, runStep, StepDeps,
+} from "../lib/cli";
+import { evaluationConfigSchema, parseJsonConfig } from "../lib/config";
+import { UsageError } from "../lib/errors";
+import { runEvaluate } from "./evaluate";
+import { MAX_PAYLOAD_BYTES } from "./score";
+
+export const USAGE = `Usage: evaluate [options]
+
+Scores the test split against an endpoint, applies the champion/challenger gate and sets the version's approval.
+
+Options (each may come from the environment variable in parentheses):
+  --model-package-arn ARN    the version to evaluate (MODEL_PACKAGE_ARN)
+  --model-package-group NAME with --execution-id: the version that execution registered (MODEL_PACKAGE_GROUP)
+  --execution-id ID          pipeline execution id (PIPELINE_EXECUTION_ID)
+  --data-prefix URI          ETL run prefix <curated>/<runId>/; its test/ split is scored (DATA_PREFIX)
+  --endpoint NAME            endpoint to score against; local backend: a URL (ENDPOINT_NAME)
+  --config JSON              mlops:evaluation as JSON (EVALUATION_CONFIG)
+  --report-prefix URI        reports go to <prefix>/<group>/<version>/ (REPORT_PREFIX)
+  --report-dir DIR           local copies incl. junit.xml for the CodeBuild report group (REPORT_DIR; default reports)
+  --max-rows-per-request N   rows per request (default 1000; payloads also stay under 6 MiB)
+  --concurrency N            requests in flight (default 4)
+  --retries N                retries per request on throttling (default 5)
+${BACKEND_USAGE}
+
+Exit codes: 0 Approved, 1 Rejected or failed, 2 usage or configuration error.`;
+
+export async function main(argv: readonly string[], deps: StepDeps = {}): Promise<number> {
+    const { io, clock } = resolveDeps(deps);
+    return runStep(io, async () => {
+        let values;
+        try {
+            ({ values } = parseArgs({
+                args: [...argv],
+                options: {
+                    ...BACKEND_OPTIONS,
+                    "model-package-arn": { type: "string" },
+                    "model-package-group": { type: "string" },
+                    "execution-id": { type: "string" },
+                    "data-prefix": { type: "string" },
+                    endpoint: { type: "string" },
+                    config: { type: "string" },
+                    "report-prefix": { type: "string" },
+                    "report-dir": { type: "string" },
+                    "max-rows-per-request": { type: "string" },
+                    "max-payload-bytes": { type: "string" },
+                    concurrency: { type: "string" },
+                    retries: { type: "string" },
+                },
+                strict: true,
+                allowPositionals: false,
+            }));
+        } catch (e) {
+            throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
+        }
+        if (values.help) {
+            io.out(USAGE);
+            return EXIT_OK;
+        }
+        const env = io.env;
+        const modelPackageArn = optionOrEnv(values, "model-package-arn", env, "MODEL_PACKAGE_ARN");
+        const modelPackageGroup = optionOrEnv(values, "model-package-group", env, "MODEL_PACKAGE_GROUP");
+        const executionId = optionOrEnv(values, "execution-id", env, "PIPELINE_EXECUTION_ID");
+        if (!modelPackageArn && !(modelPackageGroup && executionId)) {
+            throw new UsageError("name the version: --model-package-arn (MODEL_PACKAGE_ARN), or --model-package-group with --execution-id");
+        }
+        const options = {
+            modelPackageArn,
+            modelPackageGroup,
+            executionId,
+            dataPrefix: requireOption(values, "data-prefix", env, "DATA_PREFIX"),
+            endpoint: requireOption(values, "endpoint", env, "ENDPOINT_NAME"),
+            thresholds: parseJsonConfig(evaluationConfigSchema, optionOrEnv(values, "config", env, "EVALUATION_CONFIG"), "evaluation config"),
+            reportPrefix: requireOption(values, "report-prefix", env, "REPORT_PREFIX"),
+            reportDir: path.resolve(optionOrEnv(values, "report-dir", env, "REPORT_DIR", "reports")!),
+            scoring: {
+                maxRowsPerRequest: intOption(values, "max-rows-per-request", env, undefined, 1000, 1, 1_000_000),
+                maxPayloadBytes: intOption(values, "max-payload-bytes", env, undefined, MAX_PAYLOAD_BYTES, 1024, MAX_PAYLOAD_BYTES),
+                concurrency: intOption(values, "concurrency", env, undefined, 4, 1, 64),
+                retries: intOption(values, "retries", env, undefined, 5, 0, 20),
+            },
+        };
+        const backend = deps.backend ?? backendFromOptions(values, env);
+        const result = await runEvaluate(options, backend, io, clock);
+        return result.exitCode;
+    });
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    }, (e) => {
+        process.stderr.write(`${(e as Error).stack ?? e}\n`);
+        process.exitCode = EXIT_USAGE;
+    });
+}

@@ -1,0 +1,238 @@
+"""The data-quality checks on generated windows: each violation type is detected, a clean window passes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from monitor_fixtures import WindowSpec, draw_rows
+from drift_checker import (Baseline, DriftCheckError, build_statistics, categorical_distance, check_rows,
+                           columns_from_rows, numeric_distance, suggest_constraints)
+
+
+def kinds(result) -> list[tuple[str, str]]:
+    return sorted((v.feature_name, v.constraint_check_type) for v in result.violations)
+
+
+def test_a_clean_window_passes(baseline):
+    result, statistics = check_rows(baseline, draw_rows(1000, seed=7))
+    assert result.violations == []
+    assert result.as_violations_document() == {"violations": []}
+    assert set(result.distances) == {"_c0", "_c1", "_c2", "_c3"}
+    assert max(result.distances.values()) < 0.06
+    assert statistics["dataset"]["item_count"] == 1000
+    assert [f["inferred_type"] for f in statistics["features"]] == ["Fractional", "Fractional", "Integral", "String"]
+
+
+@pytest.mark.parametrize("seed", range(20, 30))
+def test_clean_windows_of_other_seeds_pass_too(baseline, seed):
+    assert check_rows(baseline, draw_rows(1000, seed=seed))[0].violations == []
+
+
+def test_numeric_drift_is_a_baseline_drift_check_with_model_monitors_description(baseline):
+    result, _ = check_rows(baseline, draw_rows(1000, seed=7, spec=WindowSpec(tenure_shift=0.5)),
+                           display_names={"_c0": "tenure_months"})
+    assert kinds(result) == [("_c0", "baseline_drift_check")]
+    violation = result.violations[0]
+    distance = result.distances["_c0"]
+    assert violation.description.startswith(f"Baseline drift distance: {distance} exceeds threshold: 0.1")
+    assert violation.description.endswith("(feature tenure_months)")
+    assert 0.15 < result.distances["_c0"] < 0.25
+
+
+def test_categorical_drift_uses_linfinity_over_category_shares(baseline):
+    result, _ = check_rows(baseline, draw_rows(1000, seed=7, spec=WindowSpec(plan_probs=(0.4, 0.5, 0.1))))
+    assert kinds(result) == [("_c3", "baseline_drift_check")]
+    assert 0.15 < result.distances["_c3"] < 0.3  # shares moved by 0.2, plus sampling noise
+
+
+def test_missing_values_are_a_completeness_check(baseline):
+    rows = draw_rows(1000, seed=7)
+    for row in rows[:30]:
+        row[1] = ""
+    result, statistics = check_rows(baseline, rows)
+    assert kinds(result) == [("_c1", "completeness_check")]
+    expected = "Expected completeness: 100.0%, Observed: Only 97.0% of data is non-null."
+    assert expected in result.violations[0].description
+    assert statistics["features"][1]["numerical_statistics"]["common"] == {"num_present": 970, "num_missing": 30}
+    tolerant, _ = check_rows(baseline, rows, completeness_tolerance=0.05)
+    assert tolerant.violations == []
+
+
+def test_text_in_a_numeric_column_is_a_data_type_check(baseline):
+    rows = draw_rows(1000, seed=7)
+    for row in rows[:10]:
+        row[0] = "n/a"
+    result, _ = check_rows(baseline, rows)
+    assert kinds(result) == [("_c0", "data_type_check")]
+    assert result.violations[0].description.startswith(
+        "Data type match requirement is not met. Expected data type: Fractional, Expected match: 100.0%. "
+        "Observed: Only 99.0% of data is Fractional.")
+
+
+def test_whole_numbers_match_fractional_but_decimals_do_not_match_integral(baseline):
+    rows = draw_rows(1000, seed=7)
+    for row in rows:
+        row[0] = str(int(float(row[0])))  # "40" in a Fractional column: a valid double
+    rows[0][2] = "2.5"  # a decimal in the Integral column
+    result, _ = check_rows(baseline, rows)
+    assert kinds(result) == [("_c2", "data_type_check")]
+
+
+def test_data_type_threshold_allows_a_share_of_mismatches(baseline):
+    relaxed = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
+    relaxed.constraints["monitoring_config"]["datatype_check_threshold"] = 0.95
+    rows = draw_rows(1000, seed=7)
+    for row in rows[:10]:
+        row[0] = "n/a"
+    assert check_rows(relaxed, rows)[0].violations == []
+    for row in rows[10:60]:
+        row[0] = "n/a"
+    assert kinds(check_rows(relaxed, rows)[0]) == [("_c0", "data_type_check")]
+
+
+def test_unknown_categories_are_a_categorical_values_check(baseline):
+    rows = draw_rows(1000, seed=7)
+    for row in rows[:5]:
+        row[3] = "weekly"
+    result, _ = check_rows(baseline, rows)
+    assert kinds(result) == [("_c3", "categorical_values_check")]
+    assert "Observed: 99.5%; values outside it: 'weekly'." in result.violations[0].description
+
+
+def test_a_missing_trailing_column_is_a_missing_column_check(baseline):
+    rows = [row[:3] for row in draw_rows(1000, seed=7)]
+    result, _ = check_rows(baseline, rows, display_names={"_c3": "plan"})
+    assert kinds(result) == [("_c3", "missing_column_check")]
+    assert result.violations[0].description == (
+        "There are missing columns in current dataset. Number of columns in current dataset: 3, "
+        "Number of columns in baseline constraints: 4 (feature plan)")
+
+
+def test_an_extra_column_is_an_extra_column_check(baseline):
+    rows = [row + ["1"] for row in draw_rows(1000, seed=7)]
+    result, statistics = check_rows(baseline, rows)
+    assert kinds(result) == [("_c4", "extra_column_check")]
+    assert "Number of columns in current dataset: 5, Number of columns in baseline constraints: 4" in \
+        result.violations[0].description
+    assert statistics["features"][4]["name"] == "_c4"
+
+
+def test_several_problems_in_one_window_are_all_reported(baseline):
+    rows = draw_rows(1000, seed=7, spec=WindowSpec(tenure_shift=1.0))
+    for row in rows[:50]:
+        row[1] = ""
+        row[3] = "weekly"
+    rows[0].append("extra")
+    result, _ = check_rows(baseline, rows)
+    assert kinds(result) == [("_c0", "baseline_drift_check"), ("_c1", "completeness_check"),
+                             ("_c3", "categorical_values_check"), ("_c4", "extra_column_check")]
+    # The extra field of one row leaves the other rows' fifth column missing, which no constraint covers.
+
+
+def test_numeric_distance_is_the_two_sample_ks_statistic_when_the_sketch_is_exact():
+    rng = np.random.default_rng(3)
+    base, window = rng.normal(0, 1, 1500), rng.normal(0.3, 1, 800)
+    statistics = build_statistics(columns_from_rows([[f"{v:.6f}"] for v in base]))
+    distribution = statistics["features"][0]["numerical_statistics"]["distribution"]
+    parsed = np.array([float(f"{v:.6f}") for v in base])
+    assert numeric_distance(distribution, window) == pytest.approx(ks_2samp(parsed, window).statistic, abs=1e-12)
+
+
+def test_numeric_distance_weighs_sketch_levels_by_powers_of_two():
+    # Level 1 items count twice: the baseline is {1, 2, 2} in distribution, so F(1) = 1/3.
+    distribution = {"kll": {"sketch": {"data": [[1.0], [2.0]]}}}
+    assert numeric_distance(distribution, np.array([1.0, 2.0])) == pytest.approx(0.5 - 1 / 3)
+
+
+def test_numeric_distance_falls_back_to_bucket_edges_without_a_sketch():
+    distribution = {"kll": {"buckets": [{"lower_bound": 0.0, "upper_bound": 5.0, "count": 50},
+                                        {"lower_bound": 5.0, "upper_bound": 10.0, "count": 50}]}}
+    # Window: 80% at or below 5, so |0.5 - 0.8| at the first edge; values below 0 count at the lower edge.
+    assert numeric_distance(distribution, np.array([1.0] * 8 + [7.0] * 2)) == pytest.approx(0.3)
+    assert numeric_distance(distribution, np.array([-1.0] * 4 + [7.0] * 6)) == pytest.approx(0.4)
+    with pytest.raises(DriftCheckError, match="neither kll.sketch.data nor kll.buckets"):
+        numeric_distance({"kll": {}}, np.array([1.0]))
+
+
+def test_robust_needs_the_distance_to_exceed_the_ks_critical_value_simple_does_not(baseline):
+    rows = draw_rows(60, seed=11, spec=WindowSpec(tenure_shift=0.2))
+    simple = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
+    simple.constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] = "Simple"
+    robust_result, _ = check_rows(baseline, rows)
+    simple_result, _ = check_rows(simple, rows)
+    distance = robust_result.distances["_c0"]
+    critical = 1.358 * np.sqrt((5000 + 60) / (5000 * 60))
+    assert 0.1 < distance < critical  # the premise: drifted beyond the threshold, not beyond sampling noise
+    assert ("_c0", "baseline_drift_check") in kinds(simple_result)
+    assert ("_c0", "baseline_drift_check") not in kinds(robust_result)
+
+
+def test_threshold_override_and_per_feature_overrides(baseline):
+    rows = draw_rows(1000, seed=7, spec=WindowSpec(tenure_shift=0.5))
+    assert check_rows(baseline, rows, threshold_override=0.5)[0].violations == []
+    overridden = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
+    overridden.constraints["features"][0]["monitoringConfigOverrides"] = {
+        "distribution_constraints": {"comparison_threshold": 0.5}}
+    assert check_rows(overridden, rows)[0].violations == []
+
+
+def test_disabled_evaluation_and_comparison(baseline):
+    rows = draw_rows(1000, seed=7, spec=WindowSpec(tenure_shift=1.0))
+    rows[0][0] = ""
+    off = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
+    off.constraints["monitoring_config"]["distribution_constraints"]["perform_comparison"] = "Disabled"
+    assert kinds(check_rows(off, rows)[0]) == [("_c0", "completeness_check")]
+    off.constraints["monitoring_config"]["evaluate_constraints"] = "Disabled"
+    assert check_rows(off, rows)[0].violations == []
+
+
+def test_chi_squared_compares_the_p_value_with_the_threshold(baseline):
+    chi = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
+    chi.constraints["monitoring_config"]["distribution_constraints"].update(
+        categorical_drift_method="ChiSquared", categorical_comparison_threshold=0.001)
+    assert check_rows(chi, draw_rows(1000, seed=7))[0].violations == []
+    drifted, _ = check_rows(chi, draw_rows(1000, seed=7, spec=WindowSpec(plan_probs=(0.5, 0.4, 0.1))))
+    assert kinds(drifted) == [("_c3", "baseline_drift_check")]
+    assert drifted.violations[0].description.startswith("Chi-squared test p-value:")
+    buckets = [{"value": "a", "count": 5}]
+    assert categorical_distance(buckets, ["a", "b"], "ChiSquared") == 0.0  # an unseen category
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("distribution_constraints", "comparison_method"), "Fancy", "allowed: Simple, Robust"),
+    (("distribution_constraints", "categorical_drift_method"), "KL", "allowed: LInfinity, ChiSquared"),
+    (("distribution_constraints", "comparison_threshold"), -1, "comparison_threshold must be a non-negative number"),
+    (("evaluate_constraints",), "yes", "allowed: Enabled, Disabled"),
+])
+def test_invalid_monitoring_config_fails_naming_what_is_allowed(baseline, path, value, message):
+    bad = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
+    target = bad.constraints["monitoring_config"]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(DriftCheckError, match=message):
+        check_rows(bad, draw_rows(100, seed=7, spec=WindowSpec(tenure_shift=1.0, plan_probs=(0.1, 0.1, 0.8))))
+
+
+def test_an_empty_window_is_an_error_not_a_pass(baseline):
+    with pytest.raises(DriftCheckError, match="no rows"):
+        check_rows(baseline, [])
+
+
+def test_suggested_constraints_follow_model_monitors_schema(baseline):
+    constraints = baseline.constraints
+    assert constraints["version"] == 0
+    assert [f["inferred_type"] for f in constraints["features"]] == ["Fractional", "Fractional", "Integral", "String"]
+    assert constraints["features"][3]["string_constraints"] == {"domains": ["annual", "lifetime", "monthly"]}
+    assert constraints["features"][2]["num_constraints"] == {"is_non_negative": True}
+    assert constraints["features"][0]["num_constraints"] == {"is_non_negative": False}
+    assert all(f["completeness"] == 1.0 for f in constraints["features"])
+    dist = constraints["monitoring_config"]["distribution_constraints"]
+    assert dist == {"perform_comparison": "Enabled", "comparison_threshold": 0.1, "comparison_method": "Robust",
+                    "categorical_comparison_threshold": 0.1, "categorical_drift_method": "LInfinity"}
+    assert suggest_constraints(baseline.statistics, {"distribution_constraints": {"comparison_threshold": 0.2}})[
+        "monitoring_config"]["distribution_constraints"]["comparison_method"] == "Robust"

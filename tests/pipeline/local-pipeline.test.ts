@@ -1,0 +1,149 @@
+/**
+ * The local pipeline end to end, for real (Spark, the container's train and serve, the TypeScript steps), on
+ * small data. The scenarios share one runs root, as a user's successive runs would: the default run creates
+ * the champion, drift promotes a second version and flags drift, weak-model is rejected while prod keeps
+ * serving the champion, bad-data stops at the ETL gate.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LocalPipelineResult, parseCli, runLocalPipeline, Scenario } from "../../pipeline/local";
+import { REPO_ROOT } from "../../pipeline/lib/python";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const ROWS = 2000;
+const REQUESTS = 300;
+
+/** Model servers still running whose model lives under `root`. */
+function serversUnder(root: string): number[] {
+    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+        try {
+            const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") return false;
+            return cmd.includes("bin/serve") && fs.readFileSync(`/proc/${pid}/environ`, "utf8").includes(`OPT_ML_DIR=${root}`);
+        } catch {
+            return false;
+        }
+    });
+}
+
+function files(dir: string): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]);
+}
+
+const status = (r: LocalPipelineResult, stage: string) => r.stages.find((s) => s.name === stage)?.status;
+const registry = (root: string) => JSON.parse(fs.readFileSync(path.join(root, "model-registry.json"), "utf8"));
+const versionsOf = (root: string): { version: number; approvalStatus: string }[] =>
+    Object.values(registry(root).groups ?? registry(root)).flatMap((g: any) => g.versions ?? g);
+
+describe("local pipeline (end to end)", function () {
+    this.timeout(600_000);
+    let root: string;
+    const lines: string[] = [];
+    const run = (scenario: Scenario) => runLocalPipeline({
+        scenario, rows: ROWS, seed: 7, requests: REQUESTS, runsRoot: root, stack: "dev", print: (l) => lines.push(l),
+    });
+
+    before(() => {
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-e2e-"));
+    });
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+    afterEach(function () {
+        if (this.currentTest?.state === "failed") console.log(lines.join("\n"));
+        lines.length = 0;
+    });
+
+    it("default: trains, approves and promotes the first version, then watches prod traffic", async () => {
+        const r = await run("default");
+        assert.equal(r.exitCode, 0);
+        assert.equal(r.promoted, true);
+        assert.deepEqual(r.stages.filter((s) => s.status !== "ok").map((s) => s.name), []);
+        assert.deepEqual(r.stages.map((s) => s.name), [
+            "data", "prod (current)", "etl", "train + register", "dev endpoint", "evaluate + gate", "promote to prod", "replay traffic", "drift check",
+        ]);
+        const summary = r.summary as any;
+        assert.equal(summary.evaluation.decision, "Approved");
+        assert.ok(summary.evaluation.metrics.rocAuc > 0.75, `ROC AUC ${summary.evaluation.metrics.rocAuc}`);
+        assert.ok(summary.evaluation.metrics.rocAuc <= summary.bayesAuc + 0.05, "no model beats the known ground truth by much");
+        assert.equal(summary.prodServes, "version 1");
+        assert.equal(summary.drift.verdict, "no drift");
+        assert.equal(summary.traffic.requests, REQUESTS);
+        assert.equal(summary.etl.rowsIn, summary.etl.rowsOut + summary.etl.rowsQuarantined);
+        // Reports for people, and the capture in SageMaker's layout.
+        const evaluationHtml = fs.readFileSync(summary.evaluation.report, "utf8");
+        assert.match(evaluationHtml, /<svg id="roc-curve"/);
+        assert.match(fs.readFileSync(summary.drift.report, "utf8"), /<svg id="dist-_c0"/);
+        const capture = files(path.join(r.runDir, "capture"));
+        assert.ok(capture.length > 0);
+        for (const f of capture) assert.match(path.relative(path.join(r.runDir, "capture"), f), /^[\w-]+\/primary\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}-\d{2}-\d{3}-[0-9a-f-]+\.jsonl$/);
+        const captured = capture.flatMap((f) => fs.readFileSync(f, "utf8").trim().split("\n"));
+        assert.equal(captured.length, REQUESTS);
+        assert.equal(JSON.parse(captured[0]).captureData.endpointInput.encoding, "CSV");
+        assert.ok(fs.existsSync(path.join(r.runDir, "summary.json")));
+        assert.match(lines.join("\n"), /result\s+PROMOTED/);
+        assert.deepEqual(serversUnder(root), [], "every model server is stopped");
+    });
+
+    it("drift: promotes the next version (a tie with the champion passes) and flags the drifted feature", async () => {
+        const r = await run("drift");
+        assert.equal(r.exitCode, 0);
+        const summary = r.summary as any;
+        assert.equal(summary.evaluation.version, 2);
+        assert.equal(summary.prodServes, "version 2");
+        assert.equal(summary.drift.verdict, "drift flagged");
+        assert.ok(summary.drift.driftedFeatures.includes("tenure_months"), summary.drift.driftedFeatures.join(", "));
+        assert.match(fs.readFileSync(summary.drift.report, "utf8"), /class="flag">drift/);
+        assert.deepEqual(serversUnder(root), []);
+    });
+
+    it("weak-model: evaluation rejects the version and prod keeps serving the champion", async () => {
+        const r = await run("weak-model");
+        assert.equal(r.exitCode, 1);
+        assert.equal(r.promoted, false);
+        assert.equal(status(r, "prod (current)"), "ok");
+        assert.equal(status(r, "weak: evaluate + gate"), "stopped");
+        assert.equal(status(r, "weak: promote to prod"), "skipped");
+        assert.equal(status(r, "replay traffic"), "ok", "prod still answers traffic");
+        const summary = r.summary as any;
+        assert.equal(summary.evaluation.decision, "Rejected");
+        assert.ok(summary.evaluation.reasons.some((x: string) => /worse than champion version 2/.test(x)), summary.evaluation.reasons.join("; "));
+        assert.equal(summary.prodServes, "version 2");
+        assert.deepEqual(versionsOf(root).map((v) => [v.version, v.approvalStatus]), [[1, "Approved"], [2, "Approved"], [3, "Rejected"]]);
+        assert.deepEqual(serversUnder(root), []);
+    });
+
+    it("bad-data: the ETL gate stops the run before training and publishes nothing", async () => {
+        const r = await run("bad-data");
+        assert.equal(r.exitCode, 1);
+        assert.equal(status(r, "etl"), "stopped");
+        for (const stage of ["train + register", "dev endpoint", "evaluate + gate", "promote to prod"]) assert.equal(status(r, stage), "skipped", stage);
+        const summary = r.summary as any;
+        assert.ok(summary.etl.rowsQuarantined / summary.etl.rowsIn > 0.05);
+        assert.ok(fs.existsSync(summary.etl.failure));
+        const runId = path.basename(r.runDir);
+        assert.equal(fs.existsSync(path.join(r.runDir, "curated", "datasets", runId)), false, "no run prefix was published");
+        assert.equal(versionsOf(root).length, 3, "nothing was registered");
+        assert.equal(summary.prodServes, "version 2");
+        assert.deepEqual(serversUnder(root), []);
+    });
+});
+
+describe("local pipeline command line", () => {
+    it("takes the documented flags and rejects bad ones with the allowed values", () => {
+        const options = parseCli(["--scenario", "drift", "--rows", "5000", "--requests", "10"]);
+        assert.ok(options !== "help");
+        assert.deepEqual([options.scenario, options.rows, options.requests, options.seed], ["drift", 5000, 10, 7]);
+        assert.equal(parseCli(["--help"]), "help");
+        assert.throws(() => parseCli(["--scenario", "chaos"]), /--scenario chaos: expected one of default, drift, bad-data, weak-model/);
+        assert.throws(() => parseCli(["--rows", "ten"]), /--rows ten: expected a whole number >= 100/);
+        assert.throws(() => parseCli(["--data", "x.csv"]), /--data and --schema go together/);
+        assert.throws(() => parseCli(["--data", "nope.csv", "--schema", "nope.json"]), /nope.csv: no such file/);
+        const sample = path.join(REPO_ROOT, "data", "churn-sample.csv");
+        const schema = path.join(REPO_ROOT, "data", "churn.schema.json");
+        assert.throws(() => parseCli(["--data", sample, "--schema", schema, "--scenario", "drift"]), /needs the synthetic data/);
+    });
+});

@@ -1,0 +1,219 @@
+import { strict as assert } from "assert";
+import {
+    DescribeEndpointCommand,
+    DescribeEndpointCommandOutput,
+    DescribeEndpointConfigCommand,
+    DescribeModelCommand,
+    SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { mockClient } from "aws-sdk-client-mock";
+import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
+import { EXIT_CODES, main } from "../../steps/deploy/main";
+import { ChangeSummary, formatChanges, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
+import { awsEndpointInspector } from "../../steps/deploy/verify";
+import { CapturedIo, FakeClock } from "./helpers";
+
+const ENDPOINT = "mlops-prod-churn";
+const VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn/4";
+const NEW_CONFIG = "model-endpoint-config-new";
+const OLD_CONFIG = "model-endpoint-config-old";
+
+/** Records what the step asks of Pulumi, and answers like a stack whose update serves `serves`. */
+class FakeStack implements StackDriver {
+    readonly calls: string[] = [];
+    readonly config: Record<string, string> = { "aws:region": "eu-west-1" };
+    upResult: Partial<UpSummary> = {};
+    serves = VERSION;
+    previewError?: Error;
+    constructor(readonly stackName: string) {}
+    async getConfig(key: string) {
+        return this.config[key];
+    }
+    async setConfig(key: string, value: string) {
+        this.calls.push(`set ${key}=${value}`);
+        this.config[key] = value;
+    }
+    async removeConfig(key: string) {
+        this.calls.push(`remove ${key}`);
+        delete this.config[key];
+    }
+    async outputs() {
+        this.calls.push("outputs");
+        return { endpointName: ENDPOINT, servingModelVersion: "arn:previous" };
+    }
+    async preview(onOutput: (text: string) => void): Promise<ChangeSummary> {
+        this.calls.push("preview");
+        if (this.previewError) throw this.previewError;
+        onOutput("Previewing update (prod):\n  ~ model-endpoint-config replace\n");
+        return { same: 40, replace: 2, create: 1 };
+    }
+    async up(onOutput: (text: string) => void): Promise<UpSummary> {
+        this.calls.push("up");
+        onOutput("Updating (prod):\n");
+        return {
+            result: "succeeded",
+            resourceChanges: { same: 40, replace: 2, create: 1 },
+            outputs: this.serves === "none"
+                ? { servingModelVersion: "none", endpointName: ENDPOINT }
+                : { servingModelVersion: this.serves, endpointName: ENDPOINT, endpoint: { configName: NEW_CONFIG, variantName: "primary" } },
+            ...this.upResult,
+        };
+    }
+}
+
+function endpoint(status: string, configName: string, desired: number, extra: Partial<DescribeEndpointCommandOutput> = {}) {
+    return {
+        EndpointName: ENDPOINT, EndpointArn: "arn", EndpointStatus: status as DescribeEndpointCommandOutput["EndpointStatus"],
+        EndpointConfigName: configName, CreationTime: new Date(), LastModifiedTime: new Date(),
+        ProductionVariants: [{ VariantName: "primary", DesiredInstanceCount: desired, CurrentInstanceCount: desired }],
+        ...extra,
+    };
+}
+
+describe("steps/deploy main", () => {
+    const sagemaker = mockClient(SageMakerClient);
+    let stack: FakeStack;
+    let io: CapturedIo;
+    let clock: FakeClock;
+    let regions: string[];
+    const run = (...argv: string[]) => main(argv, {
+        io,
+        clock,
+        driver: async (name, workDir) => {
+            stack.calls.push(`select ${name} in ${workDir.split("/").pop()}`);
+            return stack;
+        },
+        inspector: (region, c) => {
+            regions.push(region);
+            return awsEndpointInspector(new SageMakerClient({ region }), c);
+        },
+    });
+
+    beforeEach(() => {
+        sagemaker.reset();
+        stack = new FakeStack("prod");
+        io = new CapturedIo();
+        clock = new FakeClock();
+        regions = [];
+        sagemaker.on(DescribeEndpointConfigCommand, { EndpointConfigName: NEW_CONFIG }).resolves({
+            EndpointConfigName: NEW_CONFIG, EndpointConfigArn: "arn", CreationTime: new Date(),
+            ProductionVariants: [{ VariantName: "primary", ModelName: "model-new", InitialInstanceCount: 3 }],
+        });
+        sagemaker.on(DescribeModelCommand, { ModelName: "model-new" }).resolves({
+            ModelName: "model-new", ModelArn: "arn", CreationTime: new Date(),
+            PrimaryContainer: { Image: "img", Environment: { [MODEL_PACKAGE_ENV]: VERSION } },
+        });
+    });
+    after(() => sagemaker.restore());
+
+    it("pins the version, previews, updates, prints the summary and verifies the endpoint", async () => {
+        sagemaker.on(DescribeEndpointCommand)
+            .resolvesOnce(endpoint("InService", OLD_CONFIG, 3))
+            .resolves(endpoint("InService", NEW_CONFIG, 3));
+        const code = await run("--stack", "prod", "--model-package-arn", VERSION);
+        assert.equal(code, 0, io.all);
+        assert.deepEqual(stack.calls, ["select prod in main", `set mlops:modelPackageArn=${VERSION}`, "outputs", "preview", "up"]);
+        assert.deepEqual(regions, ["eu-west-1"]);
+        const out = io.stdout.join("\n");
+        assert.match(out, /prod: preview: create 1, replace 2, same 40/);
+        assert.match(out, /~ model-endpoint-config replace/);
+        assert.match(out, /prod: update succeeded: create 1, replace 2, same 40/);
+        assert.match(out, new RegExp(`prod: ${ENDPOINT} is InService on ${NEW_CONFIG}, serving ${VERSION} on 3 instance\\(s\\)`));
+        assert.deepEqual(io.stderr, []);
+        assert.ok(out.indexOf("preview:") < out.indexOf("update succeeded"));
+    });
+
+    it("a silent SageMaker rollback fails the step with the reason (exit 3)", async () => {
+        sagemaker.on(DescribeEndpointCommand)
+            .resolvesOnce(endpoint("InService", OLD_CONFIG, 2))
+            .resolves(endpoint("InService", OLD_CONFIG, 2, { FailureReason: "alarm mlops-prod-churn-endpoint-5xx-errors in ALARM" }));
+        const code = await run("--stack", "prod", "--model-package-arn", VERSION);
+        assert.equal(code, EXIT_CODES["rolled-back"]);
+        assert.equal(code, 3);
+        assert.match(io.stderr.join("\n"), new RegExp(`SageMaker rolled back ${ENDPOINT} to ${OLD_CONFIG}: alarm mlops-prod-churn-endpoint-5xx-errors in ALARM`));
+    });
+
+    it("a Failed endpoint exits 4, an update still running at the deadline exits 5", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("Failed", NEW_CONFIG, 0, { FailureReason: "ping health check failed" }));
+        assert.equal(await run("--stack", "prod"), 4);
+        assert.match(io.stderr.join("\n"), /is Failed: ping health check failed/);
+
+        io = new CapturedIo();
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("Updating", NEW_CONFIG, 2));
+        assert.equal(await run("--stack", "prod", "--verify-timeout-seconds", "120"), 5);
+        assert.match(io.stderr.join("\n"), /still Updating after 120 s/);
+        assert.ok(clock.time >= 120_000);
+    });
+
+    it("exits 6 when the stack serves another version than the one requested", async () => {
+        stack.serves = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn/3";
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 2));
+        assert.equal(await run("--stack", "prod", "--model-package-arn", VERSION), 6);
+        assert.match(io.stderr.join("\n"), /serves .*mlops-dev-churn\/3 after the update, not the requested .*mlops-dev-churn\/4/);
+    });
+
+    it("with no version to serve yet, updates and verifies nothing", async () => {
+        stack.serves = "none";
+        sagemaker.on(DescribeEndpointCommand).rejects(Object.assign(new Error(`Could not find endpoint "${ENDPOINT}".`), { name: "ValidationException" }));
+        assert.equal(await run("--stack", "prod"), 0, io.all);
+        assert.match(io.stdout.join("\n"), /no model version to serve yet; the endpoint is not deployed and there is nothing to verify/);
+        assert.equal(sagemaker.commandCalls(DescribeEndpointCommand).length, 1, "only the look at the endpoint before the update");
+    });
+
+    it("--unpin removes the pin so the stack follows the registry", async () => {
+        stack.config["mlops:modelPackageArn"] = "arn:old";
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 2));
+        assert.equal(await run("--stack", "prod", "--unpin"), 0, io.all);
+        assert.ok(stack.calls.includes("remove mlops:modelPackageArn"));
+        assert.equal(stack.config["mlops:modelPackageArn"], undefined);
+    });
+
+    it("warns when the update reset an autoscaled instance count", async () => {
+        sagemaker.on(DescribeEndpointCommand)
+            .resolvesOnce(endpoint("InService", OLD_CONFIG, 5))
+            .resolves(endpoint("InService", NEW_CONFIG, 2));
+        assert.equal(await run("--stack", "prod"), 0, io.all);
+        assert.match(io.stderr.join("\n"), /warning: mlops-prod-churn had 5 instances before the update and has 2 now/);
+    });
+
+    it("a failed pulumi operation exits 1 with its message", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", OLD_CONFIG, 2));
+        stack.previewError = new Error("error: preview failed: aws:sagemaker/endpoint:Endpoint ... AccessDenied");
+        assert.equal(await run("--stack", "prod"), 1);
+        assert.match(io.stderr.join("\n"), /preview failed/);
+        assert.ok(!stack.calls.includes("up"), "no update after a failed preview");
+
+        io = new CapturedIo();
+        stack = new FakeStack("prod");
+        stack.upResult = { result: "failed" };
+        assert.equal(await run("--stack", "prod"), 1);
+        assert.match(io.stderr.join("\n"), /pulumi up on prod ended failed/);
+    });
+
+    it("rejects bad arguments with exit 2 and says what is allowed", async () => {
+        assert.equal(await run(), 2);
+        assert.match(io.stderr.join("\n"), /missing --stack/);
+        io = new CapturedIo();
+        assert.equal(await run("--stack", "qa"), 2);
+        assert.match(io.stderr.join("\n"), /no Pulumi\.qa\.yaml in .*; known stacks: dev, prod/);
+        io = new CapturedIo();
+        assert.equal(await run("--stack", "prod", "--model-package-arn", "arn:aws:s3:::bucket"), 2);
+        assert.match(io.stderr.join("\n"), /is not a model package version ARN/);
+        io = new CapturedIo();
+        assert.equal(await run("--stack", "prod", "--model-package-arn", VERSION, "--unpin"), 2);
+        assert.match(io.stderr.join("\n"), /contradict each other/);
+        assert.deepEqual(stack.calls, [], "nothing touched the stack");
+    });
+
+    it("accepts org/stack names and reads the stack from PULUMI_STACK", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 2));
+        assert.equal(await run("--stack", "example-org/prod"), 0, io.all);
+        io = new CapturedIo({ PULUMI_STACK: "prod" });
+        assert.equal(await run(), 0, io.all);
+    });
+
+    it("formats change summaries in a stable order", () => {
+        assert.equal(formatChanges({ same: 3, update: 1, create: 2, delete: 0 }), "create 2, update 1, same 3");
+        assert.equal(formatChanges({ same: 7 }), "no changes (7 unchanged)");
+    });
+});
