@@ -11,6 +11,7 @@ import {
     ModelPackageSummary,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
+import { REGISTRY_METADATA } from "../steps/lib/registry-metadata";
 import { Namer } from "./naming";
 
 export type ApprovalStatus = "Approved" | "PendingManualApproval" | "Rejected";
@@ -28,12 +29,7 @@ export type ModelVersionPolicy = "latest-approved" | "latest-candidate";
  * `CustomerMetadataProperties` keys the train step writes on every version (docs/contracts.md §7) and the
  * endpoint and drift monitor read.
  */
-export const MODEL_METADATA_KEYS = {
-    manifestUri: "ManifestUri",
-    baselineStatisticsUri: "BaselineStatisticsUri",
-    baselineConstraintsUri: "BaselineConstraintsUri",
-    trainingJobName: "TrainingJobName",
-} as const;
+export const MODEL_METADATA_KEYS = REGISTRY_METADATA;
 
 /** What the stack needs to know about the version it serves. Plain data, so tests can write fixtures. */
 export interface ModelVersion {

@@ -18,6 +18,7 @@ import { main as trainMain } from "../steps/train/main";
 import { Io } from "../steps/lib/cli";
 import { LocalInvoker, LocalObjectStore, LocalRegistry, LocalTraining } from "../steps/lib/local";
 import { Backend, ModelVersion } from "../steps/lib/backend";
+import { REGISTRY_METADATA } from "../steps/lib/registry-metadata";
 import { readStackConfig } from "../tests/harness/pulumi-harness";
 import { CaptureProxy } from "./lib/capture-proxy";
 import { renderDriftReport, Violation } from "./lib/drift-report";
@@ -349,7 +350,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
 
 /** The ETL run prod's model was trained on (its manifest and baseline define what "no drift" means). */
 function trainingDataOf(version: ModelVersion | undefined, pathOf: (uri: string) => string): string | undefined {
-    const prefix = version?.properties.dataPrefix;
+    const prefix = version?.properties[REGISTRY_METADATA.dataPrefix];
     const dir = prefix ? pathOf(prefix) : undefined;
     return dir && fs.existsSync(path.join(dir, "manifest.json")) ? dir : undefined;
 }

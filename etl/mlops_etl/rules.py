@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 
-# Characters trimmed from both ends of every value: exactly Java's regex \s, which Spark's regexp_replace uses.
+# Characters trimmed from both ends of every value (space, tab, LF, CR, form feed, vertical tab).
 SPACE = " \t\n\r\f\v"
-TRIM_REGEX = r"^\s+|\s+$"
 
-# A plain decimal number. Spark's cast to double would also take "1d", "0x1p3" or "Infinity" (Java syntax);
-# Python's float() would take "1_000" or "inf". Only what both parse identically counts as numeric.
+# A plain decimal number. Java's parser (Spark's cast) would also take "1d", "0x1p3" or "Infinity"; Python's
+# float() would take "1_000" or "inf". Only what both parse identically counts as numeric. Spark checks it as
+# "only NUMBER_CHARS, and Java parses it", which for strings of these characters is the same language.
 NUMBER_REGEX = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+NUMBER_CHARS = "0123456789+-.eE"
 
 # Why a row was quarantined, in the order they are checked: a row gets the first that applies.
 REASONS = (

@@ -19,6 +19,7 @@ import { EvaluationReport, plotPoints, renderHtml, renderJson, renderJunit } fro
 import { Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
 import { readTestSet, scoreRows, ScoreOptions } from "./score";
+import { REGISTRY_METADATA } from "../lib/registry-metadata";
 
 export interface EvaluateOptions {
     /** The version to evaluate; or find it by `executionId` in `modelPackageGroup`. */
@@ -91,7 +92,7 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
         modelPackageArn: challenger.arn,
         modelPackageGroup: challenger.groupName,
         version: challenger.version,
-        pipelineExecutionId: options.executionId ?? challenger.properties.pipelineExecutionId,
+        pipelineExecutionId: options.executionId ?? challenger.properties[REGISTRY_METADATA.pipelineExecutionId],
         evaluatedAt: (options.now ?? (() => new Date()))().toISOString(),
         endpoint: options.endpoint,
         data: {
@@ -147,7 +148,7 @@ async function resolveVersion(options: EvaluateOptions, backend: Backend, retry:
     const summaries = await retry(() => backend.registry.listVersions(group));
     for (const summary of summaries.slice(0, EXECUTION_SEARCH_DEPTH)) {
         const version = await retry(() => backend.registry.describeVersion(summary.arn));
-        if (version.properties.pipelineExecutionId === options.executionId) return version;
+        if (version.properties[REGISTRY_METADATA.pipelineExecutionId] === options.executionId) return version;
     }
     throw new StepError("not-found", `none of the newest ${EXECUTION_SEARCH_DEPTH} versions in ${group} was registered by pipeline execution ${options.executionId}`);
 }

@@ -4,6 +4,7 @@
  */
 import { NewModelVersion } from "./backend";
 import { StepError } from "./errors";
+import { REGISTRY_METADATA, TRAIN_METRIC_PREFIX } from "./registry-metadata";
 
 export const MAX_PROPERTIES = 50;
 export const MAX_PROPERTY_KEY = 128;
@@ -33,11 +34,11 @@ export function cutApprovalDescription(text: string): string {
 
 /**
  * The properties a new version is registered with: the caller's, the training metrics as `train.<name>`
- * (readable in the console and by deploy without S3) and `datasetManifest`. Checked against the limits.
+ * (readable in the console and by deploy without S3) and the dataset manifest (contracts §7). Checked against the limits.
  */
 export function versionProperties(input: NewModelVersion): Record<string, string> {
-    const properties: Record<string, string> = { ...input.properties, datasetManifest: input.datasetManifestUri };
-    for (const [name, value] of Object.entries(input.metrics)) properties[`train.${name}`] = String(value);
+    const properties: Record<string, string> = { ...input.properties, [REGISTRY_METADATA.manifestUri]: input.datasetManifestUri };
+    for (const [name, value] of Object.entries(input.metrics)) properties[`${TRAIN_METRIC_PREFIX}${name}`] = String(value);
     checkProperties(properties);
     return properties;
 }

@@ -16,6 +16,7 @@ import { readEtlRun } from "../lib/manifest";
 import { trainingJobName } from "../lib/naming";
 import { backoffDelay, Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
+import { REGISTRY_METADATA } from "../lib/registry-metadata";
 
 /** The metrics the container prints (contracts §3), in the MetricDefinitions regex form. */
 export const CONTAINER_METRICS = [
@@ -26,13 +27,8 @@ export function metricDefinitions(names: readonly string[] = CONTAINER_METRICS):
     return names.map((name) => ({ name, regex: `METRIC ${name}=([-+0-9.eE]+)` }));
 }
 
-/** Registry property names the train step writes; evaluate and deploy read them. */
-export const PROPERTY = {
-    trainingJobName: "trainingJobName",
-    pipelineExecutionId: "pipelineExecutionId",
-    commitId: "commitId",
-    dataPrefix: "dataPrefix",
-} as const;
+/** Registry property names the train step writes (docs/contracts.md §7); evaluate and deploy read them. */
+export const PROPERTY = REGISTRY_METADATA;
 
 export interface TrainOptions {
     readonly modelName: string;
@@ -125,8 +121,13 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
         [PROPERTY.trainingJobName]: jobName,
         [PROPERTY.pipelineExecutionId]: options.executionId,
         [PROPERTY.dataPrefix]: run.prefix,
+        [PROPERTY.manifestUri]: run.manifestUri,
+        ...(run.baseline ? {
+            [PROPERTY.baselineStatisticsUri]: run.baseline.statisticsUri,
+            [PROPERTY.baselineConstraintsUri]: run.baseline.constraintsUri,
+        } : {}),
     };
-    if (options.commitId) properties[PROPERTY.commitId] = options.commitId;
+    if (options.commitId) properties[PROPERTY.gitCommit] = options.commitId;
     const version = await retry(() => backend.registry.createVersion({
         groupName: options.modelPackageGroup,
         imageUri: options.imageUri,

@@ -37,7 +37,7 @@ function versionDescription(arn: string, version: number, status: string, props:
         ModelPackageArn: arn, ModelPackageGroupName: GROUP, ModelPackageVersion: version, ModelApprovalStatus: status as never,
         CreationTime: new Date(), ModelPackageName: GROUP, ModelPackageStatus: "Completed" as const,
         InferenceSpecification: { Containers: [{ Image: "img", ModelDataUrl: "s3://m/model.tar.gz" }], SupportedContentTypes: [], SupportedResponseMIMETypes: [] },
-        CustomerMetadataProperties: { pipelineExecutionId: "exec-5", ...props },
+        CustomerMetadataProperties: { PipelineExecutionId: "exec-5", ...props },
     };
 }
 

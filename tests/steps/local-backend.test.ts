@@ -112,7 +112,7 @@ describe("local backend: registry", () => {
         assert.equal(v1.arn, "arn:aws:sagemaker:local:000000000000:model-package/churn/1");
         assert.equal(v1.approvalStatus, "PendingManualApproval");
         assert.equal(v1.properties["train.validation_auc"], "0.8");
-        assert.equal(v1.properties.datasetManifest, "s3://c/run/manifest.json");
+        assert.equal(v1.properties.ManifestUri, "s3://c/run/manifest.json");
         assert.deepEqual((await registry.listVersions("churn")).map((v) => v.version), [2, 1]);
         await registry.updateApproval(v1.arn, { status: "Approved", description: "ok", properties: { "eval.rocAuc": "0.9" } });
         assert.deepEqual((await registry.listVersions("churn", { approvalStatus: "Approved" })).map((v) => v.version), [1]);
@@ -322,7 +322,7 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         const arn1 = first.io.stdout.find((l) => l.startsWith("model package version: "))!.slice("model package version: ".length);
         assert.equal(arn1, "arn:aws:sagemaker:local:000000000000:model-package/churn/1");
         const v1 = await backend.registry.describeVersion(arn1);
-        assert.equal(v1.modelDataUri, `s3://models/training/${v1.properties.trainingJobName}/output/model/`);
+        assert.equal(v1.modelDataUri, `s3://models/training/${v1.properties.TrainingJobName}/output/model/`);
         assert.equal(v1.properties["train.validation_auc"], "0.85");
 
         // A rerun of the same execution reuses the job and the version.
@@ -365,7 +365,7 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         const version = (await backend.registry.listVersions("churn"))[0];
         const described = await backend.registry.describeVersion(version.arn);
         assert.ok(Number(described.properties["train.validation_auc"]) > 0.5, JSON.stringify(described.properties));
-        const modelDir = path.join(root, "s3", "models", "training", described.properties.trainingJobName, "output", "model");
+        const modelDir = path.join(root, "s3", "models", "training", described.properties.TrainingJobName, "output", "model");
         const metadata = JSON.parse(fs.readFileSync(path.join(modelDir, "metadata.json"), "utf8"));
         assert.deepEqual(metadata.features, ["x", "k"]);
     });

@@ -61,7 +61,7 @@ function describedVersion(props: Record<string, string> = {}) {
         ModelPackageArn: VERSION_ARN, ModelPackageGroupName: GROUP, ModelPackageVersion: 4, ModelApprovalStatus: "PendingManualApproval" as const,
         CreationTime: new Date("2024-06-01T11:00:00Z"), ModelPackageName: GROUP, ModelPackageStatus: "Completed" as const,
         InferenceSpecification: { Containers: [{ Image: "img", ModelDataUrl: `${OUTPUT}/${JOB}/output/model.tar.gz` }], SupportedContentTypes: [], SupportedResponseMIMETypes: [] },
-        CustomerMetadataProperties: { trainingJobName: JOB, ...props },
+        CustomerMetadataProperties: { TrainingJobName: JOB, ...props },
     };
 }
 
@@ -151,8 +151,13 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
         assert.equal(pkg.ModelMetrics?.ModelDataQuality?.Statistics?.S3Uri, `${DATA}baseline/statistics.json`);
         assert.equal(pkg.ModelMetrics?.ModelDataQuality?.Constraints?.S3Uri, `${DATA}baseline/constraints.json`);
         assert.equal(pkg.CustomerMetadataProperties?.["train.validation_auc"], "0.84123");
-        assert.equal(pkg.CustomerMetadataProperties?.datasetManifest, `${DATA}manifest.json`);
-        assert.equal(pkg.CustomerMetadataProperties?.pipelineExecutionId, EXECUTION);
+        assert.equal(pkg.CustomerMetadataProperties?.ManifestUri, `${DATA}manifest.json`);
+        // docs/contracts.md §7: what the stacks and the drift monitor read back (infra/model-version.ts).
+        assert.equal(pkg.CustomerMetadataProperties?.PipelineExecutionId, EXECUTION);
+        assert.equal(pkg.CustomerMetadataProperties?.TrainingJobName, JOB);
+        assert.equal(pkg.CustomerMetadataProperties?.DataPrefix, DATA);
+        assert.equal(pkg.CustomerMetadataProperties?.BaselineStatisticsUri, `${DATA}baseline/statistics.json`);
+        assert.equal(pkg.CustomerMetadataProperties?.BaselineConstraintsUri, `${DATA}baseline/constraints.json`);
 
         // The metrics file the version points at was written, encrypted with our key.
         const put = mocks.s3.commandCalls(PutObjectCommand)[0].args[0].input;
