@@ -17,7 +17,7 @@ const { evaluateStack } = require("./tests/harness/pulumi-harness");
 const t1 = Date.now();
 evaluateStack(process.argv[1]).then((r) => {
   if (r.error) { console.error(r.error); process.exit(1); }
-  process.stdout.write("\n@@result " + JSON.stringify({ loadMs: t1 - t0, evalMs: Date.now() - t1, resources: r.graph.resources.length,
+  process.stdout.write("\\n@@result " + JSON.stringify({ loadMs: t1 - t0, evalMs: Date.now() - t1, resources: r.graph.resources.length,
     maxRssMb: process.resourceUsage().maxRSS / 1024 }));
 });`;
 
