@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { evaluationSchema, percent, positiveInt, sagemakerInstanceType, share, trainingSchema } from "./config-sections";
 
 export const PROJECT = "mlops";
 
@@ -19,15 +20,9 @@ export const LOG_RETENTION_DAYS = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-const sagemakerInstanceType = z
-    .string()
-    .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { message: "expected a SageMaker instance type such as ml.m5.large" });
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "expected an AWS region such as us-east-1" });
 const arn = (service: string) =>
     z.string().regex(new RegExp(`^arn:aws[a-z-]*:(?:${service}):`), { message: `expected an ARN of service ${service}` });
-const percent = z.number().min(0).max(100);
-const share = z.number().min(0).max(1);
-const positiveInt = z.number().int().positive();
 
 const dataCaptureSchema = z.strictObject({
     enabled: z.boolean().default(false),
@@ -90,29 +85,6 @@ const etlSchema = z.strictObject({
     maxRetries: z.number().int().min(0).max(10).default(1),
     maxQuarantineShare: share.default(0.05),
     minRows: positiveInt.default(1000),
-});
-
-const trainingSchema = z.strictObject({
-    instanceType: sagemakerInstanceType.default("ml.m5.xlarge"),
-    instanceCount: positiveInt.default(1),
-    volumeSizeGb: z.number().int().min(1).max(16384).default(30),
-    maxRuntimeSeconds: z.number().int().min(60).max(432000).default(3600),
-    spot: z
-        .strictObject({ enabled: z.boolean().default(false), maxWaitSeconds: positiveInt.default(7200) })
-        .prefault({}),
-    /** Passed to the container as strings; the container validates names and ranges. */
-    hyperparameters: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
-});
-
-const evaluationSchema = z.strictObject({
-    decisionThreshold: share.default(0.5),
-    minRocAuc: share.default(0.75),
-    minPrAuc: share.default(0),
-    maxLogLoss: z.number().positive().default(1),
-    maxErrorRate: share.default(0.01),
-    maxLatencyP99Ms: z.number().positive().default(500),
-    /** The challenger may be at most this much worse than the champion on ROC AUC. */
-    championTolerance: share.default(0.005),
 });
 
 const monitoringSchema = z.strictObject({
@@ -218,10 +190,6 @@ const configSchema = z
             (ep.instanceCount < ep.autoscaling.minCapacity || ep.instanceCount > ep.autoscaling.maxCapacity)) {
             add(["endpoint", "instanceCount"], ep.instanceCount,
                 `must lie within endpoint.autoscaling [minCapacity, maxCapacity] = [${ep.autoscaling.minCapacity}, ${ep.autoscaling.maxCapacity}]`);
-        }
-        if (c.training.spot.enabled && c.training.spot.maxWaitSeconds < c.training.maxRuntimeSeconds) {
-            add(["training", "spot", "maxWaitSeconds"], c.training.spot.maxWaitSeconds,
-                `must be >= training.maxRuntimeSeconds (${c.training.maxRuntimeSeconds}) for managed spot training`);
         }
         if (c.deployments.enabled) {
             if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");

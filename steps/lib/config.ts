@@ -1,39 +1,16 @@
 /**
  * The parts of the stack config the steps read, passed to them as JSON (CodeBuild environment variables
  * `TRAINING_CONFIG` / `EVALUATION_CONFIG`, written by infra from the validated `mlops:training` /
- * `mlops:evaluation`). Parsed again here, with the same defaults as infra/config.ts (a test keeps the two in
- * step), so a step run by hand with partial JSON behaves like one run by the pipeline.
+ * `mlops:evaluation`). Parsed again here with infra's own schemas (infra/config-sections.ts), so a step run by
+ * hand with partial JSON behaves like one run by the pipeline.
  */
 import { z } from "zod";
+import { evaluationSchema, trainingSchema } from "../../infra/config-sections";
 import { UsageError } from "./errors";
 
-const share = z.number().min(0).max(1);
-
-export const evaluationConfigSchema = z.strictObject({
-    decisionThreshold: share.default(0.5),
-    minRocAuc: share.default(0.75),
-    minPrAuc: share.default(0),
-    maxLogLoss: z.number().positive().default(1),
-    maxErrorRate: share.default(0.01),
-    maxLatencyP99Ms: z.number().positive().default(500),
-    championTolerance: share.default(0.005),
-});
-export type EvaluationThresholds = z.output<typeof evaluationConfigSchema>;
-
-export const trainingConfigSchema = z.strictObject({
-    instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, { message: "expected a SageMaker instance type such as ml.m5.large" }).default("ml.m5.xlarge"),
-    instanceCount: z.number().int().positive().default(1),
-    volumeSizeGb: z.number().int().min(1).max(16384).default(30),
-    maxRuntimeSeconds: z.number().int().min(60).max(432000).default(3600),
-    spot: z.strictObject({ enabled: z.boolean().default(false), maxWaitSeconds: z.number().int().positive().default(7200) }).prefault({}),
-    hyperparameters: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
-}).superRefine((c, ctx) => {
-    if (c.spot.enabled && c.spot.maxWaitSeconds < c.maxRuntimeSeconds) {
-        ctx.addIssue({ code: "custom", path: ["spot", "maxWaitSeconds"], input: c.spot.maxWaitSeconds,
-            message: `must be >= maxRuntimeSeconds (${c.maxRuntimeSeconds}) for managed spot training` });
-    }
-});
-export type TrainingSettings = z.output<typeof trainingConfigSchema>;
+export { evaluationSchema as evaluationConfigSchema, trainingSchema as trainingConfigSchema } from "../../infra/config-sections";
+export type EvaluationThresholds = z.output<typeof evaluationSchema>;
+export type TrainingSettings = z.output<typeof trainingSchema>;
 
 /** Parses a JSON config text against `schema`; UsageError naming each bad key otherwise. */
 export function parseJsonConfig<S extends z.ZodType>(schema: S, text: string | undefined, what: string): z.output<S> {

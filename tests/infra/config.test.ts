@@ -103,7 +103,7 @@ const invalidCases: InvalidCase[] = [
         title: "managed spot wait shorter than the runtime",
         stack: "dev",
         config: { training: { maxRuntimeSeconds: 3600, spot: { enabled: true, maxWaitSeconds: 600 } } },
-        message: "mlops:training.spot.maxWaitSeconds: got 600; must be >= training.maxRuntimeSeconds (3600) for managed spot training",
+        message: "mlops:training.spot.maxWaitSeconds: got 600; must be >= maxRuntimeSeconds (3600) for managed spot training",
     },
     {
         title: "drift monitoring without data capture",

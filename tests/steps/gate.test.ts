@@ -100,10 +100,10 @@ describe("gate: decide()", () => {
 });
 
 describe("step config parsing", () => {
-    it("has the same evaluation and training defaults as infra/config.ts", () => {
+    it("fills the stack's defaults into partial JSON", () => {
         const infra = parseConfig({ environment: "dev", owner: "o", alertEmail: "a@example.com", endpoint: { kind: "serverless" } },
             { stack: "dev", region: "us-east-1" });
-        assert.deepEqual(parseJsonConfig(evaluationConfigSchema, "{}", "evaluation config"), infra.evaluation);
+        assert.deepEqual(parseJsonConfig(evaluationConfigSchema, "{\"minRocAuc\": 0.8}", "evaluation config"), { ...infra.evaluation, minRocAuc: 0.8 });
         assert.deepEqual(parseJsonConfig(trainingConfigSchema, "{}", "training config"), infra.training);
     });
 
