@@ -12,9 +12,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "node:util";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { EXIT_OK, intOption, Io, resolveDeps, runStep, StepDeps } from "../lib/cli";
+import { EXIT_OK, intOption, Io, parseStepArgs, resolveDeps, runStep, StepDeps } from "../lib/cli";
 import { UsageError } from "../lib/errors";
 import { Clock } from "../lib/retry";
 import { runDeploy } from "./deploy";
@@ -59,29 +58,16 @@ export interface DeployDeps extends StepDeps {
 export async function main(argv: readonly string[], deps: DeployDeps = {}): Promise<number> {
     const { io, clock } = resolveDeps(deps);
     return runStep(io, async () => {
-        let values;
-        try {
-            ({ values } = parseArgs({
-                args: [...argv],
-                options: {
-                    stack: { type: "string" },
-                    "model-package-arn": { type: "string" },
-                    unpin: { type: "boolean" },
-                    "verify-timeout-seconds": { type: "string" },
-                    "poll-seconds": { type: "string" },
-                    "work-dir": { type: "string" },
-                    help: { type: "boolean", short: "h" },
-                },
-                strict: true,
-                allowPositionals: false,
-            }));
-        } catch (e) {
-            throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
-        }
-        if (values.help) {
-            io.out(USAGE);
-            return EXIT_OK;
-        }
+        const values = parseStepArgs(argv, {
+                stack: { type: "string" },
+                "model-package-arn": { type: "string" },
+                unpin: { type: "boolean" },
+                "verify-timeout-seconds": { type: "string" },
+                "poll-seconds": { type: "string" },
+                "work-dir": { type: "string" },
+                help: { type: "boolean", short: "h" },
+        }, USAGE, io);
+        if (values === null) return EXIT_OK;
         const env = io.env;
         const workDir = path.resolve(values["work-dir"] ?? PROJECT_DIR);
         const stackName = values.stack ?? env.PULUMI_STACK;

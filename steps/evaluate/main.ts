@@ -3,10 +3,9 @@
  * Rejected, or the evaluation could not be carried out; 2 bad arguments or configuration.
  */
 import * as path from "path";
-import { parseArgs } from "node:util";
 import {
     BACKEND_OPTIONS, BACKEND_USAGE, backendFromOptions, EXIT_OK, EXIT_USAGE, intOption, optionOrEnv, requireOption,
-    resolveDeps, runStep, StepDeps,
+    parseStepArgs, resolveDeps, runStep, StepDeps,
 } from "../lib/cli";
 import { evaluationConfigSchema, parseJsonConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
@@ -36,35 +35,22 @@ Exit codes: 0 Approved, 1 Rejected or failed, 2 usage or configuration error.`;
 export async function main(argv: readonly string[], deps: StepDeps = {}): Promise<number> {
     const { io, clock } = resolveDeps(deps);
     return runStep(io, async () => {
-        let values;
-        try {
-            ({ values } = parseArgs({
-                args: [...argv],
-                options: {
-                    ...BACKEND_OPTIONS,
-                    "model-package-arn": { type: "string" },
-                    "model-package-group": { type: "string" },
-                    "execution-id": { type: "string" },
-                    "data-prefix": { type: "string" },
-                    endpoint: { type: "string" },
-                    config: { type: "string" },
-                    "report-prefix": { type: "string" },
-                    "report-dir": { type: "string" },
-                    "max-rows-per-request": { type: "string" },
-                    "max-payload-bytes": { type: "string" },
-                    concurrency: { type: "string" },
-                    retries: { type: "string" },
-                },
-                strict: true,
-                allowPositionals: false,
-            }));
-        } catch (e) {
-            throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
-        }
-        if (values.help) {
-            io.out(USAGE);
-            return EXIT_OK;
-        }
+        const values = parseStepArgs(argv, {
+                ...BACKEND_OPTIONS,
+                "model-package-arn": { type: "string" },
+                "model-package-group": { type: "string" },
+                "execution-id": { type: "string" },
+                "data-prefix": { type: "string" },
+                endpoint: { type: "string" },
+                config: { type: "string" },
+                "report-prefix": { type: "string" },
+                "report-dir": { type: "string" },
+                "max-rows-per-request": { type: "string" },
+                "max-payload-bytes": { type: "string" },
+                concurrency: { type: "string" },
+                retries: { type: "string" },
+        }, USAGE, io);
+        if (values === null) return EXIT_OK;
         const env = io.env;
         const modelPackageArn = optionOrEnv(values, "model-package-arn", env, "MODEL_PACKAGE_ARN");
         const modelPackageGroup = optionOrEnv(values, "model-package-group", env, "MODEL_PACKAGE_GROUP");

@@ -3,6 +3,7 @@
  * into one clear line and an exit code. Library code never calls `process.exit`; only a step's entry does.
  */
 import * as path from "path";
+import { parseArgs, ParseArgsConfig } from "node:util";
 import { Backend } from "./backend";
 import { createAwsBackend } from "./aws";
 import { errorMessage, StepError, UsageError } from "./errors";
@@ -130,4 +131,24 @@ export function formatDuration(ms: number): string {
     if (h > 0) return `${h}h${String(m).padStart(2, "0")}m${String(s).padStart(2, "0")}s`;
     if (m > 0) return `${m}m${String(s).padStart(2, "0")}s`;
     return `${s}s`;
+}
+
+/**
+ * Parses a step's arguments (strict, no positionals). Bad arguments become a UsageError that carries the usage
+ * text; `null` means `--help` was given and the usage has been printed.
+ */
+export function parseStepArgs<O extends NonNullable<ParseArgsConfig["options"]>>(
+    argv: readonly string[], options: O, usage: string, io: Io,
+): ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>>["values"] | null {
+    let values;
+    try {
+        ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+    } catch (e) {
+        throw new UsageError(`${(e as Error).message}\n\n${usage}`);
+    }
+    if ((values as Record<string, unknown>).help) {
+        io.out(usage);
+        return null;
+    }
+    return values;
 }

@@ -5,10 +5,9 @@
  */
 import { promises as fs } from "fs";
 import * as path from "path";
-import { parseArgs } from "node:util";
 import {
     BACKEND_OPTIONS, BACKEND_USAGE, backendFromOptions, EXIT_OK, EXIT_USAGE, intOption, optionOrEnv, requireOption,
-    resolveDeps, runStep, StepDeps,
+    parseStepArgs, resolveDeps, runStep, StepDeps,
 } from "../lib/cli";
 import { parseJsonConfig, trainingConfigSchema } from "../lib/config";
 import { UsageError } from "../lib/errors";
@@ -38,35 +37,22 @@ Exit codes: 0 registered, 1 failed or stopped, 2 usage or configuration error.`;
 export async function main(argv: readonly string[], deps: StepDeps = {}): Promise<number> {
     const { io, clock } = resolveDeps(deps);
     return runStep(io, async () => {
-        let values;
-        try {
-            ({ values } = parseArgs({
-                args: [...argv],
-                options: {
-                    ...BACKEND_OPTIONS,
-                    "data-prefix": { type: "string" },
-                    "output-prefix": { type: "string" },
-                    "image-uri": { type: "string" },
-                    "role-arn": { type: "string" },
-                    "model-package-group": { type: "string" },
-                    "model-name": { type: "string" },
-                    "job-prefix": { type: "string" },
-                    "execution-id": { type: "string" },
-                    commit: { type: "string" },
-                    config: { type: "string" },
-                    "output-file": { type: "string" },
-                    "poll-seconds": { type: "string" },
-                },
-                strict: true,
-                allowPositionals: false,
-            }));
-        } catch (e) {
-            throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
-        }
-        if (values.help) {
-            io.out(USAGE);
-            return EXIT_OK;
-        }
+        const values = parseStepArgs(argv, {
+                ...BACKEND_OPTIONS,
+                "data-prefix": { type: "string" },
+                "output-prefix": { type: "string" },
+                "image-uri": { type: "string" },
+                "role-arn": { type: "string" },
+                "model-package-group": { type: "string" },
+                "model-name": { type: "string" },
+                "job-prefix": { type: "string" },
+                "execution-id": { type: "string" },
+                commit: { type: "string" },
+                config: { type: "string" },
+                "output-file": { type: "string" },
+                "poll-seconds": { type: "string" },
+        }, USAGE, io);
+        if (values === null) return EXIT_OK;
         const env = io.env;
         const group = requireOption(values, "model-package-group", env, "MODEL_PACKAGE_GROUP");
         const modelName = optionOrEnv(values, "model-name", env, "MODEL_NAME", group)!;
