@@ -4,6 +4,7 @@ import * as YAML from "yaml";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
+import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline-function";
 
 /** A resource another component owns, by name and ARN. */
 export interface ResourceRef {
@@ -740,20 +741,11 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
         }
 
         function createDeadLetterAlarm() {
-            return new aws.cloudwatch.MetricAlarm(`${name}-events-dlq-messages`, {
-                name: namer.name("alarm", "delivery-events-undelivered"),
-                alarmDescription: "EventBridge could not start the pipeline or deliver a failure alert: see the dead-letter queue",
-                namespace: "AWS/SQS",
-                metricName: "ApproximateNumberOfMessagesVisible",
-                dimensions: { QueueName: parent.deadLetterQueue.name },
-                statistic: "Maximum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 0,
-                comparisonOperator: "GreaterThanThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: [args.alertsTopicArn],
-                okActions: [args.alertsTopicArn],
+            return createSharedDeadLetterAlarm(`${name}-events-dlq-messages`, {
+                alarmName: namer.name("alarm", "delivery-events-undelivered"),
+                description: "EventBridge could not start the pipeline or deliver a failure alert: see the dead-letter queue",
+                queueName: parent.deadLetterQueue.name,
+                alertsTopicArn: args.alertsTopicArn,
             }, { parent });
         }
     }

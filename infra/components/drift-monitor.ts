@@ -523,6 +523,11 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 kmsKeyArn: args.kmsKeyArn,
                 queueName: namer.name("sqsQueue", "drift-retrain-events-dlq"),
                 sender: { service: "events.amazonaws.com", sourceArn: parent.retrainRule.arn },
+                alarm: {
+                    alarmName: namer.name("alarm", "drift-retrain-events-undelivered"),
+                    description: "A drift alarm could not reach the alerts topic or the retrain trigger: see the dead-letter queue",
+                    alertsTopicArn: args.alertsTopicArn,
+                },
             }, { parent });
             const retryPolicy = { maximumRetryAttempts: 8, maximumEventAgeInSeconds: HOUR_SECONDS };
             new aws.cloudwatch.EventTarget(`${name}-retrain-rule-alerts`, {
@@ -562,6 +567,11 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 kmsKeyArn: args.kmsKeyArn,
                 queueName: namer.name("sqsQueue", "monitoring-failed-events-dlq"),
                 sender: { service: "events.amazonaws.com", sourceArn: rule.arn },
+                alarm: {
+                    alarmName: namer.name("alarm", "monitoring-failed-events-undelivered"),
+                    description: "A Model Monitor failure event could not reach the alerts topic: see the dead-letter queue",
+                    alertsTopicArn: args.alertsTopicArn,
+                },
             }, { parent });
             new aws.cloudwatch.EventTarget(`${name}-failure-rule-alerts`, {
                 rule: rule.name,

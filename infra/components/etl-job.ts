@@ -121,6 +121,11 @@ export class EtlJob extends pulumi.ComponentResource {
             kmsKeyArn: args.kmsKeyArn,
             queueName: context.namer.name("sqsQueue", "etl-failed-alerts-dlq"),
             sender: { service: "events.amazonaws.com", sourceArn: this.failureRule.arn },
+            alarm: {
+                alarmName: context.namer.name("alarm", "etl-failed-alerts-undelivered"),
+                description: `Failure alerts of Glue job ${jobName} could not be delivered to the alerts topic; see the dead-letter queue`,
+                alertsTopicArn: args.alertsTopicArn,
+            },
         }, { parent });
         createFailureAlert();
 
@@ -422,20 +427,6 @@ export class EtlJob extends pulumi.ComponentResource {
                 arn: args.alertsTopicArn,
                 retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 },
                 deadLetterConfig: { arn: parent.failureDeadLetterQueue.arn },
-            }, { parent });
-            new aws.cloudwatch.MetricAlarm(`${name}-failed-dlq-messages`, {
-                name: context.namer.name("alarm", "etl-failed-alerts-undelivered"),
-                alarmDescription: `Failure alerts of Glue job ${jobName} could not be delivered to the alerts topic; see the dead-letter queue`,
-                namespace: "AWS/SQS",
-                metricName: "ApproximateNumberOfMessagesVisible",
-                dimensions: { QueueName: parent.failureDeadLetterQueue.name },
-                statistic: "Maximum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 1,
-                comparisonOperator: "GreaterThanOrEqualToThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: [args.alertsTopicArn],
             }, { parent });
         }
     }

@@ -127,6 +127,11 @@ export class PipelineFunction extends pulumi.ComponentResource {
             context,
             kmsKeyArn: args.kmsKeyArn,
             queueName: context.namer.name("sqsQueue", args.handler, "dlq"),
+            alarm: {
+                alarmName: context.namer.name("alarm", args.handler, "dead-letters"),
+                description: `${functionName} dropped asynchronous events into its dead-letter queue`,
+                alertsTopicArn: args.alertsTopicArn,
+            },
         }, { parent });
         this.role = createRole();
         this.roleArn = this.role.arn;
@@ -302,20 +307,6 @@ export class PipelineFunction extends pulumi.ComponentResource {
                 alarmActions: [args.alertsTopicArn],
                 okActions: [args.alertsTopicArn],
             }, { parent });
-            new aws.cloudwatch.MetricAlarm(`${name}-dlq-messages`, {
-                name: context.namer.name("alarm", args.handler, "dead-letters"),
-                alarmDescription: `${functionName} dropped asynchronous events into its dead-letter queue`,
-                namespace: "AWS/SQS",
-                metricName: "ApproximateNumberOfMessagesVisible",
-                dimensions: { QueueName: parent.deadLetterQueue.name },
-                statistic: "Maximum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 1,
-                comparisonOperator: "GreaterThanOrEqualToThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: [args.alertsTopicArn],
-            }, { parent });
         }
     }
 }
@@ -337,9 +328,41 @@ export interface DeadLetterQueueArgs {
      * @default 14
      */
     readonly retentionDays?: number;
+    /**
+     * Alarm to the alerts topic as soon as the queue holds a message: something was dropped and needs a look.
+     * @default undefined — no alarm (the caller watches the queue some other way)
+     */
+    readonly alarm?: Omit<DeadLetterAlarmArgs, "queueName">;
 }
 
-/** Creates the queue `name` and its policy `${name}-policy`, parented as `opts` says. */
+export interface DeadLetterAlarmArgs {
+    readonly alarmName: string;
+    /** What was dropped and where to look. */
+    readonly description: string;
+    readonly queueName: pulumi.Input<string>;
+    readonly alertsTopicArn: pulumi.Input<string>;
+}
+
+/** `name`: an alarm (to the alerts topic) while a dead-letter queue holds any message. */
+export function createDeadLetterAlarm(name: string, args: DeadLetterAlarmArgs, opts: pulumi.CustomResourceOptions): aws.cloudwatch.MetricAlarm {
+    return new aws.cloudwatch.MetricAlarm(name, {
+        name: args.alarmName,
+        alarmDescription: args.description,
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: args.queueName },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [args.alertsTopicArn],
+        okActions: [args.alertsTopicArn],
+    }, opts);
+}
+
+/** Creates the queue `name`, its policy `${name}-policy` and, when asked, the alarm `${name}-messages`. */
 export function createDeadLetterQueue(name: string, args: DeadLetterQueueArgs, opts: pulumi.CustomResourceOptions): aws.sqs.Queue {
     const queue = new aws.sqs.Queue(name, {
         name: args.queueName,
@@ -369,5 +392,6 @@ export function createDeadLetterQueue(name: string, args: DeadLetterQueueArgs, o
         });
     }
     new aws.sqs.QueuePolicy(`${name}-policy`, { queueUrl: queue.url, policy: policyDocument(statements) }, opts);
+    if (args.alarm) createDeadLetterAlarm(`${name}-messages`, { ...args.alarm, queueName: queue.name }, opts);
     return queue;
 }

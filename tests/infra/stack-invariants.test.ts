@@ -79,6 +79,15 @@ for (const stack of definedStacks()) {
             assert.deepEqual(tooLong, []);
         });
 
+        it("watches every dead-letter queue with an alarm to the alerts topic", () => {
+            const topic = graph.one("aws:sns/topic:Topic", /alerts$/).state.arn;
+            const unwatched = graph.ofType("aws:sqs/queue:Queue").filter((queue) => !graph.ofType("aws:cloudwatch/metricAlarm:MetricAlarm")
+                .some((a) => a.inputs.dimensions?.QueueName === queue.state.name && a.inputs.alarmActions?.includes(topic)))
+                .map((q) => q.name);
+            assert.ok(graph.ofType("aws:sqs/queue:Queue").length > 0);
+            assert.deepEqual(unwatched, []);
+        });
+
         it("gives every log group the stack's key and a retention", () => {
             for (const group of graph.ofType("aws:cloudwatch/logGroup:LogGroup")) {
                 assert.ok(group.inputs.kmsKeyId, `${group.name} has no KMS key`);
