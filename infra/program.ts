@@ -20,7 +20,7 @@ import { StackContext } from "./lib/context";
 import { Namer } from "./naming";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
 import { ModelVersion } from "./model-version";
-import { createServing, EndpointOutputs, endpointOutputs } from "./serving";
+import { createServing, EndpointOutputs, endpointOutputs, Serving } from "./serving";
 
 export interface CreateStackOptions {
     /**
@@ -95,131 +95,18 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
     };
 
     const baseline = new SecurityBaseline("baseline", { context, alertEmail: config.alertEmail }, componentOpts);
-
-    // ── shared resources: the host stack creates them, the others read them from the host's outputs ──
+    // The host stack creates what exists once per project; the others read it from the host's outputs.
     const shared = config.isHost
         ? createSharedResources(config, context, baseline, componentOpts)
         : sharedFromHost(config.hostStack!, { provider });
+    const parts: StackParts = { config, context, baseline, shared, opts: componentOpts };
 
-    // ── ETL: Glue job + CodePipeline trigger Lambda (host only) — issue 3 ──
-    let etlOutputs: Pick<StackOutputs, "etlJobName" | "etlTriggerFunctionName" | "etlTriggerFunctionArn"> = {};
-    if (config.isHost) {
-        const etl = new EtlJob("etl", {
-            context,
-            etl: config.etl,
-            kmsKeyArn: baseline.kmsKeyArn,
-            buckets: { raw: baseline.buckets.raw, curated: baseline.buckets.curated, artifacts: baseline.buckets.artifacts },
-            alertsTopicArn: baseline.alertsTopicArn,
-        }, componentOpts);
-        const etlTrigger = new PipelineFunction("etl-trigger", {
-            context,
-            handler: "etl-trigger",
-            description: "CodePipeline job worker: runs the ETL Glue job and reports its curated dataset",
-            kmsKeyArn: baseline.kmsKeyArn,
-            alertsTopicArn: baseline.alertsTopicArn,
-            environment: etl.triggerEnvironment,
-            policyStatements: etl.triggerPolicyStatements,
-            codePipelineJobWorker: true,
-        }, componentOpts);
-        etlOutputs = { etlJobName: etl.jobName, etlTriggerFunctionName: etlTrigger.functionName, etlTriggerFunctionArn: etlTrigger.functionArn };
-    }
-
-    // ── training and evaluation steps: CodeBuild projects, training role (host only) — issue 5 ──
-    let trainingSteps: TrainingSteps | undefined;
-    if (config.isHost) {
-        trainingSteps = new TrainingSteps("training-steps", {
-            context,
-            modelName: config.modelName,
-            training: config.training,
-            evaluation: config.evaluation,
-            kmsKeyArn: baseline.kmsKeyArn,
-            buckets: { curated: baseline.buckets.curated, models: baseline.buckets.models, artifacts: baseline.buckets.artifacts },
-            imageRepositoryArn: shared.imageRepositoryArn,
-            imageUri: shared.imageUri,
-            modelPackageGroupName: shared.modelPackageGroupName,
-            modelPackageGroupArn: shared.modelPackageGroupArn,
-            // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
-            endpointName: endpointNameFor(config),
-        }, componentOpts);
-    }
-
-    // ── model endpoint — issue 6 ──
+    const etl = config.isHost ? createEtl(parts) : undefined;
+    const trainingSteps = config.isHost ? createTrainingSteps(parts) : undefined;
     const serving = createServing(config, context, baseline, shared, options, componentOpts);
-
-    // ── drift monitor and retrain trigger — issue 7 ──
-    let driftMonitor: DriftMonitor | undefined;
-    if (config.monitoring.enabled) {
-        const { captureS3Uri, baselineStatisticsUri, baselineConstraintsUri } = serving;
-        if (!serving.endpoint || !captureS3Uri || !baselineStatisticsUri || !baselineConstraintsUri) {
-            void pulumi.log.warn(`drift monitor skipped: ${!serving.endpoint ? "no endpoint serves yet" : "the serving version records no " +
-                "data-quality baseline (BaselineStatisticsUri / BaselineConstraintsUri) or the endpoint captures no traffic"}`);
-        } else {
-            driftMonitor = new DriftMonitor("drift-monitor", {
-                context,
-                monitoring: config.monitoring,
-                endpointName: serving.endpoint.endpointName,
-                captureS3Uri,
-                baselineStatisticsUri,
-                baselineConstraintsUri,
-                baselineKmsKeyArn: shared.kmsKeyArn,
-                kmsKeyArn: baseline.kmsKeyArn,
-                alertsTopicArn: baseline.alertsTopicArn,
-                reportsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
-                // The ETL's default dataset schema: its feature order gives Model Monitor's column names.
-                features: driftFeaturesFromSchema(path.resolve(__dirname, "..", "data", "churn.schema.json")),
-                pipelineName: shared.pipelineName,
-                pipelineArn: shared.pipelineArn,
-                groundTruthS3Uri: config.monitoring.modelQuality.enabled
-                    ? pulumi.interpolate`s3://${baseline.buckets.capture.name}/${config.monitoring.modelQuality.labelsPrefix}`
-                    : undefined,
-                decisionThreshold: config.evaluation.decisionThreshold,
-            }, componentOpts);
-        }
-    }
-
-    // ── CodePipeline and Pulumi Deployments ──
-    let delivery: DeliveryPipeline | undefined;
-    if (config.isHost && trainingSteps && etlOutputs.etlTriggerFunctionName && etlOutputs.etlTriggerFunctionArn) {
-        delivery = new DeliveryPipeline("delivery", {
-            context,
-            kmsKeyArn: baseline.kmsKeyArn,
-            alertsTopicArn: baseline.alertsTopicArn,
-            pipelineName: shared.pipelineName,
-            artifactsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
-            rawBucket: { name: baseline.buckets.raw.name, arn: baseline.buckets.raw.arn },
-            dataObjectKey: `incoming/${config.modelName}.csv`,
-            gitSource: config.source?.connectionArn
-                ? { repository: config.source.repository, branch: config.source.branch, connectionArn: config.source.connectionArn }
-                : undefined,
-            etlFunction: { name: etlOutputs.etlTriggerFunctionName, arn: etlOutputs.etlTriggerFunctionArn },
-            trainProject: { name: trainingSteps.trainProject.name, arn: trainingSteps.trainProject.arn },
-            evaluateProject: { name: trainingSteps.evaluateProject.name, arn: trainingSteps.evaluateProject.arn },
-            modelPackageGroupArn: shared.modelPackageGroupArn,
-            pulumiOrganization: config.deployments.organization,
-        }, componentOpts);
-    }
-    const deployments = config.deployments.enabled
-        ? new Deployments("deployments", {
-            context,
-            organization: config.deployments.organization!,
-            project: config.project,
-            stack: config.stack,
-            repository: config.deployments.repository!,
-            branch: config.deployments.branch,
-            previewPullRequests: config.deployments.previewPullRequests,
-            deployCommits: config.deployments.deployCommits,
-            driftScheduleCron: config.deployments.driftScheduleCron,
-            // One OIDC provider per account: the host registers it, the other stacks use its fixed ARN.
-            createOidcProvider: config.isHost,
-            deployScope: {
-                environment: config.environment,
-                isHost: config.isHost,
-                modelPackageGroupArn: shared.modelPackageGroupArn,
-                connectionArn: config.isHost ? config.source?.connectionArn : undefined,
-            },
-            sessionDurationSeconds: deploySessionSeconds(config.endpoint),
-        }, componentOpts)
-        : undefined;
+    const driftMonitor = config.monitoring.enabled ? createDriftMonitor(parts, serving) : undefined;
+    const delivery = etl && trainingSteps ? createDelivery(parts, etl.trigger, trainingSteps) : undefined;
+    const deployments = config.deployments.enabled ? createDeployments(parts) : undefined;
 
     return {
         environment: config.environment,
@@ -230,7 +117,7 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
             accessLogs: baseline.accessLogBucket.name,
             ...Object.fromEntries(Object.entries(baseline.buckets).map(([k, b]) => [k, b.name])),
         },
-        ...etlOutputs,
+        ...(etl ? { etlJobName: etl.job.jobName, etlTriggerFunctionName: etl.trigger.functionName, etlTriggerFunctionArn: etl.trigger.functionArn } : {}),
         ...(trainingSteps ? {
             trainProjectName: trainingSteps.trainProject.name,
             evaluateProjectName: trainingSteps.evaluateProject.name,
@@ -256,6 +143,130 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
             }),
         } : {}),
     };
+}
+
+/** What every part of the stack is built from. */
+interface StackParts {
+    readonly config: StackConfig;
+    readonly context: StackContext;
+    readonly baseline: SecurityBaseline;
+    readonly shared: SharedResources;
+    readonly opts: pulumi.ComponentResourceOptions;
+}
+
+/** Host only: the Glue job and the Lambda a CodePipeline action invokes to run it (issue 3). */
+function createEtl({ config, context, baseline, opts }: StackParts): { job: EtlJob; trigger: PipelineFunction } {
+    const job = new EtlJob("etl", {
+        context,
+        etl: config.etl,
+        kmsKeyArn: baseline.kmsKeyArn,
+        buckets: { raw: baseline.buckets.raw, curated: baseline.buckets.curated, artifacts: baseline.buckets.artifacts },
+        alertsTopicArn: baseline.alertsTopicArn,
+    }, opts);
+    const trigger = new PipelineFunction("etl-trigger", {
+        context,
+        handler: "etl-trigger",
+        description: "CodePipeline job worker: runs the ETL Glue job and reports its curated dataset",
+        kmsKeyArn: baseline.kmsKeyArn,
+        alertsTopicArn: baseline.alertsTopicArn,
+        environment: job.triggerEnvironment,
+        policyStatements: job.triggerPolicyStatements,
+        codePipelineJobWorker: true,
+    }, opts);
+    return { job, trigger };
+}
+
+/** Host only: CodeBuild projects running steps/train and steps/evaluate, and the training role (issue 5). */
+function createTrainingSteps({ config, context, baseline, shared, opts }: StackParts): TrainingSteps {
+    return new TrainingSteps("training-steps", {
+        context,
+        modelName: config.modelName,
+        training: config.training,
+        evaluation: config.evaluation,
+        kmsKeyArn: baseline.kmsKeyArn,
+        buckets: { curated: baseline.buckets.curated, models: baseline.buckets.models, artifacts: baseline.buckets.artifacts },
+        imageRepositoryArn: shared.imageRepositoryArn,
+        imageUri: shared.imageUri,
+        modelPackageGroupName: shared.modelPackageGroupName,
+        modelPackageGroupArn: shared.modelPackageGroupArn,
+        // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
+        endpointName: endpointNameFor(config),
+    }, opts);
+}
+
+/** Model Monitor on the serving endpoint and the retrain trigger (issue 7); needs a version that records its baseline. */
+function createDriftMonitor({ config, context, baseline, shared, opts }: StackParts, serving: Serving): DriftMonitor | undefined {
+    const { captureS3Uri, baselineStatisticsUri, baselineConstraintsUri } = serving;
+    if (!serving.endpoint || !captureS3Uri || !baselineStatisticsUri || !baselineConstraintsUri) {
+        void pulumi.log.warn(`drift monitor skipped: ${!serving.endpoint ? "no endpoint serves yet" : "the serving version records no " +
+            "data-quality baseline (BaselineStatisticsUri / BaselineConstraintsUri) or the endpoint captures no traffic"}`);
+        return undefined;
+    }
+    return new DriftMonitor("drift-monitor", {
+        context,
+        monitoring: config.monitoring,
+        endpointName: serving.endpoint.endpointName,
+        captureS3Uri,
+        baselineStatisticsUri,
+        baselineConstraintsUri,
+        baselineKmsKeyArn: shared.kmsKeyArn,
+        kmsKeyArn: baseline.kmsKeyArn,
+        alertsTopicArn: baseline.alertsTopicArn,
+        reportsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
+        // The ETL's default dataset schema: its feature order gives Model Monitor's column names.
+        features: driftFeaturesFromSchema(path.resolve(__dirname, "..", "data", "churn.schema.json")),
+        pipelineName: shared.pipelineName,
+        pipelineArn: shared.pipelineArn,
+        groundTruthS3Uri: config.monitoring.modelQuality.enabled
+            ? pulumi.interpolate`s3://${baseline.buckets.capture.name}/${config.monitoring.modelQuality.labelsPrefix}`
+            : undefined,
+        decisionThreshold: config.evaluation.decisionThreshold,
+    }, opts);
+}
+
+/** Host only: CodePipeline V2 from data or code to the gated prod update. */
+function createDelivery({ config, context, baseline, shared, opts }: StackParts, etlTrigger: PipelineFunction, trainingSteps: TrainingSteps): DeliveryPipeline {
+    return new DeliveryPipeline("delivery", {
+        context,
+        kmsKeyArn: baseline.kmsKeyArn,
+        alertsTopicArn: baseline.alertsTopicArn,
+        pipelineName: shared.pipelineName,
+        artifactsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
+        rawBucket: { name: baseline.buckets.raw.name, arn: baseline.buckets.raw.arn },
+        dataObjectKey: `incoming/${config.modelName}.csv`,
+        gitSource: config.source?.connectionArn
+            ? { repository: config.source.repository, branch: config.source.branch, connectionArn: config.source.connectionArn }
+            : undefined,
+        etlFunction: { name: etlTrigger.functionName, arn: etlTrigger.functionArn },
+        trainProject: { name: trainingSteps.trainProject.name, arn: trainingSteps.trainProject.arn },
+        evaluateProject: { name: trainingSteps.evaluateProject.name, arn: trainingSteps.evaluateProject.arn },
+        modelPackageGroupArn: shared.modelPackageGroupArn,
+        pulumiOrganization: config.deployments.organization,
+    }, opts);
+}
+
+/** Pulumi Deployments for this stack: PR previews, deploys on push (dev), the OIDC role it assumes. */
+function createDeployments({ config, context, shared, opts }: StackParts): Deployments {
+    return new Deployments("deployments", {
+        context,
+        organization: config.deployments.organization!,
+        project: config.project,
+        stack: config.stack,
+        repository: config.deployments.repository!,
+        branch: config.deployments.branch,
+        previewPullRequests: config.deployments.previewPullRequests,
+        deployCommits: config.deployments.deployCommits,
+        driftScheduleCron: config.deployments.driftScheduleCron,
+        // One OIDC provider per account: the host registers it, the other stacks use its fixed ARN.
+        createOidcProvider: config.isHost,
+        deployScope: {
+            environment: config.environment,
+            isHost: config.isHost,
+            modelPackageGroupArn: shared.modelPackageGroupArn,
+            connectionArn: config.isHost ? config.source?.connectionArn : undefined,
+        },
+        sessionDurationSeconds: deploySessionSeconds(config.endpoint),
+    }, opts);
 }
 
 /** The model container's build context. */
