@@ -12,14 +12,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "node:util";
-import { decodeProjectConfig, parseConfig, StackConfig } from "../infra/config";
 import { main as evaluateMain } from "../steps/evaluate/main";
 import { main as trainMain } from "../steps/train/main";
 import { Io } from "../steps/lib/cli";
 import { LocalInvoker, LocalObjectStore, LocalRegistry, LocalTraining } from "../steps/lib/local";
 import { Backend, ModelVersion } from "../steps/lib/backend";
 import { REGISTRY_METADATA } from "../steps/lib/registry-metadata";
-import { readStackConfig } from "../tests/harness/pulumi-harness";
+import { loadStackFile } from "../infra/stack-files";
 import { CaptureProxy } from "./lib/capture-proxy";
 import { renderDriftReport, Violation } from "./lib/drift-report";
 import { freePort, ManagedProcess, ProcessSupervisor, waitForHealthy } from "./lib/process-supervisor";
@@ -77,10 +76,6 @@ const BAD_DATA_DIRTY_FRACTION = "0.3";
 /** `--scenario weak-model`: one shallow tree with a tiny step cannot learn the churn signal. */
 const WEAK_HYPERPARAMETERS = { max_depth: "1", eta: "0.01", num_round: "2", early_stopping_rounds: "1" };
 
-function stackConfig(stack: string): StackConfig {
-    const values = readStackConfig(stack);
-    return parseConfig(decodeProjectConfig(values), { stack, region: values["aws:region"] });
-}
 
 /** Io for the steps: their lines go to the run's log, not the console. */
 function logIo(logFile: string): Io {
@@ -90,7 +85,7 @@ function logIo(logFile: string): Io {
 
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipelineResult> {
     const print = options.print ?? ((l: string) => console.log(l));
-    const config = stackConfig(options.stack);
+    const config = loadStackFile(options.stack);
     // Lowercase: the run id doubles as the run's "bucket" name.
     const runId = `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..+/, "").toLowerCase()}-${options.scenario}`;
     const runsRoot = path.resolve(options.runsRoot);

@@ -6,18 +6,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { decodeProjectConfig, parseConfig, PROJECT, StackConfig } from "../infra/config";
-import { readStackConfig } from "../tests/harness/pulumi-harness";
+import { PROJECT } from "../infra/config";
+import { loadStackFile } from "../infra/stack-files";
 
 export const README = path.resolve(__dirname, "..", "README.md");
 export const START = "<!-- config-table:start -->";
 export const END = "<!-- config-table:end -->";
 const DERIVED = new Set(["project", "stack", "region", "isHost", "tags"]);
 
-function loadStack(stack: string): StackConfig {
-    const values = readStackConfig(stack);
-    return parseConfig(decodeProjectConfig(values), { stack, region: values["aws:region"] });
-}
 
 /** Leaf paths of a config object; lists and records of scalars stay one cell. */
 function leaves(value: unknown, prefix: string, out: Map<string, string>): void {
@@ -31,7 +27,7 @@ function leaves(value: unknown, prefix: string, out: Map<string, string>): void 
 export function configTable(stacks: string[] = ["dev", "prod"]): string {
     const columns = stacks.map((s) => {
         const map = new Map<string, string>();
-        const config = loadStack(s);
+        const config = loadStackFile(s);
         for (const [k, v] of Object.entries(config)) if (!DERIVED.has(k)) leaves(v, k, map);
         return map;
     });

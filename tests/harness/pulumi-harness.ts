@@ -18,8 +18,8 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
 // Internal but stable: the mock API offers no way to see parents or `protect`, nor to await registrations.
 import * as settings from "@pulumi/pulumi/runtime/settings";
-import * as YAML from "yaml";
 import { loadConfig, PROJECT } from "../../infra/config";
+import { readStackConfig } from "../../infra/stack-files";
 import { createStack, StackOutputs } from "../../infra/program";
 import { MODEL_METADATA_KEYS, ModelVersion } from "../../infra/model-version";
 
@@ -101,16 +101,7 @@ export class StackGraph {
     }
 }
 
-/** Reads `Pulumi.<stack>.yaml` into the flat string map Pulumi hands a program (objects JSON-encoded). */
-export function readStackConfig(stack: string): Record<string, string> {
-    const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-    const doc = YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-    const values: Record<string, string> = {};
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
-        values[key] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    return values;
-}
+export { readStackConfig };
 
 function shortHash(text: string): string {
     return createHash("sha256").update(text).digest("hex").slice(0, 7);

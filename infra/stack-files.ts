@@ -1,0 +1,27 @@
+/**
+ * The stack files (`Pulumi.<stack>.yaml`) as plain data, for everything that needs a stack's config without
+ * running the Pulumi engine: the local pipeline, the README's config table, the test harness.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { decodeProjectConfig, parseConfig, StackConfig } from "./config";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+/** Reads `Pulumi.<stack>.yaml` into the flat string map Pulumi hands a program (objects JSON-encoded). */
+export function readStackConfig(stack: string, dir = PROJECT_DIR): Record<string, string> {
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    const doc = YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(doc.config ?? {})) {
+        values[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return values;
+}
+
+/** A stack's validated config, read from its stack file (ConfigError when it is invalid). */
+export function loadStackFile(stack: string, dir = PROJECT_DIR): StackConfig {
+    const values = readStackConfig(stack, dir);
+    return parseConfig(decodeProjectConfig(values), { stack, region: values["aws:region"] });
+}
