@@ -127,7 +127,9 @@ def write_quarantine(rows: DataFrame, columns: X.ColumnMap, path: str) -> None:
     """Rejected rows with every original column as text, `_reason` and `_row_number`, in input order."""
     q = (rows.filter(F.col(X.REASON).isNotNull()).coalesce(1).sortWithinPartitions(X.ROW)
          .select(*[F.col(X.raw_col(i)).alias(name) for i, name in enumerate(columns.header)], X.REASON, X.ROW))
-    q.write.option("header", "true").option("quote", '"').option("escape", '"').csv(path)
+    # Spark's CSV writer trims values unless told not to; the quarantine keeps the text exactly as read.
+    (q.write.option("header", "true").option("quote", '"').option("escape", '"')
+     .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false").csv(path))
 
 
 def write_splits(rows: DataFrame, n_features: int, path: str) -> None:
@@ -139,21 +141,21 @@ def write_splits(rows: DataFrame, n_features: int, path: str) -> None:
 
 
 def _count_written(spark: SparkSession, staging: str) -> dict[str, int]:
-    """Records actually on storage, read back in one job: the in = out + quarantined check does not trust the plan.
+    """Records actually on storage, read back: the in = out + quarantined check does not trust the plan.
 
-    Parsed as CSV (multiLine), so a quarantined value spanning lines is still one record.
+    The splits hold numbers only, one record per line; the quarantine is parsed as CSV (multiLine), so a
+    value spanning lines is still one record.
     """
-    folders = [*SPLITS, "quarantine"]
-    records = (spark.read.schema("v string").option("header", "false").option("multiLine", "true")
-               .option("quote", '"').option("escape", '"')
-               .csv([join(staging, f) for f in folders])
-               .groupBy(F.input_file_name().alias("f")).count().collect())
-    counts = {f: 0 for f in folders}
-    for row in records:
-        for f in folders:
-            if f"/{f}/{PART_FILE}" in row["f"]:
-                counts[f] += int(row["count"])
-    counts["quarantine"] -= 1  # its header
+    lines = (spark.read.text([join(staging, s) for s in SPLITS])
+             .groupBy(F.input_file_name().alias("f")).count().collect())
+    counts = {s: 0 for s in SPLITS}
+    for row in lines:
+        for s in SPLITS:
+            if f"/{s}/{PART_FILE}" in row["f"]:
+                counts[s] += int(row["count"])
+    counts["quarantine"] = (spark.read.schema("v string").option("header", "true").option("multiLine", "true")
+                            .option("quote", '"').option("escape", '"')
+                            .csv(join(staging, "quarantine")).count())
     return counts
 
 

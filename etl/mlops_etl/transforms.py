@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 from . import baseline as B
 from .errors import InputError
 from .rules import HASH_HEX_DIGITS, HASH_SCALE, NUMBER_CHARS, REASONS, SPACE, SPLITS
-from .schema import CategoricalFeature, DatasetSchema, NumericFeature
+from .schema import CategoricalFeature, DatasetSchema
 
 CORRUPT = "_corrupt_record"
 ROW = "_row_number"
@@ -227,9 +227,22 @@ def assign_split(df: DataFrame, schema: DatasetSchema, seed: int) -> DataFrame:
     return df.withColumn(HASH, h).withColumn(SPLIT, split)
 
 
-def prepare(df_raw: DataFrame, schema: DatasetSchema, columns: ColumnMap, seed: int) -> DataFrame:
-    """read_raw output -> every row classified, encoded (not yet imputed) and assigned a split."""
+def classify(df_raw: DataFrame, schema: DatasetSchema, columns: ColumnMap, seed: int) -> DataFrame:
+    """read_raw output -> every row with its reason (or none), typed features and split; all columns kept."""
     return assign_split(mark_duplicates(validate(df_raw, schema, columns), schema), schema, seed)
+
+
+def prepare(df_raw: DataFrame, schema: DatasetSchema, columns: ColumnMap, seed: int) -> DataFrame:
+    """classify, keeping only what later steps read: the original text (`_h<i>`) only on quarantined rows,
+    the only rows written as text. The job caches this frame, and a narrow frame is much cheaper to cache."""
+    df = classify(df_raw, schema, columns, seed)
+    n = len(schema.features)
+    n_num = len(schema.numeric)
+    rejected = F.col(REASON).isNotNull()
+    return df.select(
+        ROW, REASON, ID, LABEL, SPLIT, HASH,
+        *[feature_col(j) for j in range(n)], *[other_col(j) for j in range(n_num, n)],
+        *[F.when(rejected, F.col(raw_col(i))).alias(raw_col(i)) for i in range(len(columns.header))])
 
 
 def summarize(df: DataFrame, schema: DatasetSchema) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def classify(spark, tmp_path) -> Callable[..., list[dict[str, Any]]]:
         info = inspect_input(str(path))
         columns = X.map_columns(parse_header(info.header_line) if info.header_line else None, parsed)
         raw = X.read_raw(spark, str(path), columns, single_file=True)
-        rows = X.prepare(raw, parsed, columns, seed).orderBy(X.ROW).collect()
+        rows = X.classify(raw, parsed, columns, seed).orderBy(X.ROW).collect()
         return [r.asDict() for r in rows]
 
     return run

@@ -155,17 +155,19 @@ def test_non_utf8_input_is_refused(run_etl):
 
 
 def test_quarantine_file_keeps_every_original_column_as_text(run_etl):
-    extra = ['T900,"1,5",0,x,p,yes', 'T901,5,0,x,"p\nq",maybe', "T902,5,0,x,p", "T1,7,0,x,p,no"]
+    extra = ['T900,"1,5",0,x,p,yes', 'T901,5,0,x,"p\nq",maybe', "T902,5,0,x,p", "T1,7,0,x,p,no",
+             'T903,  abc ,0, x ,p,"say ""no"""']
     result = run_etl(tiny_csv(extra))
     text = (Path(result.prefix) / "quarantine" / "part-00000.csv").read_text()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0].keys()) == ["id", "a", "b", "c", "d", "y", "_reason", "_row_number"]
     assert [(r["id"], r["_reason"], r["_row_number"]) for r in rows] == [
         ("T900", "non_numeric", "61"), ("T901", "invalid_target", "62"), ("T902", "wrong_column_count", "63"),
-        ("T1", "duplicate_id", "64")]
+        ("T1", "duplicate_id", "64"), ("T903", "invalid_target", "65")]
     assert rows[0]["a"] == "1,5" and rows[1]["d"] == "p\nq"
+    assert (rows[4]["a"], rows[4]["c"], rows[4]["y"]) == ("  abc ", " x ", 'say "no"')
     assert result.manifest["quarantineByReason"]["duplicate_id"] == 1
-    assert result.manifest["rowsQuarantined"] == 4 and result.manifest["rowsIn"] == 64
+    assert result.manifest["rowsQuarantined"] == 5 and result.manifest["rowsIn"] == 65
 
 
 def test_unknown_categories_are_counted_in_the_manifest_not_quarantined(run_etl):

@@ -121,3 +121,25 @@ def test_read_raw_numbers_data_records_from_one(spark, tmp_path):
     assert [(r[X.ROW], r["_h0"]) for r in rows] == [(1, "A"), (2, "B"), (3, "C")]
     assert rows[1]["_h4"] == "p\nq"
     assert X.read_raw(spark, str(path), columns, single_file=True).filter(F.col(X.CORRUPT).isNotNull()).count() == 0
+
+
+NUMBER_CASES = ["12", " 7 ", "+3.", ".5", "-0", "007", "1e3", "1E-2", "2.5e+1", "1e", "e5", ".", "+-1", "1..2",
+                "1d", "1f", "0x10", "NaN", "Infinity", "inf", "1_000", "1e999", "12,5", "1 2", "٣"]
+
+
+def test_spark_and_encode_records_agree_on_what_is_a_number(classify):
+    import pandas as pd
+
+    from mlops_etl.encode_records import encode_records
+
+    text = TINY_HEADER + "\n" + "".join(f'R{i},"{v}",0,x,p,yes\n' for i, v in enumerate(NUMBER_CASES))
+    rows = classify(text, schema={**TINY_SCHEMA, "numeric": [{"name": "a"}, {"name": "b"}]})
+    manifest = {"features": ["a"], "featureTypes": {"a": "numeric"}, "encodings": {}, "imputation": {"a": 0.0}}
+    for value, row in zip(NUMBER_CASES, rows):
+        try:
+            python = encode_records(pd.DataFrame({"a": [value]}), manifest)[0, 0]
+        except ValueError:
+            python = "non_numeric"
+        spark_value = "non_numeric" if row["_reason"] == "non_numeric" else row["_x0"]
+        assert spark_value == python, value
+    assert sum(row["_reason"] == "non_numeric" for row in rows) == 16
