@@ -59,13 +59,13 @@ export async function main(argv: readonly string[], deps: DeployDeps = {}): Prom
     const { io, clock } = resolveDeps(deps);
     return runStep(io, async () => {
         const values = parseStepArgs(argv, {
-                stack: { type: "string" },
-                "model-package-arn": { type: "string" },
-                unpin: { type: "boolean" },
-                "verify-timeout-seconds": { type: "string" },
-                "poll-seconds": { type: "string" },
-                "work-dir": { type: "string" },
-                help: { type: "boolean", short: "h" },
+            stack: { type: "string" },
+            "model-package-arn": { type: "string" },
+            unpin: { type: "boolean" },
+            "verify-timeout-seconds": { type: "string" },
+            "poll-seconds": { type: "string" },
+            "work-dir": { type: "string" },
+            help: { type: "boolean", short: "h" },
         }, USAGE, io);
         if (values === null) return EXIT_OK;
         const env = io.env;

@@ -36,19 +36,19 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
     const { io, clock } = resolveDeps(deps);
     return runStep(io, async () => {
         const values = parseStepArgs(argv, {
-                ...BACKEND_OPTIONS,
-                "model-package-arn": { type: "string" },
-                "model-package-group": { type: "string" },
-                "execution-id": { type: "string" },
-                "data-prefix": { type: "string" },
-                endpoint: { type: "string" },
-                config: { type: "string" },
-                "report-prefix": { type: "string" },
-                "report-dir": { type: "string" },
-                "max-rows-per-request": { type: "string" },
-                "max-payload-bytes": { type: "string" },
-                concurrency: { type: "string" },
-                retries: { type: "string" },
+            ...BACKEND_OPTIONS,
+            "model-package-arn": { type: "string" },
+            "model-package-group": { type: "string" },
+            "execution-id": { type: "string" },
+            "data-prefix": { type: "string" },
+            endpoint: { type: "string" },
+            config: { type: "string" },
+            "report-prefix": { type: "string" },
+            "report-dir": { type: "string" },
+            "max-rows-per-request": { type: "string" },
+            "max-payload-bytes": { type: "string" },
+            concurrency: { type: "string" },
+            retries: { type: "string" },
         }, USAGE, io);
         if (values === null) return EXIT_OK;
         const env = io.env;

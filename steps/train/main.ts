@@ -38,19 +38,19 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
     const { io, clock } = resolveDeps(deps);
     return runStep(io, async () => {
         const values = parseStepArgs(argv, {
-                ...BACKEND_OPTIONS,
-                "data-prefix": { type: "string" },
-                "output-prefix": { type: "string" },
-                "image-uri": { type: "string" },
-                "role-arn": { type: "string" },
-                "model-package-group": { type: "string" },
-                "model-name": { type: "string" },
-                "job-prefix": { type: "string" },
-                "execution-id": { type: "string" },
-                commit: { type: "string" },
-                config: { type: "string" },
-                "output-file": { type: "string" },
-                "poll-seconds": { type: "string" },
+            ...BACKEND_OPTIONS,
+            "data-prefix": { type: "string" },
+            "output-prefix": { type: "string" },
+            "image-uri": { type: "string" },
+            "role-arn": { type: "string" },
+            "model-package-group": { type: "string" },
+            "model-name": { type: "string" },
+            "job-prefix": { type: "string" },
+            "execution-id": { type: "string" },
+            commit: { type: "string" },
+            config: { type: "string" },
+            "output-file": { type: "string" },
+            "poll-seconds": { type: "string" },
         }, USAGE, io);
         if (values === null) return EXIT_OK;
         const env = io.env;
