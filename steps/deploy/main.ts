@@ -12,6 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { PROJECT_DIR } from "../../infra/stack-files";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { EXIT_OK, intOption, Io, parseStepArgs, resolveDeps, runStep, StepDeps } from "../lib/cli";
 import { UsageError } from "../lib/errors";
@@ -28,7 +29,7 @@ export const EXIT_CODES: Readonly<Record<DeployFailure, number>> = {
 };
 
 /** The Pulumi project (Pulumi.yaml and the stack files). */
-export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+export { PROJECT_DIR };
 
 const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]+\/\d+$/;
 

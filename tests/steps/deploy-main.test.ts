@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import * as path from "path";
 import {
     DescribeEndpointCommand,
     DescribeEndpointCommandOutput,
@@ -8,6 +9,7 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import { mockClient } from "aws-sdk-client-mock";
 import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
+import { PROJECT_DIR } from "../../infra/stack-files";
 import { EXIT_CODES, main } from "../../steps/deploy/main";
 import { ChangeSummary, formatChanges, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
 import { awsEndpointInspector } from "../../steps/deploy/verify";
@@ -80,7 +82,7 @@ describe("steps/deploy main", () => {
         io,
         clock,
         driver: async (name, workDir) => {
-            stack.calls.push(`select ${name} in ${workDir.split("/").pop()}`);
+            stack.calls.push(`select ${name} in ${path.relative(PROJECT_DIR, workDir) || "the project"}`);
             return stack;
         },
         inspector: (region, c) => {
@@ -112,7 +114,7 @@ describe("steps/deploy main", () => {
             .resolves(endpoint("InService", NEW_CONFIG, 3));
         const code = await run("--stack", "prod", "--model-package-arn", VERSION);
         assert.equal(code, 0, io.all);
-        assert.deepEqual(stack.calls, ["select prod in main", `set mlops:modelPackageArn=${VERSION}`, "outputs", "preview", "up"]);
+        assert.deepEqual(stack.calls, ["select prod in the project", `set mlops:modelPackageArn=${VERSION}`, "outputs", "preview", "up"]);
         assert.deepEqual(regions, ["eu-west-1"]);
         const out = io.stdout.join("\n");
         assert.match(out, /prod: preview: create 1, replace 2, same 40/);
