@@ -6,6 +6,7 @@ import { MonitoringConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
+import { PIPELINE_VARIABLES } from "./delivery-pipeline";
 
 /** Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule). */
 export const DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics";
@@ -503,6 +504,8 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 environment: {
                     PIPELINE_NAME: args.pipelineName,
                     RETRAIN_COOLDOWN_HOURS: String(monitoring.retrainCooldownHours),
+                    // The execution records why it started (the pipeline declares this variable).
+                    TRIGGER_VARIABLE: PIPELINE_VARIABLES.trigger,
                 },
                 policyStatements: [{
                     Sid: "StartRetraining",

@@ -7,6 +7,7 @@ import { strict as assert } from "assert";
 import * as path from "path";
 import { DriftMonitor, driftFeaturesFromSchema, MAX_METRICS_PER_ALARM, s3Location } from "../../infra/components/drift-monitor";
 import { testBed } from "../harness/fixtures";
+import { PIPELINE_VARIABLES } from "../../infra/components/delivery-pipeline";
 import {
     ACCOUNT_ID,
     evaluate,
@@ -203,7 +204,12 @@ describe("drift monitor: prod (stack file values)", () => {
         it("runs the retrain trigger with the pipeline, the cooldown from config and nothing but the two pipeline calls", () => {
             const fn = graph.one("aws:lambda/function:Function", "drift-monitor-retrain-trigger-function").inputs;
             assert.equal(fn.runtime, "nodejs22.x");
-            assert.deepEqual(fn.environment.variables, { PIPELINE_NAME: shared.pipelineName, RETRAIN_COOLDOWN_HOURS: String(prodMonitoring().retrainCooldownHours) });
+            assert.deepEqual(fn.environment.variables, {
+                PIPELINE_NAME: shared.pipelineName,
+                RETRAIN_COOLDOWN_HOURS: String(prodMonitoring().retrainCooldownHours),
+                // A variable the delivery pipeline declares: executions record which alarm started them.
+                TRIGGER_VARIABLE: PIPELINE_VARIABLES.trigger,
+            });
             assert.equal(fn.environment.variables.RETRAIN_COOLDOWN_HOURS, "24");
             assert.equal(fn.reservedConcurrentExecutions, 1);
             assert.deepEqual(fn.tracingConfig, { mode: "Active" });
