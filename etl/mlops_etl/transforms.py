@@ -292,17 +292,22 @@ def baseline_aggregates(train: DataFrame, feature_cols: Sequence[str], bounds: S
                         n: int) -> list[dict[str, Any]]:
     """Per-feature moments, 10-bucket histogram over [min, max] and sketch items of the train rows, in one pass.
 
-    The sketch keeps the rows whose `_hash` is divisible by 2**h (h = baseline.sketch_levels(n)): a uniform,
-    reproducible sample in which each item stands for 2**h rows, as the items of KLL level h do.
+    The sketch keeps every 2**h-th sorted value (h = baseline.sketch_levels(n)), starting at 2**(h-1): each item
+    stands for the 2**h rows around it, as the items of KLL level h do, and the sketch's CDF stays within half an
+    item of the data's. The values come from `percentile_approx` at those ranks; its accuracy makes them exact up
+    to 50,000 rows and off by at most n / 200,000 ranks above (25 ranks at 5M rows, against items of 2,441).
     """
     stride = 1 << B.sketch_levels(n)
-    sampled = (F.col(HASH) % F.lit(stride)) == 0
+    ranks = list(range(stride // 2, n, stride))
+    probabilities = [(r + 0.5) / n for r in ranks]
+    accuracy = min(max(10_000, 4 * n), 200_000)
     exprs = []
     for j, (c, (lo, hi)) in enumerate(zip(feature_cols, bounds)):
         x = F.col(c).cast("double")
         exprs += [F.count(x).alias(f"n:{j}"), F.sum(x).alias(f"sum:{j}"), F.stddev_pop(x).alias(f"std:{j}"),
                   F.min(x).alias(f"min:{j}"), F.max(x).alias(f"max:{j}"),
-                  F.collect_list(F.when(sampled, x)).alias(f"sketch:{j}")]
+                  F.percentile_approx(x, probabilities, accuracy).alias(f"sketch:{j}") if probabilities
+                  else F.array().cast("array<double>").alias(f"sketch:{j}")]
         width = B.bucket_width(lo, hi)
         if width > 0:
             bucket = F.least(F.greatest(F.floor((x - F.lit(lo)) / F.lit(width)), F.lit(0)), F.lit(B.BUCKETS - 1))

@@ -77,7 +77,7 @@ def test_summarize_counts_reasons_splits_classes_and_train_medians(spark, tmp_pa
     prepared.unpersist()
 
 
-def test_baseline_aggregates_match_numpy_and_sample_the_sketch_by_hash(spark):
+def test_baseline_aggregates_match_numpy_and_keep_evenly_spaced_sorted_values(spark):
     rng = np.random.default_rng(3)
     n = 5000
     x = np.round(rng.gamma(2.0, 10.0, n), 2)
@@ -94,7 +94,12 @@ def test_baseline_aggregates_match_numpy_and_sample_the_sketch_by_hash(spark):
         lo, hi = values.min(), values.max()
         expected = np.bincount(np.clip(np.floor((values - lo) / ((hi - lo) / 10)), 0, 9).astype(int), minlength=10)
         assert agg["bucket_counts"] == expected.tolist()
-        assert agg["sketch"] == sorted(values[hashes % 4 == 0].tolist())
+        # Every 4th sorted value from the 2nd on: each item stands for the 4 rows around it.
+        assert agg["sketch"] == sorted(values.tolist())[2::4]
+        # So the sketch's CDF stays within half an item of the data's.
+        items = np.array(agg["sketch"])
+        for q in np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9]):
+            assert abs((items <= q).mean() - (values <= q).mean()) <= 2 / n + 1 / len(items)
     stats = B.statistics_json(aggs, [False, True], n)
     sketch = stats["features"][1]["numerical_statistics"]["distribution"]["kll"]["sketch"]
     assert sketch["data"][:2] == [[], []] and all(isinstance(v, int) for v in sketch["data"][2])
