@@ -148,3 +148,19 @@ def test_spark_and_encode_records_agree_on_what_is_a_number(classify):
         spark_value = "non_numeric" if row["_reason"] == "non_numeric" else row["_x0"]
         assert spark_value == python, value
     assert sum(row["_reason"] == "non_numeric" for row in rows) == 16
+
+
+def test_large_splits_take_the_sketch_from_quantile_summaries_within_a_quarter_item(spark, monkeypatch):
+    # Above EXACT_SKETCH_MAX_ROWS the driver does not sort: percentile_approx gives the same ranks, approximately.
+    rng = np.random.default_rng(5)
+    n = 5000
+    x = np.round(rng.gamma(2.0, 10.0, n), 2)
+    df = spark.createDataFrame([(float(a), i) for i, a in enumerate(x)], f"_x0 double, {X.HASH} long")
+    monkeypatch.setattr(X, "EXACT_SKETCH_MAX_ROWS", 0)
+    items = X.baseline_aggregates(df, ["_x0"], [(x.min(), x.max())], n)[0]["sketch"]
+    exact = sorted(x.tolist())[2::4]
+    assert len(items) == len(exact)
+    # Rank error at most n / accuracy = 0.5 rows: each item lies between its neighbours in sorted order.
+    ordered = np.sort(x)
+    for item, rank in zip(items, range(2, n, 4)):
+        assert ordered[max(rank - 1, 0)] <= item <= ordered[min(rank + 1, n - 1)]
