@@ -4,8 +4,8 @@
  * side through an {@link EndpointInspector}, so the whole sequence is tested with fakes and mocked clients.
  */
 import { Io } from "../lib/cli";
-import { Clock } from "../lib/retry";
-import { formatChanges, StackDriver } from "./stack-driver";
+import { backoffDelay, Clock } from "../lib/retry";
+import { formatChanges, StackBusyError, StackDriver } from "./stack-driver";
 import { DeployError, EndpointInspector, EndpointState, verifyEndpoint } from "./verify";
 
 export const MODEL_PACKAGE_ARN_KEY = "mlops:modelPackageArn";
@@ -19,6 +19,11 @@ export interface DeployRequest {
     readonly verifyTimeoutMs: number;
     /** @default 15000 */
     readonly pollMs?: number;
+    /**
+     * How long to wait for another update of the stack to finish when its lock is held.
+     * @default 2700000 (45 min: a prod canary deployment with its wait intervals)
+     */
+    readonly lockWaitMs?: number;
 }
 
 export interface DeployResult {
@@ -60,12 +65,30 @@ export async function runDeploy(
     const previous = await driver.outputs();
     const previousEndpoint = typeof previous.endpointName === "string" ? await inspector.describeEndpoint(previous.endpointName) : null;
 
+    // Another update holding the lock is not a failure of this deployment: wait for it, within a deadline.
+    const deadline = clock.now() + (request.lockWaitMs ?? 45 * 60_000);
+    const whenFree = async <T>(what: string, operation: () => Promise<T>): Promise<T> => {
+        for (let attempt = 0; ; attempt++) {
+            try {
+                return await operation();
+            } catch (e) {
+                if (!(e instanceof StackBusyError)) throw e;
+                const wait = backoffDelay(attempt, clock, { baseMs: 15_000, capMs: 120_000 });
+                if (clock.now() + wait > deadline) {
+                    throw new Error(`${e.message}; gave up on ${what} after waiting ${Math.round((request.lockWaitMs ?? 45 * 60_000) / 60_000)} min`);
+                }
+                io.out(`${driver.stackName}: ${e.message}; ${what} again in ${Math.round(wait / 1000)} s`);
+                await clock.sleep(wait);
+            }
+        }
+    };
+
     io.out(`${driver.stackName}: preview`);
-    const planned = await driver.preview(print);
+    const planned = await whenFree("preview", () => driver.preview(print));
     io.out(`${driver.stackName}: preview: ${formatChanges(planned)}`);
 
     io.out(`${driver.stackName}: update`);
-    const up = await driver.up(print);
+    const up = await whenFree("update", () => driver.up(print));
     io.out(`${driver.stackName}: update ${up.result}: ${formatChanges(up.resourceChanges)}`);
     if (up.result !== "succeeded") throw new Error(`pulumi up on ${driver.stackName} ended ${up.result}`);
 

@@ -4,6 +4,17 @@
  */
 import { UsageError } from "../lib/errors";
 
+/**
+ * Another update holds the stack's lock (Pulumi Deployments and the pipeline's deploy action can both update dev).
+ * The deploy step waits and tries again rather than fail the pipeline.
+ */
+export class StackBusyError extends Error {
+    constructor(stackName: string, cause: string) {
+        super(`stack ${stackName} is being updated by someone else (${cause})`);
+        this.name = "StackBusyError";
+    }
+}
+
 /** Resource operation counts, as Pulumi reports them (`create`, `update`, `replace`, `same`, …). */
 export type ChangeSummary = Readonly<Record<string, number>>;
 
@@ -30,7 +41,15 @@ export interface StackDriver {
 /** Selects `stackName` of the Pulumi project in `workDir` through the Automation API (LocalWorkspace). */
 export async function automationStackDriver(stackName: string, workDir: string): Promise<StackDriver> {
     // Loaded here, not at the top: only the real driver needs it, and tests never construct one.
-    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    const { ConcurrentUpdateError, LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    const busy = async <T>(operation: () => Promise<T>): Promise<T> => {
+        try {
+            return await operation();
+        } catch (e) {
+            if (e instanceof ConcurrentUpdateError) throw new StackBusyError(stackName, (e as Error).message.split("\n")[0]);
+            throw e;
+        }
+    };
     let stack;
     try {
         stack = await LocalWorkspace.selectStack({ stackName, workDir });
@@ -52,9 +71,9 @@ export async function automationStackDriver(stackName: string, workDir: string):
         setConfig: (key, value) => stack.setConfig(key, { value }),
         removeConfig: (key) => stack.removeConfig(key),
         outputs: async () => unwrap(await stack.outputs()),
-        preview: async (onOutput) => (await stack.preview({ onOutput })).changeSummary,
+        preview: async (onOutput) => (await busy(() => stack.preview({ onOutput }))).changeSummary,
         up: async (onOutput) => {
-            const result = await stack.up({ onOutput });
+            const result = await busy(() => stack.up({ onOutput }));
             return { outputs: unwrap(result.outputs), resourceChanges: result.summary.resourceChanges ?? {}, result: result.summary.result };
         },
     };

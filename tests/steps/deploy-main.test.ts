@@ -11,7 +11,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
 import { PROJECT_DIR } from "../../infra/stack-files";
 import { EXIT_CODES, main } from "../../steps/deploy/main";
-import { ChangeSummary, formatChanges, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
+import { ChangeSummary, formatChanges, StackBusyError, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
 import { awsEndpointInspector } from "../../steps/deploy/verify";
 import { CapturedIo, FakeClock } from "./helpers";
 
@@ -27,6 +27,8 @@ class FakeStack implements StackDriver {
     upResult: Partial<UpSummary> = {};
     serves = VERSION;
     previewError?: Error;
+    /** How many updates fail with "the stack is being updated by someone else" before one goes through. */
+    busyUpdates = 0;
     constructor(readonly stackName: string) {}
     async getConfig(key: string) {
         return this.config[key];
@@ -51,6 +53,10 @@ class FakeStack implements StackDriver {
     }
     async up(onOutput: (text: string) => void): Promise<UpSummary> {
         this.calls.push("up");
+        if (this.busyUpdates > 0) {
+            this.busyUpdates--;
+            throw new StackBusyError(this.stackName, "[409] Conflict: Another update is currently in progress.");
+        }
         onOutput("Updating (prod):\n");
         return {
             result: "succeeded",
@@ -190,6 +196,23 @@ describe("steps/deploy main", () => {
         stack.upResult = { result: "failed" };
         assert.equal(await run("--stack", "prod"), 1);
         assert.match(io.stderr.join("\n"), /pulumi up on prod ended failed/);
+    });
+
+    it("waits for another update that holds the stack's lock, then deploys", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 2));
+        stack.busyUpdates = 2;
+        assert.equal(await run("--stack", "prod", "--model-package-arn", VERSION), 0, io.all);
+        assert.deepEqual(stack.calls.filter((c) => c === "up"), ["up", "up", "up"]);
+        assert.equal(io.stdout.filter((l) => /being updated by someone else.*update again in \d+ s/.test(l)).length, 2);
+        assert.deepEqual(clock.sleeps.slice(0, 2), [11250, 22500], "backs off between attempts");
+    });
+
+    it("gives up on a stack that stays locked past the wait, with exit 1 and the reason", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", OLD_CONFIG, 2));
+        stack.busyUpdates = 1000;
+        assert.equal(await run("--stack", "prod"), 1);
+        assert.match(io.stderr.join("\n"), /stack prod is being updated by someone else .*; gave up on update after waiting 45 min/);
+        assert.ok(clock.now() <= 45 * 60_000, "never waits past the deadline");
     });
 
     it("rejects bad arguments with exit 2 and says what is allowed", async () => {
