@@ -95,10 +95,6 @@ export class StackGraph {
         return urn ? this.byUrn(urn) : undefined;
     }
 
-    /** Resources of `type` that depend on (or are wired by inputs to) nothing else: for wiring checks. */
-    custom(): RecordedResource[] {
-        return this.resources.filter((r) => r.custom);
-    }
 }
 
 export { readStackConfig };
