@@ -94,7 +94,6 @@ export class StackGraph {
         const urn = resource.providerRef?.split("::").slice(0, -1).join("::");
         return urn ? this.byUrn(urn) : undefined;
     }
-
 }
 
 export { readStackConfig };
