@@ -5,6 +5,7 @@ import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
 import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline-function";
+import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
 
 /** A resource another component owns, by name and ARN. */
 export interface ResourceRef {
@@ -274,11 +275,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
             // The pipeline lives in the host stack: the target that is this stack deploys the host's resources too.
             const isHost = target.stack === pulumi.getStack();
             const projectName = namer.name("codebuild", "deploy", target.key);
-            const logGroup = new aws.cloudwatch.LogGroup(`${name}-deploy-${target.key}-logs`, {
-                name: `/aws/codebuild/${projectName}`,
-                retentionInDays: context.logRetentionDays,
-                kmsKeyId: args.kmsKeyArn,
-            }, { parent });
+            const logGroup = createBuildLogGroup(`${name}-deploy-${target.key}-logs`, projectName, context, args.kmsKeyArn, { parent });
             const role = new aws.iam.Role(`${name}-deploy-${target.key}-role`, {
                 name: namer.name("iamRole", "deploy", target.key),
                 description: `Runs steps/deploy for the ${target.stack} stack from the ${namer.project}-${context.environment} pipeline`,
@@ -335,18 +332,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
 
             function deployBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
                 return [
-                    {
-                        Sid: "WriteBuildLogs",
-                        Effect: "Allow",
-                        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        Resource: pulumi.interpolate`${logGroupArn}:*`,
-                    },
-                    {
-                        Sid: "ReadPipelineArtifacts",
-                        Effect: "Allow",
-                        Action: ["s3:GetObject", "s3:GetObjectVersion"],
-                        Resource: pulumi.interpolate`${args.artifactsBucket.arn}/*`,
-                    },
+                    ...buildBaseStatements(logGroupArn, args.artifactsBucket.arn),
                     {
                         Sid: "ReadPulumiAccessToken",
                         Effect: "Allow",

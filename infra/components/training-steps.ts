@@ -4,6 +4,7 @@ import * as YAML from "yaml";
 import { EvaluationConfig, TrainingConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
+import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
 
 /** A bucket another component owns. */
 export interface BucketRef {
@@ -228,11 +229,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
         }
 
         function createLogGroup(step: string, projectName: string) {
-            return new aws.cloudwatch.LogGroup(`${name}-${step}-logs`, {
-                name: `/aws/codebuild/${projectName}`,
-                retentionInDays: context.logRetentionDays,
-                kmsKeyId: args.kmsKeyArn,
-            }, { parent });
+            return createBuildLogGroup(`${name}-${step}-logs`, projectName, context, args.kmsKeyArn, { parent });
         }
 
         function createBuildRole(step: string, description: string, statements: (logGroupArn: pulumi.Output<string>) => PolicyStatement[], logGroupArn: pulumi.Output<string>) {
@@ -248,18 +245,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
         /** What both builds need: their logs, the pipeline's source artifact, curated data, the key. */
         function commonBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
             return [
-                {
-                    Sid: "WriteBuildLogs",
-                    Effect: "Allow",
-                    Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    Resource: pulumi.interpolate`${logGroupArn}:*`,
-                },
-                {
-                    Sid: "ReadPipelineArtifacts",
-                    Effect: "Allow",
-                    Action: ["s3:GetObject", "s3:GetObjectVersion"],
-                    Resource: pulumi.interpolate`${args.buckets.artifacts.arn}/*`,
-                },
+                ...buildBaseStatements(logGroupArn, args.buckets.artifacts.arn),
                 {
                     Sid: "ReadCuratedData",
                     Effect: "Allow",
