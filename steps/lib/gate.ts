@@ -10,17 +10,11 @@
  *   without a recorded ROC AUC: the rule is skipped and the reasons say so.
  */
 import { EvaluationThresholds } from "./config";
+import { ClassificationMetrics } from "./metrics";
 
-/** Everything the evaluation measured. */
-export interface EvaluationMetrics {
-    readonly rocAuc: number | null;
-    readonly prAuc: number | null;
-    readonly accuracy: number | null;
-    readonly precision: number | null;
-    readonly recall: number | null;
-    readonly f1: number | null;
-    readonly logLoss: number | null;
-    readonly brier: number | null;
+/** Everything the evaluation measured: the classification metrics of the scored rows, and how the endpoint served. */
+export interface EvaluationMetrics
+    extends Pick<ClassificationMetrics, "rocAuc" | "prAuc" | "accuracy" | "precision" | "recall" | "f1" | "logLoss" | "brier"> {
     /** Share of test rows the endpoint did not score. */
     readonly errorRate: number;
     readonly latencyP50Ms: number | null;
