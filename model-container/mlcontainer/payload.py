@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import orjson
@@ -60,18 +60,23 @@ def _bounded(cache: dict) -> dict:
     return cache
 
 
+def _negotiated(cache: dict, negotiate: Callable[[bytes | None], "str | RequestError"], header: bytes | None) -> str:
+    """The negotiated type for a header value, computed once per distinct value (clients repeat theirs)."""
+    cached = cache.get(header)
+    if cached is None:
+        cached = negotiate(header)
+        _bounded(cache)[header] = cached
+    if isinstance(cached, RequestError):
+        raise cached.fresh()
+    return cached
+
+
 _request_cache: dict[bytes | None, str | RequestError] = {}
 
 
 def request_format(content_type: bytes | None) -> str:
     """CSV or JSON from Content-Type (parameters such as charset=utf-8 allowed); 415 otherwise."""
-    cached = _request_cache.get(content_type)
-    if cached is None:
-        cached = _request_format(content_type)
-        _bounded(_request_cache)[content_type] = cached
-    if isinstance(cached, RequestError):
-        raise cached.fresh()
-    return cached
+    return _negotiated(_request_cache, _request_format, content_type)
 
 
 def _request_format(content_type: bytes | None) -> str | RequestError:
@@ -92,13 +97,7 @@ _response_cache: dict[bytes | None, str | RequestError] = {}
 
 def response_format(accept: bytes | None) -> str:
     """The response type per Accept (q-values honoured); JSON when absent or */*; 406 when nothing fits."""
-    cached = _response_cache.get(accept)
-    if cached is None:
-        cached = _response_format(accept)
-        _bounded(_response_cache)[accept] = cached
-    if isinstance(cached, RequestError):
-        raise cached.fresh()
-    return cached
+    return _negotiated(_response_cache, _response_format, accept)
 
 
 def _response_format(accept: bytes | None) -> str | RequestError:
