@@ -4,6 +4,7 @@
  * hanging until the action times out.
  */
 import { z } from "zod";
+import { ConfigError, loadEnvironment, parseEnvironment } from "../shared/environment";
 
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "expected an S3 bucket name" });
 const seconds = z.coerce.number().int().min(0).max(86_400);
@@ -39,21 +40,11 @@ export interface TriggerConfig {
     readonly retryGraceMs: number;
 }
 
-export class ConfigError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "ConfigError";
-    }
-}
+export { ConfigError };
 
 /** Parses the environment; throws {@link ConfigError} naming every bad variable and what is allowed. */
 export function parseConfig(env: Record<string, string | undefined>): TriggerConfig {
-    const result = envSchema.safeParse(env);
-    if (!result.success) {
-        const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-        throw new ConfigError(`invalid function environment: ${problems.join("; ")}`);
-    }
-    const e = result.data;
+    const e = parseEnvironment(envSchema, env);
     return {
         glueJobName: e.GLUE_JOB_NAME,
         rawBucket: e.RAW_BUCKET,
@@ -68,9 +59,5 @@ export function parseConfig(env: Record<string, string | undefined>): TriggerCon
 
 /** The config, or the error that explains why there is none. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): TriggerConfig | ConfigError {
-    try {
-        return parseConfig(env);
-    } catch (e) {
-        return e instanceof ConfigError ? e : new ConfigError(String(e));
-    }
+    return loadEnvironment(parseConfig, env);
 }

@@ -3,6 +3,7 @@
  * every invocation logs the reason and fails, so the event lands in the dead-letter queue with it.
  */
 import { z } from "zod";
+import { ConfigError, loadEnvironment, parseEnvironment } from "../shared/environment";
 
 /** CodePipeline variable names (pipeline-level variables: letters, digits, '@', '-', '_', at most 128). */
 const variableName = z.string().regex(/^[A-Za-z0-9@\-_]{1,128}$/, {
@@ -44,21 +45,11 @@ export interface TriggerConfig {
     readonly triggerVariable?: string;
 }
 
-export class ConfigError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "ConfigError";
-    }
-}
+export { ConfigError };
 
 /** Parses the environment; throws {@link ConfigError} naming every bad variable and what is allowed. */
 export function parseConfig(env: Record<string, string | undefined>): TriggerConfig {
-    const result = envSchema.safeParse(env);
-    if (!result.success) {
-        const problems = result.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`);
-        throw new ConfigError(`invalid function environment: ${problems.join("; ")}`);
-    }
-    const e = result.data;
+    const e = parseEnvironment(envSchema, env);
     if (e.TRIGGER_VARIABLE !== undefined && e.TRIGGER_VARIABLE in e.PIPELINE_VARIABLES) {
         throw new ConfigError(`invalid function environment: TRIGGER_VARIABLE ${e.TRIGGER_VARIABLE} is also set in PIPELINE_VARIABLES; use one or the other`);
     }
@@ -73,9 +64,5 @@ export function parseConfig(env: Record<string, string | undefined>): TriggerCon
 
 /** The config, or the error that explains why there is none. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): TriggerConfig | ConfigError {
-    try {
-        return parseConfig(env);
-    } catch (e) {
-        return e instanceof ConfigError ? e : new ConfigError(String(e));
-    }
+    return loadEnvironment(parseConfig, env);
 }
