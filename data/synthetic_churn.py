@@ -68,6 +68,14 @@ CONTRACT_EFFECT = {"month-to-month": 0.0, "one-year": -1.1, "two-year": -2.2}
 INTERNET_EFFECT = {"dsl": 0.0, "fiber": 0.45, "none": -0.4}
 PAYMENT_EFFECT = {"electronic-check": 0.5}
 
+# Exact logits are multiples of 1e-4 (see bayes_auc); rounding computed ones to 9 decimals merges those that are
+# equal in exact arithmetic and keeps apart any that differ.
+LOGIT_DECIMALS = 9
+# Decimals of the Bayes AUC recorded in the meta file. With exact ties the AUC is a ratio of whole numbers, the
+# same on any CPU; 9 decimals keep every change that matters visible (one tie or one swapped pair moves it by at
+# least 0.5/(n_pos * n_neg), >= 5e-9 up to 20,000 rows) and no floating-point noise (about 1e-16).
+BAYES_AUC_DECIMALS = 9
+
 # Independent random streams per component: drifting one feature or adding dirty rows leaves every other
 # column's draws unchanged for the same seed, so clean vs. dirty or base vs. drifted data differ only where
 # intended.
@@ -194,16 +202,28 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def bayes_auc(df: pd.DataFrame, intercept_offset: float = 0.0) -> tuple[float, int]:
+def bayes_auc(df: pd.DataFrame) -> tuple[float, int]:
     """AUC of the true probabilities against the sampled labels, over rows where both are usable.
 
     Returns (auc, rows used). Dirty rows whose model inputs are unparseable or whose label is not yes/no are
     left out, which is why the count is returned too.
+
+    The AUC depends only on how rows rank, and sigmoid is increasing, so rows are ranked by their logit. Two
+    rows whose logits are equal in exact arithmetic (different features adding up to the same value, common
+    with these decimal coefficients) must tie: they count half a pair. Computed in floating point those sums
+    can differ in the last bits, and the true probabilities derived from them (numpy's exp differs between
+    SIMD paths) may or may not collide depending on the CPU: each such pair then moves the AUC by
+    1/(n_pos * n_neg), about 1.3e-6 on the committed sample. Rounding the logit to LOGIT_DECIMALS restores
+    exact ties on any CPU: every feature value lies on a decimal grid (whole numbers, cents, tenths) and every
+    coefficient is a decimal, so exact logits are multiples of 1e-4 (tests assert it), while the floating-point
+    error of a logit is below 1e-13. The intercept offset of a churn-rate drift is the same for every row and
+    cannot change the ranking, so the result holds for drifted data too.
     """
-    p = true_probability(df, intercept_offset)
+    logit = _logit(df)
     label = df[TARGET_COLUMN].astype("string").str.strip(_SPACE)
-    usable = np.isfinite(p) & label.isin([POSITIVE, NEGATIVE]).fillna(False).to_numpy(dtype=bool)
-    return roc_auc(p[usable], (label[usable] == POSITIVE).to_numpy()), int(usable.sum())
+    usable = np.isfinite(logit) & label.isin([POSITIVE, NEGATIVE]).fillna(False).to_numpy(dtype=bool)
+    score = np.round(logit[usable], LOGIT_DECIMALS)
+    return roc_auc(score, (label[usable] == POSITIVE).to_numpy()), int(usable.sum())
 
 
 def _intercept_offset_for(base_logit: np.ndarray, target_rate: float) -> float:
@@ -374,7 +394,7 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 
 def metadata(df: pd.DataFrame, rows: int, seed: int, drift: Drift, dirty_fraction: float, offset: float) -> dict:
-    auc, used = bayes_auc(df, offset)
+    auc, used = bayes_auc(df)
     label = df[TARGET_COLUMN].astype("string").str.strip(_SPACE)
     valid = label.isin([POSITIVE, NEGATIVE]).fillna(False).to_numpy(dtype=bool)
     return {
@@ -386,7 +406,7 @@ def metadata(df: pd.DataFrame, rows: int, seed: int, drift: Drift, dirty_fractio
         "drift": drift.as_dict(),
         "interceptOffset": offset,
         "churnRate": float((label[valid] == POSITIVE).mean()),
-        "bayesAuc": auc,
+        "bayesAuc": round(auc, BAYES_AUC_DECIMALS),
         "bayesAucRows": used,
         "importantFeature": IMPORTANT_FEATURE,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,51 @@ import synthetic_churn as sc
 from etl_helpers import REPO, SAMPLE_CSV, SAMPLE_SCHEMA
 
 SAMPLE_ARGS = ["--rows", "2000", "--seed", "7", "--dirty-fraction", "0.02"]
+SAMPLE_META = REPO / "data" / "churn-sample.csv.meta.json"
+
+# Tolerance for the recorded Bayes AUC: one unit of its last recorded decimal (sc.BAYES_AUC_DECIMALS). The value
+# itself is the same on any CPU (exact ties, a ratio of whole numbers); the unit only absorbs its rounding. One
+# tie or one swapped pair among the sample's 562 x 1,416 usable pairs moves it by 0.5/796,000 = 6.3e-7, over
+# 600 times this tolerance, so no real change can hide in it.
+AUC_RECORDED = 10.0 ** -sc.BAYES_AUC_DECIMALS
+
+
+def _exact_logit(row: pd.Series) -> Fraction | None:
+    """The ground-truth logit in exact rational arithmetic from the row's text (None where it is undefined):
+    an oracle independent of floating point and of the generator's vectorised code."""
+    def num(col: str) -> Fraction | None:
+        text = row[col]
+        try:
+            return None if text is None else Fraction(str(text).strip(sc._SPACE))
+        except ValueError:
+            return None
+
+    def cat(col: str, effects: dict, missing_ok: bool) -> Fraction | None:
+        value = row[col]
+        if value is None:
+            return Fraction(0) if missing_ok else None
+        value = str(value).strip(sc._SPACE)
+        if value not in sc.CATEGORICAL[col]["categories"]:
+            return None
+        return Fraction(str(effects.get(value, 0.0)))
+
+    terms = [Fraction(str(sc.INTERCEPT))]
+    for col, coef, centre in (("tenure_months", sc.COEF_TENURE, 0), ("monthly_charges", sc.COEF_MONTHLY, 65),
+                              ("support_calls", sc.COEF_CALLS, 0)):
+        value = num(col)
+        if value is None:
+            return None
+        terms.append(Fraction(str(coef)) * (value - centre))
+    age = num("age")
+    terms.append(Fraction(0) if age is None else Fraction(str(sc.COEF_AGE)) * (age - 46))
+    for col, effects, missing_ok in (("contract", sc.CONTRACT_EFFECT, False),
+                                     ("internet_service", sc.INTERNET_EFFECT, False),
+                                     ("payment_method", sc.PAYMENT_EFFECT, True)):
+        term = cat(col, effects, missing_ok)
+        if term is None:
+            return None
+        terms.append(term)
+    return sum(terms, Fraction(0))
 
 
 def test_same_arguments_give_the_same_frame_and_another_seed_does_not():
@@ -51,8 +97,53 @@ def test_bayes_auc_is_auc_of_true_probabilities():
     df = sc.generate(4000, seed=2)
     auc, used = sc.bayes_auc(df)
     assert used == 4000
-    assert auc == pytest.approx(sc.roc_auc(sc.true_probability(df), (df["churned"] == "yes").to_numpy()))
+    labels = (df["churned"] == "yes").to_numpy()
+    from_probabilities = sc.roc_auc(sc.true_probability(df), labels)
+    # Ranking floating-point probabilities breaks some exact ties one way or the other, depending on the CPU
+    # (the reason bayes_auc ranks rounded logits). A tie group with p positives and q negatives counts p*q/2
+    # pairs; breaking it moves at most that many: the bound below (1.4e-5 here), anything more is a real error.
+    groups = pd.DataFrame({"logit": np.round(sc._logit(df), sc.LOGIT_DECIMALS), "y": labels}).groupby("logit")["y"]
+    pos, size = groups.sum(), groups.size()
+    tie_bound = float((0.5 * pos * (size - pos)).sum()) / (labels.sum() * (~labels).sum())
+    assert 0 < tie_bound < 1e-4
+    assert abs(auc - from_probabilities) <= tie_bound + 1e-12
     assert 0.75 < auc < 0.9
+
+
+def test_bayes_auc_counts_rows_with_equal_exact_logits_as_ties():
+    # Exact rational logits from the committed sample's text: the Bayes AUC with ties counted exactly. The
+    # old ranking by floating-point probabilities gave 0.8286361 here and 0.8286374 with numpy limited to
+    # SSE4/AVX; the true value is 0.8286393.
+    df = pd.read_csv(SAMPLE_CSV, dtype=str, keep_default_na=False).replace("", None)
+    label = df["churned"].astype("string").str.strip(sc._SPACE)
+    exact = [_exact_logit(row) for _, row in df.iterrows()]
+    usable = [x is not None and lab in ("yes", "no") for x, lab in zip(exact, label.fillna(""))]
+    values = sorted({x for x, ok in zip(exact, usable) if ok})
+    rank_of = {x: float(i) for i, x in enumerate(values)}
+    oracle = sc.roc_auc(np.array([rank_of[x] for x, ok in zip(exact, usable) if ok]),
+                        (label[usable] == "yes").to_numpy())
+    auc, used = sc.bayes_auc(df)
+    assert used == sum(usable)
+    assert len(values) < used  # the premise: the sample has rows that tie in exact arithmetic
+    # Both sides are ratios of the same whole numbers when the ties agree; 1e-12 only allows the division's
+    # rounding, while one tie counted wrongly is 6.3e-7.
+    assert auc == pytest.approx(oracle, abs=1e-12)
+
+
+def test_exact_logits_lie_on_the_grid_that_bayes_auc_rounds_to():
+    # bayes_auc rounds logits to LOGIT_DECIMALS; that merges exactly the equal ones only if exact logits sit on
+    # a much coarser grid (1e-4: decimal coefficients times whole numbers, cents and tenths). A coefficient
+    # with more decimals, or a feature written with more decimals, fails here first.
+    df = sc.generate(3000, seed=4, dirty_fraction=0.05,
+                     drift=sc.Drift(shift={"monthly_charges": 0.3, "age": -0.7}, churn_rate_delta=0.05))
+    exact = [x for x in (_exact_logit(row) for _, row in df.astype(object).where(df.notna(), None).iterrows())
+             if x is not None]
+    assert len(exact) > 2500
+    assert all((x * 10_000).denominator == 1 for x in exact)
+    assert 10 ** sc.LOGIT_DECIMALS >= 1e5 * 10_000  # rounding steps 100,000 times finer than the grid
+    floats = sc._logit(pd.DataFrame(df))
+    finite = floats[np.isfinite(floats)]
+    assert np.max(np.abs(finite * 1e4 - np.round(finite * 1e4))) < 1e-6  # float error far below the step
 
 
 def test_roc_auc_counts_ties_half():
@@ -87,7 +178,7 @@ def test_churn_rate_delta_moves_the_base_rate():
     rate_change = (df["churned"] == "yes").mean() - (base["churned"] == "yes").mean()
     assert rate_change == pytest.approx(0.1, abs=0.015)
     pd.testing.assert_series_equal(base["tenure_months"], df["tenure_months"])
-    auc, _ = sc.bayes_auc(df, offset)
+    auc, _ = sc.bayes_auc(df)
     assert 0.75 < auc < 0.9
 
 
@@ -114,17 +205,30 @@ def test_invalid_drift_is_rejected(drift, message):
 def test_committed_sample_is_what_the_generator_writes(tmp_path):
     out = tmp_path / "sample.csv"
     assert sc.main([*SAMPLE_ARGS, "--out", str(out), "--schema-out", str(tmp_path / "schema.json")]) == 0
+    # The CSV is compared byte for byte: its numbers are draws rounded to whole numbers, cents or tenths, so an
+    # ulp of difference in numpy's exp could only show if a value sat within 1e-15 of a rounding boundary.
     assert out.read_bytes() == SAMPLE_CSV.read_bytes()
     assert json.loads((tmp_path / "schema.json").read_text()) == json.loads(SAMPLE_SCHEMA.read_text())
     assert json.loads(SAMPLE_SCHEMA.read_text()) == sc.schema_dict()
-    assert (tmp_path / "sample.csv.meta.json").read_text() == (REPO / "data" / "churn-sample.csv.meta.json").read_text()
+    fresh = json.loads((tmp_path / "sample.csv.meta.json").read_text())
+    committed = json.loads(SAMPLE_META.read_text())
+    # Structure and the values copied from the arguments or counted exactly; the two computed numbers below.
+    computed = ("bayesAuc", "churnRate")
+    assert list(fresh) == list(committed)
+    assert {k: v for k, v in fresh.items() if k not in computed} == \
+        {k: v for k, v in committed.items() if k not in computed}
+    assert fresh["bayesAuc"] == pytest.approx(committed["bayesAuc"], abs=AUC_RECORDED)
+    # churnRate is a count of yes labels over a count of valid labels: one correctly rounded division, so
+    # only representation error (1e-16) separates two machines; one label more or less moves it by 5e-4.
+    assert fresh["churnRate"] == pytest.approx(committed["churnRate"], abs=1e-12)
 
 
 def test_sample_auc_measured_from_the_file_is_the_printed_one(capsys, tmp_path):
-    meta = json.loads((REPO / "data" / "churn-sample.csv.meta.json").read_text())
+    meta = json.loads(SAMPLE_META.read_text())
     df = pd.read_csv(SAMPLE_CSV, dtype=str, keep_default_na=False).replace("", None)
-    auc, used = sc.bayes_auc(df, meta["interceptOffset"])
-    assert auc == pytest.approx(meta["bayesAuc"], abs=1e-12)
+    auc, used = sc.bayes_auc(df)
+    # The file holds the AUC rounded to BAYES_AUC_DECIMALS: half a unit of rounding, plus float noise.
+    assert auc == pytest.approx(meta["bayesAuc"], abs=AUC_RECORDED / 2 + 1e-15)
     assert used == meta["bayesAucRows"]
     assert meta["synthetic"] is True and meta["importantFeature"] == "tenure_months"
     sc.main([*SAMPLE_ARGS, "--out", str(tmp_path / "again.csv")])

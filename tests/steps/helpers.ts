@@ -71,3 +71,23 @@ export function mockedAwsBackend() {
 export function body(text: string): never {
     return Buffer.from(text) as never;
 }
+
+/**
+ * How close a metric computed here must be to scikit-learn's (tests/fixtures/metrics/sklearn-metrics.json):
+ * within 1e-9 relative. The fixture's numbers were computed by numpy on one CPU; on another CPU, and in this
+ * TypeScript, the same sums of at most 2,000 terms round differently in the last bits (measured: 2.2e-15
+ * relative at worst; bound n * 2^-53 = 2.2e-13). A real difference in how a metric is computed is far larger:
+ * a tie counted as an order, or a pair swapped, moves the ROC AUC by at least 0.5/(n_pos * n_neg), 1.7e-6
+ * relative in the largest case; clipping log loss at 1e-15 instead of float64's eps moves it by 0.75 in the
+ * extreme case; a threshold convention changes the confusion counts (compared exactly). An expected value of
+ * exactly 0 (precision with nothing predicted positive) must be exactly 0.
+ */
+export const SKLEARN_REL_TOLERANCE = 1e-9;
+
+/** Why `actual` is not scikit-learn's `expected` within SKLEARN_REL_TOLERANCE, or undefined when it is. */
+export function sklearnMismatch(actual: number | null, expected: number, what: string): string | undefined {
+    if (actual === null) return `${what}: got null, scikit-learn says ${expected}`;
+    const difference = Math.abs(actual - expected);
+    if (difference <= SKLEARN_REL_TOLERANCE * Math.abs(expected)) return undefined;
+    return `${what}: ${actual} differs from scikit-learn's ${expected} by ${difference} (relative ${difference / Math.abs(expected)})`;
+}
