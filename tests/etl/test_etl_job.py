@@ -111,9 +111,15 @@ def test_baseline_statistics_format_and_values_match_the_train_split(sample_run)
         num = feature["numerical_statistics"]
         assert set(num) == {"common", "mean", "sum", "std_dev", "min", "max", "distribution"}
         assert num["common"] == {"num_present": n, "num_missing": 0}
+        # Spark sums row by row, numpy pairwise, so the last bits differ: for ~1,400 non-negative features each
+        # sum is within n * 2^-53 = 1.6e-13 relative of the truth, so 1e-12 holds on any CPU; a non-zero value
+        # lost or counted twice moves a sum by over 7e-6 relative (the counts above are exact). std_dev: one-pass vs two-pass, ~1e-12 apart, and
+        # 1e-9 still separates population from sample std (3.6e-4 apart).
         assert num["sum"] == pytest.approx(x.sum(), rel=1e-12)
         assert num["mean"] == pytest.approx(x.mean(), rel=1e-12)
         assert num["std_dev"] == pytest.approx(x.std(), rel=1e-9)
+        # Exact: min, max and the items below are values of the data, copied, not computed; the bucket counts
+        # come from -, / and floor, which IEEE 754 gives identically on every CPU.
         assert (num["min"], num["max"]) == (x.min(), x.max())
         kll = num["distribution"]["kll"]
         width = (x.max() - x.min()) / 10
@@ -142,6 +148,8 @@ def test_baseline_constraints_format(sample_run):
 
 
 def test_same_input_and_seed_give_byte_identical_outputs(spark, churn_schema, sample_run, tmp_path):
+    # Byte for byte on purpose, statistics.json included: the same machine rerunning the same job must repeat
+    # itself exactly (determinism), which is not a comparison of two CPUs' rounding.
     again = run_job(spark, churn_schema, inspect_input(str(SAMPLE_CSV)), JobOptions(str(SAMPLE_CSV), str(tmp_path), "again"))
     for part in ("train", "validation", "test", "quarantine"):
         a = Path(sample_run.prefix, part, "part-00000.csv").read_bytes()

@@ -70,6 +70,8 @@ def test_summarize_counts_reasons_splits_classes_and_train_medians(spark, tmp_pa
     assert s["split:train"] == len(train)
     assert s["positive:train"] == sum(r[X.LABEL] for r in train)
     assert s["other:c"] == 1 and s["other:d"] == 0
+    # Medians and ranges exactly: they are input values, or the mean of two, from +, -, * and / alone, which
+    # IEEE 754 rounds the same way on every CPU (no exp/log, no long sums whose order a SIMD path could change).
     assert s["median:0"] == np.median([r["_x0"] for r in train])
     assert s["median:1"] == np.median([r["_x1"] for r in train if r["_x1"] is not None])
     assert s["present:1"] == sum(r["_x1"] is not None for r in train)
@@ -89,10 +91,16 @@ def test_baseline_aggregates_match_numpy_and_keep_evenly_spaced_sorted_values(sp
     assert B.sketch_levels(n) == 2
     for agg, values in zip(aggs, (x, codes.astype(float))):
         assert agg["count"] == n
-        assert agg["sum"] == pytest.approx(values.sum(), rel=1e-12)
+        # Spark adds row by row, numpy pairwise, so the last bits differ: for 5,000
+        # non-negative terms each sum is within n * 2^-53 = 5.6e-13 relative of the truth, so they agree within
+        # 1.1e-12; 1e-11 leaves a margin. Any non-zero value lost or counted twice moves it by >= 3.6e-6 here.
+        assert agg["sum"] == pytest.approx(values.sum(), rel=1e-11)
+        # Spark's one-pass update vs numpy's two passes: both within ~1e-12 when the mean is a few standard
+        # deviations from 0, as here; 1e-9 still tells population from sample std (1e-4 apart at n = 5,000).
         assert agg["std_dev"] == pytest.approx(values.std(), rel=1e-9)
         lo, hi = values.min(), values.max()
         expected = np.bincount(np.clip(np.floor((values - lo) / ((hi - lo) / 10)), 0, 9).astype(int), minlength=10)
+        # Counts exactly: bucket edges come from -, / and floor, which IEEE 754 gives identically on every CPU.
         assert agg["bucket_counts"] == expected.tolist()
         # Every 4th sorted value from the 2nd on: each item stands for the 4 rows around it.
         assert agg["sketch"] == sorted(values.tolist())[2::4]
@@ -109,7 +117,7 @@ def test_constant_column_gets_one_bucket(spark):
     df = spark.createDataFrame([(4.0, i) for i in range(10)], f"_x0 double, {X.HASH} long")
     agg = X.baseline_aggregates(df, ["_x0"], [(4.0, 4.0)], 10)[0]
     assert B.buckets(4.0, 4.0, agg["bucket_counts"]) == [{"lower_bound": 4.0, "upper_bound": 4.0, "count": 10}]
-    assert agg["std_dev"] == 0.0
+    assert agg["std_dev"] == 0.0  # exact: every deviation from the mean of equal values is exactly 0
 
 
 def test_sketch_levels_keep_at_most_k_items():

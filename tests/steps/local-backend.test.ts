@@ -335,7 +335,7 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         assert.equal(e1.code, 0, e1.io.all);
         assert.equal((await backend.registry.describeVersion(arn1)).approvalStatus, "Approved");
         const report = JSON.parse(fs.readFileSync(path.join(root, "s3", "artifacts", "evaluations", "churn", "1", "evaluation.json"), "utf8"));
-        assert.equal(report.metrics.rocAuc, 1);
+        assert.equal(report.metrics.rocAuc, 1); // exact: every positive outranks every negative, pairs / pairs
         assert.ok(fs.existsSync(path.join(root, "s3", "artifacts", "evaluations", "churn", "1", "report.html")));
 
         const second = await train("exec-2");

@@ -66,6 +66,8 @@ describe(`metrics cross-checked against scikit-learn ${fixture.versions["scikit-
     });
 });
 
+// Exact comparisons below: each expected value is a ratio of small whole numbers (or a copied input), which
+// IEEE 754 division gives correctly rounded on every CPU, and JavaScript never fuses or reorders arithmetic.
 describe("metrics: edge cases", () => {
     it("counts a tied positive/negative pair as half a correct ordering", () => {
         // One positive and one negative with the same score: AUC 0.5, not 0 or 1.
