@@ -6,12 +6,14 @@ by instruction set at run time (AVX-512, AVX2/FMA3, SSE...), and OpenBLAS picks 
 Limiting both on this machine takes those other paths, so a test that only passes with this CPU's rounding
 fails here instead of on a user's machine.
 
-- numpy 1.26 reads NPY_DISABLE_CPU_FEATURES (numpy 2 also has NPY_ENABLE_CPU_FEATURES). It refuses to start
-  if asked to disable a baseline feature, and only warns about names it does not dispatch, so the list is
-  built from what this numpy dispatches and this CPU has. Disabling a feature does not disable the ones built
-  on it (AVX512_ICL stays on without AVX512F), so every AVX-512 group is listed.
-- OpenBLAS (built with DYNAMIC_ARCH, as numpy's and scipy's wheels are) reads OPENBLAS_CORETYPE; Sandybridge
-  kernels use AVX without FMA, so they are only chosen on a CPU that has AVX.
+Both variables are documented in numpy's doc/source/user/troubleshooting-importerror.rst (numpy/numpy), with
+threadpoolctl's "architecture" as the way to see which OpenBLAS kernels run. Checked on numpy 1.26.4:
+- NPY_DISABLE_CPU_FEATURES (names separated by spaces or commas): numpy refuses to start if asked to disable a
+  baseline feature and only warns about names it does not dispatch, so the list is built from what this numpy
+  dispatches and this CPU has. Disabling a feature does not disable the ones built on it (AVX512_ICL stays on
+  without AVX512F), so every AVX-512 group is listed.
+- OPENBLAS_CORETYPE (OpenBLAS built with DYNAMIC_ARCH, as numpy's and scipy's wheels are): Sandybridge kernels
+  use AVX without FMA, so they are only forced on a CPU that has AVX.
 
 The limits are checked in a child process before the tests run: if they did not take effect, the run would
 prove nothing, and this script fails. Usage: .ci/limited-cpu-pytest.py tests/a.py tests/b.py [pytest args]
