@@ -10,6 +10,7 @@ import { DeliveryPipeline } from "./components/delivery-pipeline";
 import { Deployments, deploySessionSeconds } from "./components/deployments";
 import { DriftMonitor, driftFeaturesFromSchema } from "./components/drift-monitor";
 import { EtlJob } from "./components/etl-job";
+import { ImageBuild } from "./components/image-build";
 import { ModelImage } from "./components/model-image";
 import { ModelRegistry } from "./components/model-registry";
 import { PipelineFunction } from "./components/pipeline-function";
@@ -186,7 +187,6 @@ function createTrainingSteps({ config, context, baseline, shared, opts }: StackP
         kmsKeyArn: baseline.kmsKeyArn,
         buckets: { curated: baseline.buckets.curated, models: baseline.buckets.models, artifacts: baseline.buckets.artifacts },
         imageRepositoryArn: shared.imageRepositoryArn,
-        imageUri: shared.imageUri,
         modelPackageGroupName: shared.modelPackageGroupName,
         modelPackageGroupArn: shared.modelPackageGroupArn,
         // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
@@ -226,6 +226,13 @@ function createDriftMonitor({ config, context, baseline, shared, opts }: StackPa
 
 /** Host only: CodePipeline V2 from data or code to the gated prod update. */
 function createDelivery({ config, context, baseline, shared, opts }: StackParts, etlTrigger: PipelineFunction, trainingSteps: TrainingSteps): DeliveryPipeline {
+    // The pipeline builds the model image (its Image action); the train action trains with that image.
+    const imageBuild = new ImageBuild("image-build", {
+        context,
+        kmsKeyArn: baseline.kmsKeyArn,
+        repository: { arn: shared.imageRepositoryArn, url: shared.imageRepositoryUrl },
+        artifactsBucketArn: baseline.buckets.artifacts.arn,
+    }, opts);
     return new DeliveryPipeline("delivery", {
         context,
         kmsKeyArn: baseline.kmsKeyArn,
@@ -238,6 +245,7 @@ function createDelivery({ config, context, baseline, shared, opts }: StackParts,
             ? { repository: config.source.repository, branch: config.source.branch, connectionArn: config.source.connectionArn }
             : undefined,
         etlFunction: { name: etlTrigger.functionName, arn: etlTrigger.functionArn },
+        imageProject: { name: imageBuild.projectName, arn: imageBuild.projectArn },
         trainProject: { name: trainingSteps.trainProject.name, arn: trainingSteps.trainProject.arn },
         evaluateProject: { name: trainingSteps.evaluateProject.name, arn: trainingSteps.evaluateProject.arn },
         modelPackageGroupArn: shared.modelPackageGroupArn,
@@ -269,20 +277,17 @@ function createDeployments({ config, context, shared, opts }: StackParts): Deplo
     }, opts);
 }
 
-/** The model container's build context. */
-export const MODEL_CONTAINER_DIR = path.resolve(__dirname, "..", "model-container");
-
-/** The host's image, registry and pipeline identity, plus its own buckets and key. */
+/** The host's image repository, registry and pipeline identity, plus its own buckets and key. */
 function createSharedResources(
     config: StackConfig,
     context: StackContext,
     baseline: SecurityBaseline,
     opts: pulumi.ComponentResourceOptions,
 ): SharedResources {
+    // The repository only: the pipeline's image build pushes the images (no stack needs Docker).
     const image = new ModelImage("model-image", {
         context,
         kmsKeyArn: baseline.kmsKeyArn,
-        sourceDir: MODEL_CONTAINER_DIR,
         keepTaggedImages: config.ecrKeepTaggedImages,
     }, opts);
     const registry = new ModelRegistry("model-registry", { context, modelName: config.modelName }, opts);
@@ -292,7 +297,7 @@ function createSharedResources(
         modelPackageGroupName: registry.groupName,
         modelPackageGroupArn: registry.groupArn,
         imageRepositoryArn: image.repositoryArn,
-        imageUri: image.imageUri,
+        imageRepositoryUrl: image.repositoryUrl,
         modelsBucketName: baseline.buckets.models.name,
         modelsBucketArn: baseline.buckets.models.arn,
         curatedBucketName: baseline.buckets.curated.name,

@@ -6,6 +6,7 @@ import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/poli
 import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
 import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline-function";
 import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
+import { IMAGE_BUILD_VARIABLES } from "./image-build";
 
 /** A resource another component owns, by name and ARN. */
 export interface ResourceRef {
@@ -27,7 +28,8 @@ export type ExecutionMode = "SUPERSEDED" | "QUEUED";
 
 /**
  * The delivery pipeline: data landing in S3 or a push to GitHub starts it; it prepares the data (Glue, through the
- * ETL trigger Lambda), trains and registers a version, deploys it to dev, evaluates it there and, only when the
+ * ETL trigger Lambda) while it builds the model image (skipped when the image exists), trains and registers a
+ * version with that image, deploys it to dev, evaluates it there and, only when the
  * evaluation approves it, deploys the prod stack. Host stack only.
  */
 export interface DeliveryPipelineArgs {
@@ -62,6 +64,11 @@ export interface DeliveryPipelineArgs {
     readonly triggerPaths?: readonly string[];
     /** The ETL trigger Lambda (a CodePipeline invoke action that runs the Glue job). */
     readonly etlFunction: ResourceRef;
+    /**
+     * CodeBuild project running scripts/build-image.sh (image-build.ts); it exports `IMAGE_URI`, the image by
+     * digest, which the train action receives.
+     */
+    readonly imageProject: ResourceRef;
     /** CodeBuild project running `steps/train`; it exports {@link trainOutputVariable}. */
     readonly trainProject: ResourceRef;
     /** CodeBuild project running `steps/evaluate` against the dev endpoint; it fails when the gate rejects. */
@@ -107,7 +114,10 @@ export interface DeliveryPipelineArgs {
 }
 
 /** Paths whose changes can change the trained model or its data (a push elsewhere does not retrain). */
-export const MODEL_TRIGGER_PATHS: readonly string[] = ["model-container/**", "etl/**", "steps/**", "data/*.schema.json"];
+export const MODEL_TRIGGER_PATHS: readonly string[] = [
+    // monitor/drift_checker is part of the model image (infra/lib/image-context.ts), so it goes through the pipeline.
+    "model-container/**", "monitor/drift_checker/**", "etl/**", "steps/**", "data/*.schema.json",
+];
 
 /** Pipeline-level variables; the retrain trigger and manual starts may set them. */
 export const PIPELINE_VARIABLES = {
@@ -129,6 +139,7 @@ export const ACTIONS = {
     code: "Code",
     data: "Data",
     etl: "ETL",
+    image: "Image",
     train: "Train",
     deployDev: "DeployDev",
     evaluate: "Evaluate",
@@ -363,7 +374,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
         }
 
         function pipelineRoleStatements(): PolicyStatement[] {
-            const builds = [args.trainProject.arn, args.evaluateProject.arn, deployProjects.dev.project.arn, deployProjects.prod.project.arn];
+            const builds = [args.imageProject.arn, args.trainProject.arn, args.evaluateProject.arn, deployProjects.dev.project.arn, deployProjects.prod.project.arn];
             const statements: PolicyStatement[] = [
                 {
                     Sid: "ReadWriteArtifactStore",
@@ -508,6 +519,11 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
             return { name: STAGES.source, actions: [code, data] };
         }
 
+        /**
+         * The data and the image are prepared side by side: CodePipeline runs stages one after another, and the
+         * actions of one stage with the same run order in parallel, so the image build is an action of this stage
+         * (run order 1, like the ETL), in its own variable namespace `Image`.
+         */
         function prepareStage(): aws.types.input.codepipeline.PipelineStage {
             return {
                 name: STAGES.prepare,
@@ -528,6 +544,9 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                             runId: "#{codepipeline.PipelineExecutionId}",
                         }),
                     },
+                }, {
+                    ...buildAction(ACTIONS.image, "Build", args.imageProject.name, provenance(), ACTIONS.image),
+                    runOrder: 1,
                 }],
             };
         }
@@ -538,6 +557,8 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                 onFailure: { result: "FAIL" },
                 actions: [buildAction(ACTIONS.train, "Build", args.trainProject.name, {
                     ...provenance(),
+                    // The image this execution built (or found): training and the registered version use it.
+                    IMAGE_URI: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
                     ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
                     CURATED_PREFIX: `#{${STAGES.prepare}.curatedPrefix}`,
                     TRAIN_PREFIX: `#{${STAGES.prepare}.trainPrefix}`,

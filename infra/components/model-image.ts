@@ -1,20 +1,19 @@
-import * as fs from "fs";
-import * as path from "path";
-import { createHash } from "crypto";
 import * as aws from "@pulumi/aws";
-import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { StackContext } from "../lib/context";
+import { TAG_PREFIX } from "../lib/image-context";
 
-/** The model container's image: an ECR repository that meets the checklist, and the image built from source. */
+/**
+ * The model container's ECR repository, meeting the checklist (immutable tags, scan on push, KMS, lifecycle).
+ * No image is built here: the pipeline's image build (image-build.ts, scripts/build-image.sh) pushes it, so no
+ * stack needs Docker. Host only.
+ */
 export interface ModelImageArgs {
     readonly context: StackContext;
     /** Encrypts the repository. */
     readonly kmsKeyArn: pulumi.Input<string>;
-    /** Folder with the Dockerfile (`model-container/`). */
-    readonly sourceDir: string;
     /**
-     * Tagged images kept; older ones expire.
+     * Content-tagged images kept; older ones expire.
      * @default 20
      */
     readonly keepTaggedImages?: number;
@@ -25,48 +24,23 @@ export interface ModelImageArgs {
     readonly untaggedExpiryDays?: number;
 }
 
-/** Files that do not go into the image (mirrors model-container/.dockerignore) and must not change its tag. */
-const IGNORED = /(^|\/)(__pycache__|\.pytest_cache|tests?)(\/|$)|\.pyc$|\.md$|^\.dockerignore$/;
-
-/**
- * A tag derived from the build context's contents, so the same source always has the same tag (immutable tags
- * stay meaningful) and any change, even a one-line one, produces a new image.
- */
-export function contentTag(sourceDir: string): string {
-    const hash = createHash("sha256");
-    const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true })
-        .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-    const files = walk(sourceDir).map((f) => path.relative(sourceDir, f).split(path.sep).join("/"))
-        .filter((f) => !IGNORED.test(f))
-        .sort();
-    for (const file of files) {
-        hash.update(file).update("\0").update(fs.readFileSync(path.join(sourceDir, file))).update("\0");
-    }
-    return `src-${hash.digest("hex").slice(0, 16)}`;
-}
-
 export class ModelImage extends pulumi.ComponentResource {
     readonly repository: aws.ecr.Repository;
     readonly repositoryArn: pulumi.Output<string>;
-    readonly imageTag: string;
-    /** `<registry>/<repo>:<content tag>` — what training jobs and models run. */
-    readonly imageUri: pulumi.Output<string>;
+    /** `<account>.dkr.ecr.<region>.amazonaws.com/<name>`: where the image build pushes. */
+    readonly repositoryUrl: pulumi.Output<string>;
 
     constructor(name: string, args: ModelImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:image:ModelImage", name, args, opts);
         const parent = this;
         const { context } = args;
 
-        if (!fs.existsSync(path.join(args.sourceDir, "Dockerfile"))) {
-            throw new pulumi.ResourceError(`ModelImage: no Dockerfile in ${args.sourceDir}; expected the model container's build context`, parent);
-        }
-        this.imageTag = contentTag(args.sourceDir);
         this.repository = createRepository();
         this.repositoryArn = this.repository.arn;
+        this.repositoryUrl = this.repository.repositoryUrl;
         createLifecyclePolicy();
-        this.imageUri = createImage().imageUri;
 
-        this.registerOutputs({ repositoryArn: this.repositoryArn, imageUri: this.imageUri });
+        this.registerOutputs({ repositoryArn: this.repositoryArn, repositoryUrl: this.repositoryUrl });
 
         function createRepository() {
             return new aws.ecr.Repository(`${name}-repository`, {
@@ -99,7 +73,7 @@ export class ModelImage extends pulumi.ComponentResource {
                             description: "Keep the most recent content-tagged images",
                             selection: {
                                 tagStatus: "tagged",
-                                tagPrefixList: ["src-"],
+                                tagPrefixList: [TAG_PREFIX],
                                 countType: "imageCountMoreThan",
                                 countNumber: args.keepTaggedImages ?? 20,
                             },
@@ -107,17 +81,6 @@ export class ModelImage extends pulumi.ComponentResource {
                         },
                     ],
                 }),
-            }, { parent });
-        }
-
-        function createImage() {
-            return new awsx.ecr.Image(`${name}-image`, {
-                repositoryUrl: parent.repository.repositoryUrl,
-                context: args.sourceDir,
-                dockerfile: path.join(args.sourceDir, "Dockerfile"),
-                // SageMaker runs x86_64 instances; a build on an ARM laptop must not produce an ARM image.
-                platform: "linux/amd64",
-                imageTag: parent.imageTag,
             }, { parent });
         }
     }

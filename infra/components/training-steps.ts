@@ -26,10 +26,11 @@ export interface TrainingStepsArgs {
     readonly kmsKeyArn: pulumi.Input<string>;
     /** curated: ETL output (read); models: training output (write); artifacts: pipeline artifacts (read), reports (write). */
     readonly buckets: { readonly curated: BucketRef; readonly models: BucketRef; readonly artifacts: BucketRef };
-    /** The model image's ECR repository (training pulls from it). */
+    /**
+     * The model image's ECR repository (training pulls from it). The image itself is the pipeline's: the train
+     * action passes the image build's `IMAGE_URI` (by digest) to each build.
+     */
     readonly imageRepositoryArn: pulumi.Input<string>;
-    /** The image training jobs and registered versions use. */
-    readonly imageUri: pulumi.Input<string>;
     readonly modelPackageGroupName: pulumi.Input<string>;
     readonly modelPackageGroupArn: pulumi.Input<string>;
     /** The endpoint `evaluate` scores the test split against (the dev endpoint). */
@@ -385,7 +386,6 @@ export class TrainingSteps extends pulumi.ComponentResource {
                 MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
                 TRAINING_JOB_PREFIX: jobPrefix,
                 MODEL_OUTPUT_PREFIX: modelsOutput,
-                IMAGE_URI: args.imageUri,
                 TRAINING_ROLE_ARN: parent.trainingRole.arn,
                 TRAINING_CONFIG: JSON.stringify(args.training),
             }, `steps/train: trains ${args.modelName} on SageMaker and registers a PendingManualApproval version`, buildTimeoutMinutes());

@@ -1,5 +1,5 @@
 /**
- * Resources one host stack (dev) creates and every environment uses: the model image, the model registry, the
+ * Resources one host stack (dev) creates and every environment uses: the model image repository, the model registry, the
  * bucket holding model artifacts and data baselines, the key that encrypts them, and the pipeline. Other stacks
  * (prod) read them from the host's `shared` stack output, so there is one registry and one image per project.
  */
@@ -8,8 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 export interface SharedResources {
     readonly modelPackageGroupName: pulumi.Output<string>;
     readonly modelPackageGroupArn: pulumi.Output<string>;
+    /** The model image's repository; the pipeline pushes images there, versions record them by digest. */
     readonly imageRepositoryArn: pulumi.Output<string>;
-    readonly imageUri: pulumi.Output<string>;
+    readonly imageRepositoryUrl: pulumi.Output<string>;
     /** Where training writes model artifacts. */
     readonly modelsBucketName: pulumi.Output<string>;
     readonly modelsBucketArn: pulumi.Output<string>;
@@ -24,7 +25,7 @@ export interface SharedResources {
 }
 
 const FIELDS: readonly (keyof SharedResources)[] = [
-    "modelPackageGroupName", "modelPackageGroupArn", "imageRepositoryArn", "imageUri", "modelsBucketName",
+    "modelPackageGroupName", "modelPackageGroupArn", "imageRepositoryArn", "imageRepositoryUrl", "modelsBucketName",
     "modelsBucketArn", "curatedBucketName", "curatedBucketArn", "kmsKeyArn", "pipelineName", "pipelineArn",
 ];
 

@@ -126,9 +126,6 @@ export function emulateState(type: string, name: string, inputs: Record<string, 
     if (type === "aws:ecr/repository:Repository") {
         state.repositoryUrl = `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/${state.name}`;
     }
-    if (type === "awsx:ecr:Image") {
-        state.imageUri = `${inputs.repositoryUrl}:${inputs.imageTag ?? "latest"}`;
-    }
     if (type === "aws:lambda/function:Function") {
         state.invokeArn = `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${state.arn}/invocations`;
     }
@@ -145,7 +142,7 @@ export function hostSharedFixture(region = "us-east-1"): Record<string, string> 
         modelPackageGroupName: "mlops-dev-churn",
         modelPackageGroupArn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package-group/mlops-dev-churn`,
         imageRepositoryArn: `arn:aws:ecr:${region}:${ACCOUNT_ID}:repository/mlops-dev-model`,
-        imageUri: `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/mlops-dev-model:src-0123456789abcdef`,
+        imageRepositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/mlops-dev-model`,
         modelsBucketName: bucket("models"),
         modelsBucketArn: `arn:aws:s3:::${bucket("models")}`,
         curatedBucketName: bucket("curated"),
@@ -175,7 +172,8 @@ export function modelVersionFixture(overrides: Partial<ModelVersion> = {}, regio
         version: 3,
         approvalStatus: "Approved",
         createdAt: "2026-11-01T01:00:00.000Z",
-        imageUri: shared.imageUri,
+        // The pipeline's image build exports images by digest (a placeholder digest: a fixture, not a real image).
+        imageUri: `${shared.imageRepositoryUrl}@sha256:${"0123456789abcdef".repeat(4)}`,
         modelDataUrl: `s3://${shared.modelsBucketName}/training/mlops-dev-churn-train-0123456789abcdef/output/model.tar.gz`,
         metadata: {
             manifestUri: properties.ManifestUri,

@@ -15,6 +15,7 @@ import {
 } from "../../infra/components/delivery-pipeline";
 import { outputVariables } from "../../lambdas/etl-trigger/manifest";
 import { parseUserParameters } from "../../lambdas/etl-trigger/parameters";
+import { IMAGE_INPUTS } from "../../infra/lib/image-context";
 import { testBed } from "../harness/fixtures";
 import { ACCOUNT_ID, evaluate, evaluateStackOk, RecordedResource, StackGraph } from "../harness/pulumi-harness";
 
@@ -22,6 +23,7 @@ import { ACCOUNT_ID, evaluate, evaluateStackOk, RecordedResource, StackGraph } f
 const REGION = "us-east-1";
 const OTHERS = {
     etlFunction: { name: "mlops-dev-etl-trigger", arn: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:mlops-dev-etl-trigger` },
+    imageProject: { name: "mlops-dev-image", arn: `arn:aws:codebuild:${REGION}:${ACCOUNT_ID}:project/mlops-dev-image` },
     trainProject: { name: "mlops-dev-train", arn: `arn:aws:codebuild:${REGION}:${ACCOUNT_ID}:project/mlops-dev-train` },
     evaluateProject: { name: "mlops-dev-evaluate", arn: `arn:aws:codebuild:${REGION}:${ACCOUNT_ID}:project/mlops-dev-evaluate` },
     modelPackageGroupArn: `arn:aws:sagemaker:${REGION}:${ACCOUNT_ID}:model-package-group/mlops-dev-churn`,
@@ -93,12 +95,12 @@ describe("delivery pipeline: dev without a Git connection", () => {
         }]);
     });
 
-    it("runs Source → Prepare → Train → Dev (deploy, then evaluate) → Prod with the right action types", () => {
+    it("runs Source → Prepare (ETL ‖ Image) → Train → Dev (deploy, then evaluate) → Prod with the right action types", () => {
         const stages = pipelineOf(graph).inputs.stages;
         assert.deepEqual(stages.map((s: any) => s.name), ["Source", "Prepare", "Train", "Dev", "Prod"]);
         const shape = (s: any) => s.actions.map((a: any) => [a.name, a.category, a.provider, a.runOrder ?? 1]);
         assert.deepEqual(shape(stages[0]), [["Code", "Source", "S3", 1], ["Data", "Source", "S3", 1]]);
-        assert.deepEqual(shape(stages[1]), [["ETL", "Invoke", "Lambda", 1]]);
+        assert.deepEqual(shape(stages[1]), [["ETL", "Invoke", "Lambda", 1], ["Image", "Build", "CodeBuild", 1]]);
         assert.deepEqual(shape(stages[2]), [["Train", "Build", "CodeBuild", 1]]);
         assert.deepEqual(shape(stages[3]), [["DeployDev", "Build", "CodeBuild", 1], ["Evaluate", "Test", "CodeBuild", 2]]);
         assert.deepEqual(shape(stages[4]), [["DeployProd", "Build", "CodeBuild", 1]]);
@@ -158,6 +160,23 @@ describe("delivery pipeline: dev without a Git connection", () => {
         }
         assert.ok(checked > 20, `only ${checked} variable references found`);
         assert.ok(declared.has(PIPELINE_VARIABLES.trigger), "the retrain trigger records why it started a run");
+    });
+
+    it("builds the image beside the ETL (same stage, same run order) and before Train, which receives it by digest", () => {
+        const stages = pipelineOf(graph).inputs.stages.map((s: any) => s.name);
+        const image = action(graph, STAGES.prepare, ACTIONS.image);
+        const etl = action(graph, STAGES.prepare, ACTIONS.etl);
+        // Actions of one stage with the same run order run in parallel; stages run one after another.
+        assert.equal(image.runOrder ?? 1, etl.runOrder ?? 1);
+        assert.ok(stages.indexOf(STAGES.prepare) < stages.indexOf(STAGES.train), "the image exists before training starts");
+        assert.equal(image.configuration.ProjectName, OTHERS.imageProject.name);
+        assert.equal(image.namespace, "Image");
+        assert.deepEqual(image.inputArtifacts, ["code"], "the image is built from the execution's code revision");
+        assert.equal(image.outputArtifacts, undefined);
+        assert.equal(buildVariables(action(graph, STAGES.train, ACTIONS.train)).IMAGE_URI, "#{Image.IMAGE_URI}");
+        for (const [s, a] of [[STAGES.dev, ACTIONS.deployDev], [STAGES.dev, ACTIONS.evaluate], [STAGES.prod, ACTIONS.deployProd]]) {
+            assert.equal(buildVariables(action(graph, s, a)).IMAGE_URI, undefined, `${a} serves the registered version's image, not the build's`);
+        }
     });
 
     it("hands the trained version to both deployments and the evaluation, and the test split to the evaluation", () => {
@@ -271,7 +290,7 @@ describe("delivery pipeline: dev without a Git connection", () => {
         const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
         const deployArns = graph.ofType("aws:codebuild/project:Project").map((p) => p.state.arn);
         assert.deepEqual([...bySid.RunBuildActions.Resource].sort(),
-            [OTHERS.trainProject.arn, OTHERS.evaluateProject.arn, ...deployArns].sort());
+            [OTHERS.imageProject.arn, OTHERS.trainProject.arn, OTHERS.evaluateProject.arn, ...deployArns].sort());
         assert.equal(bySid.InvokeEtlTrigger.Resource, OTHERS.etlFunction.arn);
         assert.equal(bySid.UseStackKey.Resource, outputs.kmsKeyArn);
         assert.equal(bySid.ReadDataSource.Resource, `arn:aws:s3:::${RAW_BUCKET}/incoming/churn.csv`);
@@ -419,7 +438,10 @@ describe("delivery pipeline: with a CodeStar connection", () => {
                 pushes: [{ branches: { includes: ["release"] }, filePaths: { includes: [...MODEL_TRIGGER_PATHS] } }],
             },
         }]);
-        assert.deepEqual([...MODEL_TRIGGER_PATHS], ["model-container/**", "etl/**", "steps/**", "data/*.schema.json"]);
+        assert.deepEqual([...MODEL_TRIGGER_PATHS], ["model-container/**", "monitor/drift_checker/**", "etl/**", "steps/**", "data/*.schema.json"]);
+        // Whatever goes into the model image is built by the pipeline only, so a push to it must start one.
+        const folders = MODEL_TRIGGER_PATHS.filter((p) => p.endsWith("/**")).map((p) => p.slice(0, -2));
+        for (const input of IMAGE_INPUTS) assert.ok(folders.some((f) => input.startsWith(f)), `a push to ${input} starts no pipeline run`);
     });
 
     it("may use the connection (pipeline role) and pass it (dev deployer)", () => {

@@ -222,6 +222,7 @@ describe("deployments: configuration", () => {
                 context, kmsKeyArn: baseline.kmsKeyArn, alertsTopicArn: baseline.alertsTopicArn, pipelineName: "mlops-dev-churn",
                 artifactsBucket: baseline.buckets.artifacts, rawBucket: baseline.buckets.raw, dataObjectKey: "incoming/churn.csv",
                 etlFunction: { name: "f", arn: `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:mlops-dev-f` },
+                imageProject: { name: "i", arn: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-dev-i` },
                 trainProject: { name: "t", arn: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-dev-t` },
                 evaluateProject: { name: "e", arn: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-dev-e` },
                 modelPackageGroupArn: GROUP_ARN,

@@ -1,9 +1,4 @@
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { contentTag } from "../../infra/components/model-image";
-import { MODEL_CONTAINER_DIR } from "../../infra/program";
 import { hostSharedFixture, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -22,7 +17,7 @@ describe("shared resources: dev hosts, prod reads", () => {
         assert.equal(dev.outputs.shared.kmsKeyArn, dev.outputs.kmsKeyArn);
     });
 
-    it("dev owns the ECR repository, the image and the model registry; prod has none and references dev", () => {
+    it("dev owns the ECR repository and the model registry; prod has none and references dev", () => {
         assert.equal(dev.graph.ofType("aws:ecr/repository:Repository").length, 1);
         assert.equal(dev.graph.ofType("aws:sagemaker/modelPackageGroup:ModelPackageGroup").length, 1);
         assert.equal(dev.graph.ofType("pulumi:pulumi:StackReference").length, 0);
@@ -42,40 +37,5 @@ describe("shared resources: dev hosts, prod reads", () => {
         const tagged = rules.find((r: any) => r.selection.tagStatus === "tagged");
         assert.equal(untagged.selection.countType, "sinceImagePushed");
         assert.deepEqual([tagged.selection.countType, tagged.selection.countNumber], ["imageCountMoreThan", 20]);
-    });
-
-    it("builds the image from model-container for linux/amd64, tagged by content", () => {
-        const image = dev.graph.one("awsx:ecr:Image");
-        assert.equal(image.inputs.platform, "linux/amd64");
-        assert.equal(image.inputs.context, MODEL_CONTAINER_DIR);
-        assert.equal(image.inputs.imageTag, contentTag(MODEL_CONTAINER_DIR));
-        assert.match(dev.outputs.shared.imageUri, /:src-[0-9a-f]{16}$/);
-    });
-});
-
-describe("contentTag", () => {
-    let dir: string;
-    beforeEach(() => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "ctx-"));
-        fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM python:3.11-slim\n");
-        fs.mkdirSync(path.join(dir, "src"));
-        fs.writeFileSync(path.join(dir, "src", "serve.py"), "print('x')\n");
-    });
-    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-    it("is stable for the same content and changes with a one-line change", () => {
-        const before = contentTag(dir);
-        assert.equal(contentTag(dir), before);
-        fs.writeFileSync(path.join(dir, "src", "serve.py"), "print('y')\n");
-        assert.notEqual(contentTag(dir), before);
-    });
-
-    it("ignores caches and tests, which are not part of the image", () => {
-        const before = contentTag(dir);
-        fs.mkdirSync(path.join(dir, "src", "__pycache__"));
-        fs.writeFileSync(path.join(dir, "src", "__pycache__", "serve.cpython-311.pyc"), "bytes");
-        fs.mkdirSync(path.join(dir, "tests"));
-        fs.writeFileSync(path.join(dir, "tests", "test_x.py"), "");
-        assert.equal(contentTag(dir), before);
     });
 });

@@ -32,7 +32,6 @@ async function evaluateComponent(stack: string, overrides: Partial<Record<string
             kmsKeyArn: bed.baseline.kmsKeyArn,
             buckets: { curated: bed.baseline.buckets.curated, models: bed.baseline.buckets.models, artifacts: bed.baseline.buckets.artifacts },
             imageRepositoryArn: REPO_ARN,
-            imageUri: `${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-churn:abc`,
             modelPackageGroupName: `mlops-${stack}-churn`,
             modelPackageGroupArn: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-${stack}-churn`,
             endpointName: `mlops-${stack}-churn`,
@@ -200,7 +199,7 @@ describe("TrainingSteps: validation", () => {
                 context: bed.context, modelName: "churn", training: { ...bed.config.training, instanceCount: 2 }, evaluation: bed.config.evaluation,
                 kmsKeyArn: bed.baseline.kmsKeyArn,
                 buckets: { curated: bed.baseline.buckets.curated, models: bed.baseline.buckets.models, artifacts: bed.baseline.buckets.artifacts },
-                imageRepositoryArn: REPO_ARN, imageUri: "img", modelPackageGroupName: "g", modelPackageGroupArn: "arn:g", endpointName: "e",
+                imageRepositoryArn: REPO_ARN, modelPackageGroupName: "g", modelPackageGroupArn: "arn:g", endpointName: "e",
             }, bed.opts).trainingRoleArn;
         });
         assert.match(String(error), /training\.instanceCount is 2; the model container trains on a single instance/);
