@@ -84,14 +84,20 @@ export const PULUMI_OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 /** Environments that live on; a TTL schedule would destroy them. */
 const LONG_LIVED_ENVIRONMENTS: readonly string[] = ["dev", "prod"];
 
-/** Repository paths that change what `pulumi up` of a stack does. The host also builds the image and the ETL. */
+/**
+ * Repository paths that change what `pulumi up` of a stack does. The host also uploads the ETL. The model image is
+ * not among them: the pipeline builds it, so a push under model-container/ starts the pipeline, not a deployment.
+ */
 export function deploymentPaths(stack: string, isHost: boolean): string[] {
     return [
         "infra/**",
         "lambdas/**",
         "monitor/**",
+        // The drift checker goes into the model image, which the pipeline builds. A leading "!" excludes
+        // (pulumi.com/docs/deployments/concepts/settings/path-filtering).
+        "!monitor/drift_checker/**",
         "data/*.schema.json",
-        ...(isHost ? ["model-container/**", "etl/**"] : []),
+        ...(isHost ? ["etl/**"] : []),
         "package.json",
         "package-lock.json",
         "tsconfig.json",

@@ -126,7 +126,7 @@ describe("deployments: prod stack", () => {
         const settings = graph.one(SETTINGS).inputs;
         assert.deepEqual([settings.stack, settings.vcs.previewPullRequests, settings.vcs.deployCommits], ["prod", true, false]);
         assert.deepEqual(settings.vcs.paths, deploymentPaths("prod", false));
-        assert.ok(!settings.vcs.paths.includes("model-container/**"), "prod builds no image");
+        assert.ok(!settings.vcs.paths.includes("model-container/**"), "no stack builds an image");
     });
 
     it("uses the host's OIDC provider by its fixed ARN and its own subject", () => {
@@ -249,8 +249,13 @@ describe("deployments: helpers", () => {
         assert.ok(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 28_800 } })) <= 43_200);
     });
 
-    it("lists the paths that change a stack's deployment, the host's image and ETL included", () => {
+    it("lists the paths that change a stack's deployment, the host's ETL included and the model image in neither", () => {
         assert.ok(deploymentPaths("dev", true).includes("etl/**"));
+        for (const [stack, isHost] of [["dev", true], ["prod", false]] as const) {
+            // The pipeline builds the image: a container change deploying dev too would race the pipeline's DeployDev.
+            assert.ok(!deploymentPaths(stack, isHost).some((p) => p.startsWith("model-container")), stack);
+            assert.ok(deploymentPaths(stack, isHost).includes("!monitor/drift_checker/**"), `${stack}: the image's drift checker is excluded`);
+        }
         assert.ok(!deploymentPaths("prod", false).includes("etl/**"));
         assert.equal(deploymentPaths("prod", false).at(-1), "Pulumi.prod.yaml");
     });
