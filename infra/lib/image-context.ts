@@ -22,7 +22,7 @@ export const IMAGE_INPUTS: readonly string[] = [
 ];
 
 /** Files inside the inputs that never reach the image: caches, tests, documentation. */
-const IGNORED = /(^|\/)(__pycache__|\.pytest_cache|tests?)(\/|$)|\.pyc$|\.md$|(^|\/)\.dockerignore$/;
+const IGNORED = /(^|\/)(__pycache__|\.pytest_cache|tests?)(\/|$)|\.pyc$|\.md$/;
 
 /** Tags are `src-` + 16 hex characters (the ECR lifecycle policy keeps images by this prefix). */
 export const TAG_PREFIX = "src-";

@@ -17,6 +17,8 @@ const GROUP = "mlops-dev-churn";
 const DATA = "s3://mlops-dev-curated-123456789012-us-east-1/run-42/";
 const OUTPUT = "s3://mlops-dev-models-123456789012-us-east-1/training";
 const VERSION_ARN = `arn:aws:sagemaker:us-east-1:123456789012:model-package/${GROUP}/4`;
+/** What the Image action exports (a placeholder digest: a fixture, not a real image). */
+const IMAGE_BY_DIGEST = `123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-model@sha256:${"0123456789abcdef".repeat(4)}`;
 const MANIFEST = {
     runId: "run-42", features: ["tenure_months", "monthly_charges", "contract"], label: "churned",
     baseline: { statistics: "baseline/statistics.json", constraints: "baseline/constraints.json" },
@@ -286,7 +288,7 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
     it("reads its arguments from the environment CodeBuild sets", async () => {
         mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
         const envIo = new CapturedIo({
-            DATA_PREFIX: DATA, MODEL_OUTPUT_PREFIX: OUTPUT, IMAGE_URI: "img:1", TRAINING_ROLE_ARN: "arn:aws:iam::123456789012:role/r",
+            DATA_PREFIX: DATA, MODEL_OUTPUT_PREFIX: OUTPUT, IMAGE_URI: IMAGE_BY_DIGEST, TRAINING_ROLE_ARN: "arn:aws:iam::123456789012:role/r",
             MODEL_PACKAGE_GROUP: GROUP, MODEL_NAME: "churn", TRAINING_JOB_PREFIX: "mlops-dev-churn", PIPELINE_EXECUTION_ID: EXECUTION,
             CODEBUILD_RESOLVED_SOURCE_VERSION: "abc123", TRAINING_CONFIG: JSON.stringify(TRAINING_CONFIG),
             KMS_KEY_ID: "arn:aws:kms:us-east-1:123456789012:key/abc",
@@ -296,7 +298,11 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
         const req = mocks.sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
         assert.equal(req.TrainingJobName, JOB);
         assert.equal(req.RoleArn, "arn:aws:iam::123456789012:role/r");
-        assert.equal(mocks.sagemaker.commandCalls(CreateModelPackageCommand)[0].args[0].input.MetadataProperties?.CommitId, "abc123");
+        // The pipeline's Image action exports the image by digest: training runs it and the version records it.
+        assert.equal(req.AlgorithmSpecification?.TrainingImage, IMAGE_BY_DIGEST);
+        const pkg = mocks.sagemaker.commandCalls(CreateModelPackageCommand)[0].args[0].input;
+        assert.equal(pkg.MetadataProperties?.CommitId, "abc123");
+        assert.equal(pkg.InferenceSpecification?.Containers?.[0].Image, IMAGE_BY_DIGEST);
     });
 });
 
