@@ -441,7 +441,7 @@ describe("delivery pipeline: with a CodeStar connection", () => {
         assert.deepEqual([...MODEL_TRIGGER_PATHS], ["model-container/**", "monitor/drift_checker/**", "etl/**", "steps/**", "data/*.schema.json"]);
         // Whatever goes into the model image is built by the pipeline only, so a push to it must start one.
         const folders = MODEL_TRIGGER_PATHS.filter((p) => p.endsWith("/**")).map((p) => p.slice(0, -2));
-        for (const input of IMAGE_INPUTS) assert.ok(folders.some((f) => input.startsWith(f)), `a push to ${input} starts no pipeline run`);
+        for (const input of IMAGE_INPUTS) assert.ok(folders.some((f) => `${input}/`.startsWith(f)), `a push to ${input} starts no pipeline run`);
     });
 
     it("may use the connection (pipeline role) and pass it (dev deployer)", () => {
