@@ -362,18 +362,15 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
                     "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability",
                     "ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
                     "ecr:TagResource", "ecr:UntagResource", "ecr:ListTagsForResource",
-                    // Pushing the model image the stack builds.
-                    "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                    "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
-                    "ecr:GetDownloadUrlForLayer",
+                    // No image actions: the pipeline's image build pushes images, no deployment does.
                 ],
                 Resource: arn("ecr", `repository/${prefix}-*`),
             },
             {
-                // Registry logins and Glue security configurations have no resource-level permissions.
-                Sid: "RegistryLoginAndGlueSecurityConfigurations",
+                // Glue security configurations have no resource-level permissions.
+                Sid: "ReadGlueSecurityConfigurations",
                 Effect: "Allow",
-                Action: ["ecr:GetAuthorizationToken", "glue:GetSecurityConfiguration"],
+                Action: ["glue:GetSecurityConfiguration"],
                 Resource: "*",
             },
             {
@@ -475,7 +472,7 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     ReadSharedModelRegistry: "serving",
     ManageModelRegistry: "host",
     ManageImageRepository: "host",
-    RegistryLoginAndGlueSecurityConfigurations: "host",
+    ReadGlueSecurityConfigurations: "host",
     ManageEtlJob: "host",
     ManageBuildProjects: "host",
     ManagePipeline: "host",

@@ -177,6 +177,24 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
         }
     });
 
+    it("is the only identity of the program that may push the model image (deployers included)", async () => {
+        const documents = [
+            ...graph.ofType("aws:iam/rolePolicy:RolePolicy").map((p) => ({ who: `${p.name} (inline)`, policy: JSON.parse(p.inputs.policy) })),
+            ...graph.ofType("aws:iam/policy:Policy").map((p) => ({ who: `${p.name} (managed)`, policy: JSON.parse(p.inputs.policy) })),
+        ];
+        assert.ok(documents.length > 15, `only ${documents.length} policies found`);
+        const pushers: string[] = [];
+        for (const { who, policy: document } of documents) {
+            const result: any = await runSimulation({
+                identityPolicies: [{ name: who, policy: document }], serviceControlPolicies: [], resourceControlPolicies: [], resourcePolicy: undefined,
+                request: { action: "ecr:PutImage", resource: { resource: repo(), accountId: ACCOUNT_ID }, principal: roleArn, contextVariables: {} },
+            } as any, {});
+            assert.notEqual(result.resultType, "error", who);
+            if (result.overallResult === "Allowed") pushers.push(who);
+        }
+        assert.deepEqual(pushers, ["image-build-policy (inline)"]);
+    });
+
     it("names every action and justifies its only wildcard resource (ECR login)", () => {
         for (const s of policy.Statement) {
             for (const action of [s.Action].flat()) assert.doesNotMatch(action, /\*/, `${s.Sid}: ${action}`);
