@@ -29,8 +29,8 @@ export type ExecutionMode = "SUPERSEDED" | "QUEUED";
 /**
  * The delivery pipeline: data landing in S3 or a push to GitHub starts it; it prepares the data (Glue, through the
  * ETL trigger Lambda) while it builds the model image (skipped when the image exists), trains and registers a
- * version with that image, deploys it to dev, evaluates it there and, only when the
- * evaluation approves it, deploys the prod stack. Host stack only.
+ * version with that image, deploys it to dev, evaluates it there and, only when the evaluation approves it,
+ * deploys the prod stack. Host stack only.
  */
 export interface DeliveryPipelineArgs {
     readonly context: StackContext;
