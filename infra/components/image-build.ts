@@ -11,7 +11,7 @@ export type ScanSeverity = typeof SCAN_SEVERITIES[number];
 
 /** The exported variables of the image build (`#{<namespace>.IMAGE_URI}`). */
 export const IMAGE_BUILD_VARIABLES = { imageUri: "IMAGE_URI", imageTag: "IMAGE_TAG" } as const;
-/** Where scripts/build-image.sh writes IMAGE_TAG= and IMAGE_URI= lines. */
+/** Where scripts/build-image.sh writes IMAGE_TAG= and IMAGE_URI= lines (its IMAGE_OUTPUT, set on the project). */
 export const IMAGE_OUTPUT_FILE = ".image-build/image.env";
 
 /**
@@ -168,6 +168,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                     environmentVariables: [
                         { name: "IMAGE_REPOSITORY_URI", value: args.repository.url, type: "PLAINTEXT" },
                         { name: "FAIL_ON_SEVERITY", value: failOnSeverity, type: "PLAINTEXT" },
+                        { name: "IMAGE_OUTPUT", value: IMAGE_OUTPUT_FILE, type: "PLAINTEXT" },
                     ],
                 },
                 logsConfig: {

@@ -73,7 +73,7 @@ describe("image build: no stack builds an image, the pipeline does", () => {
     it("the builder runs the one project script on the pipeline's source, pushing to the model repository", () => {
         const project = projectNamed(graphs.dev, "mlops-dev-image");
         const repo = graphs.dev.one("aws:ecr/repository:Repository");
-        assert.deepEqual(envOf(project), { IMAGE_REPOSITORY_URI: repo.state.repositoryUrl, FAIL_ON_SEVERITY: "CRITICAL" });
+        assert.deepEqual(envOf(project), { IMAGE_REPOSITORY_URI: repo.state.repositoryUrl, FAIL_ON_SEVERITY: "CRITICAL", IMAGE_OUTPUT: IMAGE_OUTPUT_FILE });
         assert.equal(project.inputs.source.type, "CODEPIPELINE");
         const spec = YAML.parse(project.inputs.source.buildspec);
         assert.deepEqual(spec.phases.build.commands[0], "bash scripts/build-image.sh");
