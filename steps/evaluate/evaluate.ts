@@ -14,8 +14,8 @@ import { EvaluationThresholds } from "../lib/config";
 import { StepError } from "../lib/errors";
 import { Champion, championFromProperties, decide, evaluationProperties, EvaluationMetrics, GateResult } from "../lib/gate";
 import { readEtlRun } from "../lib/manifest";
-import { classificationMetrics, percentile, prCurve, rocCurve } from "../lib/metrics";
-import { EvaluationReport, plotPoints, renderHtml, renderJson, renderJunit } from "../lib/report";
+import { calibrationCurve, classificationMetrics, percentile, prCurve, rocCurve } from "../lib/metrics";
+import { calibrationBins, EvaluationReport, plotPoints, renderHtml, renderJson, renderJunit } from "../lib/report";
 import { Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
 import { readTestSet, scoreRows, ScoreOptions } from "./score";
@@ -98,6 +98,7 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
         data: {
             testPrefix, files: test.files.length, rows: test.rows.length, scoredRows: labels.length,
             failedRows: scored.failedRows, positives: base.positives,
+            ...(run.manifest.splitBy === "id" || run.manifest.splitBy === "position" ? { splitBy: run.manifest.splitBy } : {}),
         },
         requests: { count: scored.requests, failed: scored.failedRequests, retries: scored.retries, errors: scored.errors },
         threshold,
@@ -109,6 +110,7 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
         reasons: gate.reasons,
         rules: gate.rules,
         curves: { roc: plotPoints(rocCurve(labels, scores)), pr: plotPoints(prCurve(labels, scores)) },
+        calibration: calibrationBins(calibrationCurve(labels, scores)),
     };
 
     const reportUri = asPrefix(joinUri(options.reportPrefix, challenger.groupName, String(challenger.version)));

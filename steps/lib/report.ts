@@ -6,7 +6,7 @@
  */
 import { EvaluationThresholds } from "./config";
 import { Champion, Decision, EvaluationMetrics, METRIC_LABELS, RuleResult } from "./gate";
-import { ConfusionMatrix, CurvePoint } from "./metrics";
+import { CalibrationBin, ConfusionMatrix, CurvePoint } from "./metrics";
 
 export interface EvaluationReport {
     readonly schemaVersion: 1;
@@ -23,6 +23,9 @@ export interface EvaluationReport {
         readonly scoredRows: number;
         readonly failedRows: number;
         readonly positives: number;
+        /** How the ETL assigned rows to splits (manifest `splitBy`): by id hash, or by row position when the
+         * schema has no id. Absent in reports of manifests that predate the field. */
+        readonly splitBy?: "id" | "position";
     };
     readonly requests: { readonly count: number; readonly failed: number; readonly retries: number; readonly errors: readonly string[] };
     /** Decision threshold: a row is predicted positive when its probability is >= this. */
@@ -36,6 +39,9 @@ export interface EvaluationReport {
     readonly rules: readonly RuleResult[];
     /** Plot points [x, y], at most {@link MAX_CURVE_POINTS} each. ROC: (fpr, tpr); PR: (recall, precision). */
     readonly curves: { readonly roc: readonly (readonly [number, number])[]; readonly pr: readonly (readonly [number, number])[] };
+    /** Reliability diagram: the non-empty equal-width probability bins (metrics.ts calibrationCurve). Absent in
+     * reports written before it existed. */
+    readonly calibration?: readonly CalibrationBin[];
 }
 
 export const MAX_CURVE_POINTS = 400;
@@ -48,6 +54,12 @@ export function plotPoints(curve: readonly CurvePoint[] | null, max = MAX_CURVE_
         ? curve
         : Array.from({ length: max }, (_, i) => curve[Math.round((i * (curve.length - 1)) / (max - 1))]);
     return picked.map((p) => [round(p.x), round(p.y)]);
+}
+
+/** Reliability-diagram bins rounded for the report (6 decimals, like the curves). */
+export function calibrationBins(bins: readonly CalibrationBin[] | null): CalibrationBin[] {
+    const round = (v: number) => Math.round(v * 1e6) / 1e6;
+    return (bins ?? []).map((b) => ({ ...b, meanPredicted: round(b.meanPredicted), fractionPositive: round(b.fractionPositive) }));
 }
 
 // ── text helpers ───────────────────────────────────────────────────────────────────────────────────────────
@@ -87,6 +99,8 @@ interface PlotOptions {
     readonly id: string;
     /** Dashed reference line, e.g. the diagonal of a random classifier. */
     readonly reference?: readonly (readonly [number, number])[];
+    /** Draw a dot at every point (few points that stand for bins, not a dense curve). @default false */
+    readonly markers?: boolean;
 }
 
 /** A square line plot of points in [0, 1]², as inline SVG. */
@@ -105,8 +119,9 @@ export function svgPlot(points: readonly (readonly [number, number])[], options:
         `<text x="${(m.left - 6).toFixed(2)}" y="${y(t)}" text-anchor="end" dominant-baseline="middle">${t}</text>`).join("");
     const path = (pts: readonly (readonly [number, number])[]) => pts.map(([px, py]) => `${x(px)},${y(py)}`).join(" ");
     const reference = options.reference ? `<polyline points="${path(options.reference)}" class="reference"/>` : "";
+    const dots = options.markers ? points.map(([px, py]) => `<circle cx="${x(px)}" cy="${y(py)}" r="3" class="marker"/>`).join("") : "";
     const line = points.length > 0
-        ? `<polyline points="${path(points)}" class="curve"/>`
+        ? `<polyline points="${path(points)}" class="curve"/>${dots}`
         : `<text x="${x(0.5)}" y="${y(0.5)}" text-anchor="middle">not computable</text>`;
     return `<svg id="${escapeHtml(options.id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size}" width="${size}" height="${size}" role="img" aria-label="${escapeHtml(options.title)}">` +
         `<title>${escapeHtml(options.title)}</title>` +
@@ -158,7 +173,21 @@ td:first-child,th:first-child,#rules td:nth-child(2),#rules td:last-child{text-a
 tr.fail td{background:#ffebe9}tr.skipped td{color:#57606a}.plots{display:flex;gap:2rem;flex-wrap:wrap}
 svg text{font-size:11px;fill:#1b1f24}svg .title{font-size:13px;font-weight:600}.frame{fill:none;stroke:#57606a}
 .grid{stroke:#d0d7de;stroke-width:.5}.curve{fill:none;stroke:#0969da;stroke-width:2}.reference{fill:none;stroke:#8c959f;stroke-dasharray:4 4}
-.note{color:#57606a}code{background:#f6f8fa;padding:0 .2rem}`;
+.note{color:#57606a}code{background:#f6f8fa;padding:0 .2rem}.marker{fill:#0969da}`;
+
+function calibrationSection(report: EvaluationReport): string {
+    const bins = report.calibration;
+    if (!bins) return "";
+    const plot = svgPlot(bins.map((b) => [b.meanPredicted, b.fractionPositive] as const), {
+        id: "reliability-diagram", title: `Reliability diagram (Brier ${formatMetric(report.metrics.brier)})`,
+        xLabel: "mean predicted probability", yLabel: "fraction of positives", reference: [[0, 0], [1, 1]], markers: true,
+    });
+    const rows = bins.map((b) => `<tr><td>${formatMetric(b.lower)}–${formatMetric(b.upper)}</td><td>${b.count}</td>` +
+        `<td>${formatMetric(b.meanPredicted)}</td><td>${formatMetric(b.fractionPositive)}</td></tr>`).join("");
+    return `<h2>Calibration</h2><p class="note">Brier score ${formatMetric(report.metrics.brier)}, log loss ${formatMetric(report.metrics.logLoss)}. ` +
+        "A calibrated model's points lie on the diagonal: of the rows given about 0.8, about 80% are positive.</p>" +
+        `<div class="plots">${plot}<table id="calibration-bins"><tr><th>probability bin</th><th>rows</th><th>mean predicted</th><th>fraction positive</th></tr>${rows}</table></div>`;
+}
 
 export function renderHtml(report: EvaluationReport): string {
     const m = report.metrics;
@@ -185,9 +214,11 @@ export function renderHtml(report: EvaluationReport): string {
         `${report.pipelineExecutionId ? ` in pipeline execution <code>${escapeHtml(report.pipelineExecutionId)}</code>` : ""}<br>
 test data <code>${escapeHtml(report.data.testPrefix)}</code>: ${report.data.rows} rows (${report.data.positives} positive among the ${report.data.scoredRows} scored), ` +
         `${report.data.failedRows} failed in ${report.requests.failed} of ${report.requests.count} requests (${report.requests.retries} retries)</p>
+${report.data.splitBy === "position" ? "<p id=\"split-by-position\" class=\"note\">The dataset schema declares no id, so the ETL assigned rows to train, validation and test by row position: the same file gives the same split, but reordering or appending rows moves rows between splits.</p>" : ""}
 <h2>Gate rules</h2>${rulesTable(report.rules)}
 <h2>Champion vs challenger</h2>${championTable(report)}
 <div class="plots">${roc}${pr}</div>
+${calibrationSection(report)}
 <h2>Confusion matrix</h2>${confusionTable(report.confusionMatrix, report.threshold)}
 ${errors}
 </body></html>

@@ -14,7 +14,7 @@ import { accessDenied, awsError, body, CapturedIo, FakeClock, mockedAwsBackend, 
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 interface FixtureCase { name: string; labels: number[]; scores: number[]; threshold: number; expected: Record<string, any> }
-const fixture: { cases: FixtureCase[] } = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "metrics", "sklearn-metrics.json"), "utf8"));
+const fixture: { cases: FixtureCase[]; calibration: { case: string; bins: number; meanPredicted: number[]; fractionPositive: number[] }[] } = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "metrics", "sklearn-metrics.json"), "utf8"));
 const CASE = fixture.cases.find((c) => c.name === "realistic-with-ties")!;
 
 const GROUP = "mlops-dev-churn";
@@ -122,6 +122,12 @@ describe("steps/evaluate against AWS (aws-sdk-client-mock)", () => {
             assert.ok(mismatch === undefined, mismatch);
         }
         assert.deepEqual(report.confusionMatrix, CASE.expected.confusion);
+        // The reliability diagram's bins are scikit-learn's calibration_curve(n_bins=10), rounded to 6 decimals.
+        const sk = fixture.calibration.find((c) => c.case === CASE.name && c.bins === 10)!;
+        assert.deepEqual(report.calibration.map((b: { count: number }) => b.count > 0), sk.meanPredicted.map(() => true));
+        report.calibration.forEach((b: { meanPredicted: number; fractionPositive: number }, i: number) => {
+            assert.ok(Math.abs(b.meanPredicted - sk.meanPredicted[i]) <= 5e-7 && Math.abs(b.fractionPositive - sk.fractionPositive[i]) <= 5e-7, `bin ${i}`);
+        });
         assert.equal(report.metrics.errorRate, 0);
         assert.ok(report.metrics.latencyP99Ms > 0 && report.metrics.latencyP99Ms <= 500);
         assert.equal(report.decision, "Approved");
@@ -132,6 +138,7 @@ describe("steps/evaluate against AWS (aws-sdk-client-mock)", () => {
         assert.equal(html.input.Key, `evaluations/${GROUP}/5/report.html`);
         assert.equal(html.input.ServerSideEncryption, "aws:kms");
         assert.match(html.text, /<svg id="roc-curve"/);
+        assert.match(html.text, /<svg id="reliability-diagram"[^>]*>.*Reliability diagram \(Brier \d\.\d{4}\)/);
 
         const junit = fs.readFileSync(path.join(tmp, "junit.xml"), "utf8");
         assert.equal((junit.match(/<testcase /g) ?? []).length, 6);

@@ -73,6 +73,28 @@ describe("evaluation report rendering (tests/fixtures/metrics/evaluation-report.
         assert.match(noChampion, /<skipped message=/);
     });
 
+    it("draws the reliability diagram from the calibration bins (a dot per bin) with its table, and only when there are bins", () => {
+        assert.doesNotMatch(html, /reliability-diagram/, "a report without calibration bins has no diagram");
+        const calibration = [
+            { lower: 0, upper: 0.1, count: 40, meanPredicted: 0.04, fractionPositive: 0.05 },
+            { lower: 0.9, upper: 1, count: 20, meanPredicted: 0.95, fractionPositive: 0.9 },
+        ];
+        const withBins = renderHtml({ ...fixture, calibration });
+        const svg = /<svg id="reliability-diagram"[^>]*>(.*?)<\/svg>/.exec(withBins);
+        assert.ok(svg, "no reliability diagram");
+        // x 48 + p·260, y 28 + (1 − share)·248.
+        assert.match(svg[1], /<polyline points="58\.40,263\.60 295\.00,52\.80" class="curve"\/>/);
+        assert.equal((svg[1].match(/<circle /g) ?? []).length, 2);
+        assert.match(svg[1], new RegExp(`Reliability diagram \\(Brier ${fixture.metrics.brier!.toFixed(4)}\\)`));
+        assert.match(withBins, /<tr><td>0\.9000–1<\/td><td>20<\/td><td>0\.9500<\/td><td>0\.9000<\/td><\/tr>/);
+    });
+
+    it("says when the ETL split rows by position because the schema has no id", () => {
+        assert.doesNotMatch(html, /split-by-position/);
+        assert.doesNotMatch(renderHtml({ ...fixture, data: { ...fixture.data, splitBy: "id" } }), /split-by-position/);
+        assert.match(renderHtml({ ...fixture, data: { ...fixture.data, splitBy: "position" } }), /<p id="split-by-position"[^>]*>The dataset schema declares no id/);
+    });
+
     it("thins long curves to at most 400 points, keeping both ends", () => {
         const curve = Array.from({ length: 5000 }, (_, i) => ({ x: i / 4999, y: Math.sqrt(i / 4999), threshold: 1 - i / 4999 }));
         const points = plotPoints(curve);
