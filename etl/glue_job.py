@@ -21,7 +21,7 @@ from typing import Sequence
 
 from mlops_etl.errors import EtlFailure
 from mlops_etl.inputs import inspect_input, open_uri
-from mlops_etl.job import JobOptions, run_job, summary_line
+from mlops_etl.job import JobOptions, effective_limits, looser_schema_notes, run_job, summary_line
 from mlops_etl.schema import DatasetSchema, SchemaError, schema_from_text
 
 REQUIRED = ("input", "schema", "output", "run-id")
@@ -57,8 +57,12 @@ def parse_args(argv: Sequence[str]) -> tuple[JobOptions, str]:
         parser.add_argument("--output", required=True, help="curated root; the run goes to <output>/<run-id>/")
         parser.add_argument("--run-id", required=True)
         parser.add_argument("--seed", help="split seed (default: the schema's split.seed)")
-        parser.add_argument("--max-quarantine-share", help="gate limit (default: the schema's)")
-        parser.add_argument("--min-rows", help="gate minimum of usable rows (default: the schema's)")
+        parser.add_argument("--max-quarantine-share",
+                            help="platform ceiling on the quarantined share (stack config mlops:etl.maxQuarantineShare); "
+                                 "the schema's quality.maxQuarantineShare may only lower it")
+        parser.add_argument("--min-rows",
+                            help="platform floor of usable rows (stack config mlops:etl.minRows); the schema's "
+                                 "quality.minRows may only raise it")
         values = vars(parser.parse_args(list(argv[1:])))
 
     def number(name: str, kind: type):
@@ -72,7 +76,7 @@ def parse_args(argv: Sequence[str]) -> tuple[JobOptions, str]:
 
     opts = JobOptions(input=_local(values["input"]), output=_local(values["output"]), run_id=values["run_id"],
                       seed=number("seed", int), max_quarantine_share=number("max_quarantine_share", float),
-                      min_rows=number("min_rows", int))
+                      min_rows=number("min_rows", int), schema_uri=_local(values["schema"]))
     return opts, _local(values["schema"])
 
 
@@ -104,6 +108,12 @@ def main(argv: Sequence[str] | None = None, spark=None) -> int:
     try:
         schema = load_schema_uri(schema_uri)
     except (SchemaError, OSError) as exc:
+        print(f"etl: run {opts.run_id} FAILED: {schema_uri}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        for note in looser_schema_notes(effective_limits(schema, opts), opts.schema_uri):
+            print(f"etl: note: {note}", file=sys.stderr)
+    except ValueError as exc:  # bad platform limits
         print(f"etl: run {opts.run_id} FAILED: {exc}", file=sys.stderr)
         return 2
     try:

@@ -83,8 +83,12 @@ const etlSchema = z.strictObject({
     numberOfWorkers: z.number().int().min(2).max(299).default(2),
     timeoutMinutes: z.number().int().min(1).max(2880).default(60),
     maxRetries: z.number().int().min(0).max(10).default(1),
+    /** Platform ceiling on the quarantined share; a dataset schema's `quality.maxQuarantineShare` may only lower it
+     * (docs/contracts.md §1, "Who sets the quality limits"). */
     maxQuarantineShare: share.default(0.05),
-    minRows: positiveInt.default(1000),
+    /** Platform floor of usable rows; a dataset schema's `quality.minRows` may only raise it. 100 is the documented
+     * small minimum any dataset can use with no edits. */
+    minRows: positiveInt.default(100),
 });
 
 const monitoringSchema = z.strictObject({

@@ -200,7 +200,8 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                 const output = localPath(s3("curated/datasets"));
                 const result = await runPython("etl/glue_job.py", [
                     "--input", dataset.csv, "--schema", dataset.schema, "--output", output, "--run-id", cycleId,
-                    "--max-quarantine-share", String(config.etl.maxQuarantineShare), "--min-rows", String(Math.min(config.etl.minRows, options.rows)),
+                    // Platform limits from stack config (the schema may only tighten them); --rows never changes them.
+                    "--max-quarantine-share", String(config.etl.maxQuarantineShare), "--min-rows", String(config.etl.minRows),
                 ], path.join(logs, "etl.log"));
                 const line = summaryLine(result.output, "etl:") ?? result.output.trim().split("\n").pop() ?? "";
                 if (result.code !== 0) {
@@ -208,10 +209,12 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     if (!fs.existsSync(failure)) throw new Error(`ETL failed (exit ${result.code}): ${line}; see ${logs}/etl.log`);
                     const report = JSON.parse(fs.readFileSync(failure, "utf8"));
                     summary.etl = { rowsIn: report.rowsIn, rowsOut: 0, rowsQuarantined: report.rowsQuarantined, quarantineByReason: report.quarantineByReason, failure };
-                    throw new StageStop(`quality gate: ${report.message}; nothing published (report: ${failure})`);
+                    // The ETL read a copy of the schema in the run folder: name the file the user edits.
+                    const message = options.schema ? String(report.message).split(dataset.schema).join(path.resolve(options.schema)) : report.message;
+                    throw new StageStop(`quality gate: ${message}; nothing published (report: ${failure})`);
                 }
                 const manifest = JSON.parse(fs.readFileSync(path.join(output, cycleId, "manifest.json"), "utf8"));
-                summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits };
+                summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits, splitBy: manifest.splitBy };
                 return { value: { prefix: s3(`curated/datasets/${cycleId}/`), dir: path.join(output, cycleId), manifest }, detail: line.replace(/^etl: /, "") };
             });
 

@@ -40,8 +40,10 @@ class JobOptions:
     output: str
     run_id: str
     seed: int | None = None  # overrides schema.split.seed
-    max_quarantine_share: float | None = None  # overrides schema.quality.maxQuarantineShare
-    min_rows: int | None = None  # overrides schema.quality.minRows
+    # Platform limits (stack config mlops:etl.*): the schema's quality section may only tighten them.
+    max_quarantine_share: float | None = None  # ceiling on schema.quality.maxQuarantineShare
+    min_rows: int | None = None  # floor under schema.quality.minRows
+    schema_uri: str | None = None  # named in refusals, so the user knows which file to edit
 
 
 @dataclass(frozen=True)
@@ -57,33 +59,96 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# Who sets each gate limit (docs/contracts.md section 1, "Who sets the quality limits"): the dataset schema
+# governs its own data; the platform (stack config, passed as an ETL option by the Glue job and the local
+# pipeline) sets limits a schema may only tighten. The stricter of the two applies.
+PLATFORM_KEYS = {"minRows": ("--min-rows", "mlops:etl.minRows"),
+                 "maxQuarantineShare": ("--max-quarantine-share", "mlops:etl.maxQuarantineShare")}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One gate limit as applied: its value, which side set it, and how a user changes it."""
+    key: str  # schema quality key, e.g. "minRows"
+    value: float | int
+    source: str  # "schema" or "platform"
+    schema_value: float | int
+    schema_explicit: bool  # False: the schema does not set it and its default applied
+    platform_value: float | int | None
+
+    def origin(self, schema_uri: str | None) -> str:
+        """Where the value came from and how to change it, for refusal messages."""
+        option, stack_key = PLATFORM_KEYS[self.key]
+        where = f" in {schema_uri}" if schema_uri else ""
+        if self.source == "platform":
+            floor = self.key == "minRows"
+            return (f"the platform {'floor' if floor else 'ceiling'}, stack config {stack_key} (passed as ETL "
+                    f"option {option}); a schema's quality.{self.key} may only {'raise' if floor else 'lower'} it: "
+                    f"change it with `pulumi config set {stack_key} <value>` or in Pulumi.<stack>.yaml")
+        set_by = f"schema key quality.{self.key}{where}" if self.schema_explicit \
+            else f"schema default (quality.{self.key} is not set{where})"
+        bound = "" if self.platform_value is None else \
+            f"; it may not go {'below' if self.key == 'minRows' else 'above'} the platform limit " \
+            f"{self.platform_value} (stack config {stack_key})"
+        return f"{set_by}: change quality.{self.key} in the schema{bound}"
+
+
+def effective_limits(schema: DatasetSchema, opts: JobOptions) -> dict[str, Limit]:
+    """The gate limits the run uses: for each, the stricter of the schema's value and the platform limit."""
+    if opts.max_quarantine_share is not None and not 0.0 <= opts.max_quarantine_share <= 1.0:
+        raise ValueError(f"--max-quarantine-share (stack config mlops:etl.maxQuarantineShare) must be between 0 "
+                         f"and 1, got {opts.max_quarantine_share}")
+    if opts.min_rows is not None and opts.min_rows < 1:
+        raise ValueError(f"--min-rows (stack config mlops:etl.minRows) must be at least 1, got {opts.min_rows}")
+    explicit = schema.raw.get("quality") or {}
+    out = {}
+    for key, mine, platform, stricter in (
+            ("minRows", schema.quality.min_rows, opts.min_rows, max),
+            ("maxQuarantineShare", schema.quality.max_quarantine_share, opts.max_quarantine_share, min)):
+        value = mine if platform is None else stricter(mine, platform)
+        source = "schema" if platform is None or value == mine else "platform"
+        out[key] = Limit(key, value, source, mine, key in explicit, platform)
+    return out
+
+
 def effective_quality(schema: DatasetSchema, opts: JobOptions) -> Quality:
-    share = schema.quality.max_quarantine_share if opts.max_quarantine_share is None else opts.max_quarantine_share
-    rows = schema.quality.min_rows if opts.min_rows is None else opts.min_rows
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"--max-quarantine-share must be between 0 and 1, got {share}")
-    if rows < 1:
-        raise ValueError(f"--min-rows must be at least 1, got {rows}")
-    return Quality(share, rows)
+    limits = effective_limits(schema, opts)
+    return Quality(float(limits["maxQuarantineShare"].value), int(limits["minRows"].value))
+
+
+def looser_schema_notes(limits: dict[str, Limit], schema_uri: str | None) -> list[str]:
+    """One note per schema value the platform limit overrode (said out loud, never silent)."""
+    return [f"schema quality.{lim.key} {lim.schema_value}{f' ({schema_uri})' if schema_uri else ''} is looser than "
+            f"the platform limit {lim.platform_value} (stack config {PLATFORM_KEYS[lim.key][1]}); "
+            f"{lim.platform_value} applies"
+            for lim in limits.values() if lim.source == "platform" and lim.schema_explicit]
 
 
 def _check(name: str, ok: bool, value: Any, limit: Any, message: str) -> dict[str, Any]:
     return {"name": name, "ok": bool(ok), "value": value, "limit": limit, "message": message}
 
 
-def gate_checks(summary: dict[str, Any], schema: DatasetSchema, quality: Quality) -> list[dict[str, Any]]:
-    """Every data-quality check on the pass-1 summary; the run publishes only if all are ok."""
+def gate_checks(summary: dict[str, Any], schema: DatasetSchema, quality: Quality,
+                limits: dict[str, Limit] | None = None, schema_uri: str | None = None) -> list[dict[str, Any]]:
+    """Every data-quality check on the pass-1 summary; the run publishes only if all are ok.
+
+    With `limits` (effective_limits), a failed limit check says where its value came from and how to change it.
+    """
+    def origin(key: str) -> str:
+        return f" ({limits[key].origin(schema_uri)})" if limits and key in limits else ""
+
     rows_in = int(summary["rows"])
     quarantined = sum(int(summary[f"reason:{r}"]) for r in REASONS)
     rows_out = rows_in - quarantined
     share = quarantined / rows_in if rows_in else 0.0
     checks = [
         _check("min_rows", rows_out >= quality.min_rows, rows_out, quality.min_rows,
-               f"{rows_out} usable rows ({rows_in} read, {quarantined} quarantined); minRows is {quality.min_rows}"),
+               f"{rows_out} usable rows ({rows_in} read, {quarantined} quarantined); minRows is {quality.min_rows}"
+               f"{origin('minRows')}"),
         _check("quarantine_share", share <= quality.max_quarantine_share, round(share, 6),
                quality.max_quarantine_share,
                f"quarantined share {share:.4f} ({quarantined} of {rows_in} rows) exceeds maxQuarantineShare "
-               f"{quality.max_quarantine_share}"),
+               f"{quality.max_quarantine_share}{origin('maxQuarantineShare')}"),
     ]
     positives = sum(int(summary[f"positive:{s}"]) for s in SPLITS)
     negatives = rows_out - positives
@@ -180,6 +245,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
     if not _RUN_ID.match(opts.run_id):
         raise ValueError(f"run id {opts.run_id!r} must be 1-128 characters of letters, digits, '.', '_', '-' "
                          f"and start with a letter or digit")
+    limits = effective_limits(schema, opts)
     quality = effective_quality(schema, opts)
     seed = schema.split.seed if opts.seed is None else opts.seed
     storage = Storage(spark)
@@ -219,7 +285,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         storage.delete(join(staging, "_quarantine"))
         phase("write_quarantine")
 
-        checks = gate_checks(summary, schema, quality)
+        checks = gate_checks(summary, schema, quality, limits, opts.schema_uri)
         failing = [c for c in checks if not c["ok"]]
         if failing:
             raise GateFailure("quality gate failed: " + "; ".join(c["message"] for c in failing), failing)
@@ -269,13 +335,17 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
             "encodings": {f.name: f.encoding() for f in schema.categorical},
             "imputation": {f.name: medians[j] for j, f in enumerate(schema.numeric)},
             "splits": counts,
+            # Without an id, membership hashes the row number: the same file gives the same splits, but
+            # reordering or appending rows moves rows between splits (docs/contracts.md section 1).
+            "splitBy": "id" if schema.id else "position",
             "seed": seed,
             "format": FORMAT,
             "baseline": {"statistics": "baseline/statistics.json", "constraints": "baseline/constraints.json"},
             "baselineColumns": [{"name": B.column_name(j), "feature": f, "type": schema.feature_types[f]}
                                 for j, f in enumerate(schema.features)],
             "quality": {"maxQuarantineShare": quality.max_quarantine_share, "minRows": quality.min_rows,
-                        "quarantineShare": quarantined / rows_in if rows_in else 0.0},
+                        "quarantineShare": quarantined / rows_in if rows_in else 0.0,
+                        "limitSources": {k: lim.source for k, lim in limits.items()}},
         }
         storage.rename(staging, final)
         storage.write_text(join(final, "manifest.json"), json.dumps(manifest, indent=2) + "\n")
@@ -304,5 +374,6 @@ def summary_line(result: JobResult, seconds: float | None = None) -> str:
     share = m["rowsQuarantined"] / m["rowsIn"] if m["rowsIn"] else 0.0
     return (f"etl: run {result.run_id} ok: rows in={m['rowsIn']} out={m['rowsOut']} "
             f"quarantined={m['rowsQuarantined']} ({share:.2%}) train={m['splits']['train']} "
-            f"validation={m['splits']['validation']} test={m['splits']['test']} "
+            f"validation={m['splits']['validation']} test={m['splits']['test']}"
+            f"{' (split by position: no id)' if m.get('splitBy') == 'position' else ''} "
             f"time={result.seconds if seconds is None else seconds:.1f}s -> {result.prefix}")

@@ -27,9 +27,15 @@ class SchemaError(ValueError):
 
 @dataclass(frozen=True)
 class Target:
+    """The label column and its two values. `kind` is the JSON type the schema gave them (both the same):
+    "string" values match the trimmed cell exactly, "number" values match a plain decimal with the same value
+    (`1` matches "1", "1.0", "1e0"), "boolean" values match "true"/"false" in any letter case."""
     column: str
-    positive: str
+    positive: str  # the value as text: "yes", "1", "1.5", "true"
     negative: str
+    kind: str = "string"
+    positive_number: float | None = None  # kind == "number": the values as numbers
+    negative_number: float | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,32 @@ def _parse_split(value: Any) -> Split:
     return Split(shares["train"], shares["validation"], shares["test"], seed)
 
 
+def _label(value: Any, path: str) -> tuple[str, str, float | None]:
+    """(kind, text, number) of one target label: a string, a finite number or a boolean."""
+    if isinstance(value, bool):
+        return "boolean", "true" if value else "false", None
+    if isinstance(value, (int, float)):
+        number = _number(value, path)
+        return "number", str(value), number
+    if isinstance(value, str):
+        return "string", _string(value, path), None
+    _fail(path, f"expected a string, a number or true/false, got {_type_name(value)}")
+    raise AssertionError  # _fail raised
+
+
+def _parse_target(value: Any) -> Target:
+    t = _obj(value, "target")
+    _check_keys(t, "target", {"column", "positive", "negative"}, {"column", "positive", "negative"})
+    pos_kind, pos, pos_num = _label(t["positive"], "target.positive")
+    neg_kind, neg, neg_num = _label(t["negative"], "target.negative")
+    if pos_kind != neg_kind:
+        _fail("target.negative", f"must have the same type as target.positive ({pos_kind}), got {neg_kind} "
+                                 f"{t['negative']!r}")
+    if pos == neg or (pos_num is not None and pos_num == neg_num):
+        _fail("target.negative", "must differ from target.positive")
+    return Target(_column_name(t["column"], "target.column"), pos, neg, pos_kind, pos_num, neg_num)
+
+
 def parse_schema(raw: Any) -> DatasetSchema:
     """Validates a decoded schema document and returns it typed. Raises SchemaError."""
     doc = _obj(raw, "(root)")
@@ -234,12 +266,7 @@ def parse_schema(raw: Any) -> DatasetSchema:
     if "description" in doc and not isinstance(doc["description"], str):
         _fail("description", f"expected a string, got {_type_name(doc['description'])}")
 
-    t = _obj(doc["target"], "target")
-    _check_keys(t, "target", {"column", "positive", "negative"}, {"column", "positive", "negative"})
-    target = Target(_column_name(t["column"], "target.column"), _string(t["positive"], "target.positive"),
-                    _string(t["negative"], "target.negative"))
-    if target.positive == target.negative:
-        _fail("target.negative", "must differ from target.positive")
+    target = _parse_target(doc["target"])
 
     id_col = _column_name(doc["id"], "id") if doc.get("id") is not None else None
     numeric = _parse_numeric(doc.get("numeric", []))

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from . import baseline as B
 from .errors import InputError
 from .rules import HASH_HEX_DIGITS, HASH_SCALE, NUMBER_CHARS, REASONS, SPACE, SPLITS
-from .schema import CategoricalFeature, DatasetSchema
+from .schema import CategoricalFeature, DatasetSchema, Target
 
 CORRUPT = "_corrupt_record"
 ROW = "_row_number"
@@ -141,6 +141,19 @@ def _category_map(f: CategoricalFeature) -> Column:
     return F.create_map(*[F.lit(x) for i, cat in enumerate(f.categories) for x in (cat, i)])
 
 
+def _label_is(cell: Column, target: Target, positive: bool) -> Column:
+    """Whether a trimmed target cell holds the schema's positive (or negative) label, by the label's JSON type:
+    strings exactly, numbers by value (a plain decimal, the numeric features' rule), booleans in any case."""
+    if target.kind == "number":
+        wanted = target.positive_number if positive else target.negative_number
+        plain = F.length(F.translate(cell, NUMBER_CHARS, "")) == 0
+        # coalesce: a cell Spark cannot cast gives null, which must count as "no match", not "unknown".
+        return F.coalesce(plain & (cell.cast("double") == F.lit(float(wanted))), F.lit(False))
+    if target.kind == "boolean":
+        return F.lower(cell) == F.lit(target.positive if positive else target.negative)
+    return cell == F.lit(target.positive if positive else target.negative)
+
+
 def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFrame:
     """Adds `_id`, `_label`, typed `_x<j>`, `_o<j>` and `_reason` (null = the row passes every row-level check).
 
@@ -186,11 +199,12 @@ def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFr
     flagged = cleaned.select(
         "*", *typed,
         id_value.alias(ID),
-        F.when(target == schema.target.positive, 1).otherwise(0).cast("int").alias(LABEL),
+        F.when(_label_is(target, schema.target, positive=True), 1).otherwise(0).cast("int").alias(LABEL),
         (F.col(CORRUPT).isNotNull()).alias("_q0"),
         (id_value.isNull() if schema.id else F.lit(False)).alias("_q1"),
         target.isNull().alias("_q2"),
-        (~target.isin(schema.target.positive, schema.target.negative)).alias("_q3"),
+        (~(_label_is(target, schema.target, positive=True) | _label_is(target, schema.target, positive=False)))
+        .alias("_q3"),
         missing_required.alias("_q4"),
     )
     # The non-numeric and out-of-range flags exist only after the projection above.

@@ -399,6 +399,7 @@ export class EtlJob extends pulumi.ComponentResource {
                     "--extra-py-files": s3Uri(packageObject),
                     "--schema": s3Uri(schemaObject),
                     "--output": parent.curatedUri,
+                    // Platform limits: a dataset schema's quality section may only tighten them (docs/contracts.md §1).
                     "--max-quarantine-share": String(etl.maxQuarantineShare),
                     "--min-rows": String(etl.minRows),
                 },

@@ -45,12 +45,58 @@ def test_quarantine_share_over_the_limit_fails_and_keeps_the_quarantine(run_etl,
     assert len(kept) == 11 and kept[1] == "Q0,abc,0,x,p,yes,non_numeric,61"
 
 
-def test_a_higher_limit_from_the_command_line_lets_the_same_input_pass(run_etl):
-    result = run_etl(tiny_csv(BAD_ROWS), strict(), max_quarantine_share=0.2)
+def test_a_platform_limit_is_a_ceiling_a_schema_cannot_loosen(run_etl, tmp_path):
+    # The schema allows 20% quarantined rows, the platform (stack config) 5%: the stricter applies, and the
+    # refusal names the stack setting, its value and how to change it.
+    with pytest.raises(GateFailure) as err:
+        run_etl(tiny_csv(BAD_ROWS), strict(maxQuarantineShare=0.2), max_quarantine_share=0.05,
+                schema_uri="/data/mine.schema.json")
+    assert ("exceeds maxQuarantineShare 0.05 (the platform ceiling, stack config mlops:etl.maxQuarantineShare "
+            "(passed as ETL option --max-quarantine-share); a schema's quality.maxQuarantineShare may only lower it: "
+            "change it with `pulumi config set mlops:etl.maxQuarantineShare <value>`") in err.value.message
+    assert_published_nothing(tmp_path / "out")
+
+
+def test_a_schema_may_tighten_a_platform_limit_and_the_manifest_says_who_set_each(run_etl):
+    result = run_etl(tiny_csv(BAD_ROWS), strict(maxQuarantineShare=0.2, minRows=5), max_quarantine_share=0.5,
+                     min_rows=50)
     assert result.manifest["rowsQuarantined"] == 10
     # Exact: the share is one division of two counts, correctly rounded the same way on every CPU.
-    assert result.manifest["quality"] == {"maxQuarantineShare": 0.2, "minRows": 10, "quarantineShare": 10 / 70}
+    assert result.manifest["quality"] == {"maxQuarantineShare": 0.2, "minRows": 50, "quarantineShare": 10 / 70,
+                                          "limitSources": {"maxQuarantineShare": "schema", "minRows": "platform"}}
     assert Path(result.prefix, "manifest.json").exists()
+
+
+def test_a_schema_limit_refusal_names_the_schema_key_and_file(run_etl):
+    with pytest.raises(GateFailure) as err:
+        run_etl(tiny_csv(), strict(minRows=100), min_rows=20, schema_uri="/data/mine.schema.json")
+    assert ("60 usable rows (60 read, 0 quarantined); minRows is 100 (schema key quality.minRows in "
+            "/data/mine.schema.json: change quality.minRows in the schema; it may not go below the platform limit 20 "
+            "(stack config mlops:etl.minRows))") in err.value.message
+
+
+def test_a_schema_default_is_named_as_a_default():
+    schema = parse_schema({k: v for k, v in TINY_SCHEMA.items() if k != "quality"})
+    limits = J.effective_limits(schema, J.JobOptions("in", "out", "r"))
+    assert limits["minRows"].value == 100 and limits["minRows"].source == "schema"
+    assert limits["minRows"].origin("s.json").startswith("schema default (quality.minRows is not set in s.json)")
+
+
+@pytest.mark.parametrize("schema_rows,platform_rows,used,source", [
+    (100, None, 100, "schema"), (100, 1000, 1000, "platform"), (500, 100, 500, "schema"), (100, 100, 100, "schema"),
+])
+def test_min_rows_is_the_larger_of_schema_and_platform(schema_rows, platform_rows, used, source):
+    schema = parse_schema(strict(minRows=schema_rows))
+    limit = J.effective_limits(schema, J.JobOptions("in", "out", "r", min_rows=platform_rows))["minRows"]
+    assert (limit.value, limit.source) == (used, source)
+
+
+def test_bad_platform_limits_name_the_stack_setting():
+    schema = parse_schema(strict())
+    with pytest.raises(ValueError, match=r"--min-rows \(stack config mlops:etl.minRows\) must be at least 1"):
+        J.effective_limits(schema, J.JobOptions("in", "out", "r", min_rows=0))
+    with pytest.raises(ValueError, match=r"stack config mlops:etl.maxQuarantineShare\) must be between 0 and 1"):
+        J.effective_limits(schema, J.JobOptions("in", "out", "r", max_quarantine_share=1.5))
 
 
 def test_missing_target_column_fails(run_etl, tmp_path):
@@ -146,12 +192,23 @@ def test_entrypoint_exit_codes_and_messages(spark, tmp_path, capsys):
     assert "etl: run g1 FAILED (gate): quality gate failed: quarantined share 0.1429" in err
     assert f"report: {tmp_path / 'o'}/_failed-g1/failure.json" in err
 
-    assert glue_job.main([*args, "--run-id", "g2", "--max-quarantine-share", "0.5"], spark=spark) == 0
+    # A platform ceiling does not loosen the schema's 5%: still refused.
+    assert glue_job.main([*args, "--run-id", "g1b", "--max-quarantine-share", "0.5"], spark=spark) == 1
+    assert "exceeds maxQuarantineShare 0.05 (schema key quality.maxQuarantineShare in " \
+           f"{schema_path}" in capsys.readouterr().err
+    # The schema governs its data: 50% in the schema, and a looser platform ceiling, lets it through.
+    schema_path.write_text(json.dumps(strict(maxQuarantineShare=0.5)))
+    assert glue_job.main([*args, "--run-id", "g2", "--max-quarantine-share", "0.6"], spark=spark) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("etl: run g2 ok: rows in=70 out=60 quarantined=10 (14.29%) train=")
 
     assert glue_job.main([*args, "--run-id", "g3", "--min-rows", "many"], spark=spark) == 2
     assert "--min-rows must be int" in capsys.readouterr().err
+    # A schema value looser than the platform limit is said out loud, not silently replaced.
+    assert glue_job.main([*args, "--run-id", "g5", "--max-quarantine-share", "0.3"], spark=spark) == 0
+    assert ("etl: note: schema quality.maxQuarantineShare 0.5 "
+            f"({schema_path}) is looser than the platform limit 0.3 (stack config mlops:etl.maxQuarantineShare); "
+            "0.3 applies") in capsys.readouterr().err
     schema_path.write_text(json.dumps({**strict(), "split": {"train": 2}}))
     assert glue_job.main([*args, "--run-id", "g4"], spark=spark) == 2
     assert "schema: split.train: expected a share greater than 0 and less than 1" in capsys.readouterr().err
