@@ -1,7 +1,7 @@
 """`train`: SageMaker training entrypoint (contracts §3).
 
-Reads /opt/ml/input (config + channels), trains an XGBoost binary classifier with early stopping on validation
-AUC, writes /opt/ml/model/{model.ubj,metadata.json}. Any failure leaves its reason in /opt/ml/output/failure
+Reads /opt/ml/input (config + channels), trains an XGBoost binary classifier with early stopping on a validation
+metric (log loss by default, after a minimum number of rounds), writes /opt/ml/model/{model.ubj,metadata.json}. Any failure leaves its reason in /opt/ml/output/failure
 and a non-zero exit code: 2 for configuration, 1 for data or algorithm errors, 143 when stopped by SIGTERM.
 """
 
@@ -105,8 +105,33 @@ class TrainResult:
     history: dict[str, dict[str, list[float]]]
 
 
+def early_stopping_callback(xgb: Any, metric: str, patience: int, min_rounds: int) -> Any:
+    """Early stopping on `metric` of the "validation" set that neither stops nor picks a best round before
+    `min_rounds` rounds. XGBoost's own EarlyStopping callback has no minimum: on small, easy data it can keep a
+    handful of trees. Sets the booster's `best_iteration` / `best_score` attributes as that callback does."""
+    maximize = metric == "auc"
+
+    class EarlyStoppingAfterMinRounds(xgb.callback.TrainingCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.best_score: float | None = None
+            self.best_iteration = -1
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            score = float(evals_log["validation"][metric][-1])
+            if epoch + 1 < min_rounds:
+                return False
+            if self.best_score is None or (score > self.best_score if maximize else score < self.best_score):
+                self.best_score, self.best_iteration = score, epoch
+                model.set_attr(best_score=str(score), best_iteration=str(epoch))
+            return epoch - self.best_iteration >= patience
+
+    return EarlyStoppingAfterMinRounds()
+
+
 def train_booster(train: Any, validation: Any, hp: Mapping[str, Any], nthread: int, stop: StopRequest) -> TrainResult:
-    """Boost until validation AUC stops improving; returns the model truncated to its best round."""
+    """Boost until the early-stopping metric on validation stops improving (never before `min_rounds`); returns
+    the model truncated to its best round."""
     from .hyperparameters import xgboost_params
     from .xgb_import import import_xgboost
 
@@ -133,10 +158,8 @@ def train_booster(train: Any, validation: Any, hp: Mapping[str, Any], nthread: i
         evals_result=history,
         verbose_eval=False,
         callbacks=[
-            xgb.callback.EarlyStopping(
-                rounds=int(hp["early_stopping_rounds"]), metric_name="auc", data_name="validation",
-                maximize=True, save_best=False,
-            ),
+            early_stopping_callback(xgb, str(hp["early_stopping_metric"]), int(hp["early_stopping_rounds"]),
+                                    min(int(hp["min_rounds"]), int(hp["num_round"]))),
             xgb.callback.EvaluationMonitor(period=25),
             StopBetweenRounds(),
         ],

@@ -143,8 +143,9 @@ def test_unknown_hyperparameter_lists_the_allowed_keys(tmp_path: Path, proc_env:
     assert done.returncode == 2
     failure = failure_of(opt_ml)
     assert "unknown hyperparameter(s) learning_rate" in failure
-    assert "allowed: alpha, colsample_bytree, early_stopping_rounds, eta, gamma, lambda, max_bin, max_depth, " \
-           "min_child_weight, num_round, scale_pos_weight, seed, subsample, tree_method" in failure
+    assert "allowed: alpha, colsample_bytree, early_stopping_metric, early_stopping_rounds, eta, gamma, lambda, " \
+           "max_bin, max_depth, min_child_weight, min_rounds, num_round, scale_pos_weight, seed, subsample, " \
+           "tree_method" in failure
     assert "ConfigurationError" in done.stderr
 
 
