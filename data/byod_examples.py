@@ -62,7 +62,7 @@ def _wine_grade(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, np.ndar
     ph = rng.normal(3.3, 0.15, n)
     density = 0.9967 - 0.0009 * (alcohol - 10.5) + rng.normal(0, 0.0006, n)
     chlorides = rng.lognormal(-2.6, 0.3, n)
-    z = 2.2 * (alcohol - 10.8) * (sulphates > 0.62) + 1.6 * (alcohol - 11.2) - 8.0 * (chlorides - 0.08)
+    z = 4.0 * (alcohol - 10.8) * (sulphates > 0.62) + 2.6 * (alcohol - 11.2) - 12.0 * (chlorides - 0.08)
     premium = (rng.random(n) < _sigmoid(z)).astype(int)
     frame = pd.DataFrame({
         "premium": premium, "sample_no": np.arange(1, n + 1), "fixed_acidity": acidity.round(2),
