@@ -37,7 +37,7 @@ Options:
   --scenario NAME    default | drift (production traffic drifts: drift is flagged)
                      | bad-data (the ETL quality gate stops the run before training)
                      | weak-model (evaluation rejects the version; prod keeps serving the previous one)
-  --rows N           rows of synthetic data to generate (default 20000)
+  --rows N           rows of synthetic data to generate (default 20000); nothing else
   --seed N           data seed (default 7)
   --data CSV         your own dataset instead of synthetic data (needs --schema)
   --schema JSON      its dataset schema (docs/contracts.md §1)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.spark
 
 CONTRACT_KEYS = {"runId", "createdAt", "input", "schema", "rowsIn", "rowsOut", "rowsQuarantined", "quarantineByReason",
                  "otherCategoryCounts", "label", "features", "featureTypes", "encodings", "imputation", "splits",
-                 "seed", "format", "baseline"}
+                 "splitBy", "seed", "format", "baseline"}
 
 
 @pytest.fixture(scope="module")
