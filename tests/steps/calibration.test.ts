@@ -6,6 +6,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { brierScore, calibrationCurve } from "../../steps/lib/metrics";
+import { SKLEARN_REL_TOLERANCE, sklearnMismatch } from "./helpers";
 
 interface Fixture {
     versions: Record<string, string>;
@@ -14,10 +15,13 @@ interface Fixture {
 }
 
 const fixture: Fixture = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "metrics", "sklearn-metrics.json"), "utf8"));
-// Bin means are sums of up to 2,000 doubles in row order on both sides (numpy's bincount adds sequentially too):
-// equal in practice, but a different summation order on another build may move the last bits. 1e-12 is far
-// below anything a reader of the report could see and far above float64 rounding of such sums.
-const TOLERANCE = 1e-12;
+// The shared scikit-learn tolerance (helpers.ts: 1e-9 relative, exact for an expected 0). Bin means are sums of
+// up to 2,000 doubles divided by a count; a row put in the wrong bin moves a mean or share by far more (at least
+// 1/count of the distance between two probabilities, or 1/count in the share), and the counts are checked too.
+function close(actual: number, expected: number, what: string): void {
+    const mismatch = sklearnMismatch(actual, expected, what);
+    assert.ok(mismatch === undefined, mismatch);
+}
 
 describe(`calibration curve cross-checked against scikit-learn ${fixture.versions["scikit-learn"]}`, () => {
     it("the fixture covers every case at 3, 7 and 10 bins", () => {
@@ -31,18 +35,15 @@ describe(`calibration curve cross-checked against scikit-learn ${fixture.version
             const bins = calibrationCurve(c.labels, c.scores, expected.bins)!;
             assert.equal(bins.length, expected.meanPredicted.length, "same number of non-empty bins");
             bins.forEach((b, i) => {
-                assert.ok(Math.abs(b.meanPredicted - expected.meanPredicted[i]) <= TOLERANCE, `bin ${i} mean ${b.meanPredicted} vs ${expected.meanPredicted[i]}`);
-                assert.ok(Math.abs(b.fractionPositive - expected.fractionPositive[i]) <= TOLERANCE, `bin ${i} share ${b.fractionPositive} vs ${expected.fractionPositive[i]}`);
+                close(b.meanPredicted, expected.meanPredicted[i], `bin ${i} mean predicted`);
+                close(b.fractionPositive, expected.fractionPositive[i], `bin ${i} fraction positive`);
             });
             assert.equal(bins.reduce((s, b) => s + b.count, 0), c.labels.length, "every row is in one bin");
         });
     }
 
-    it("Brier score matches scikit-learn's brier_score_loss within the tolerance", () => {
-        for (const c of fixture.cases) {
-            const brier = brierScore(c.labels, c.scores)!;
-            assert.ok(Math.abs(brier - c.expected.brier) <= TOLERANCE, `${c.name}: ${brier} vs ${c.expected.brier}`);
-        }
+    it(`Brier score matches scikit-learn's brier_score_loss within ${SKLEARN_REL_TOLERANCE} relative`, () => {
+        for (const c of fixture.cases) close(brierScore(c.labels, c.scores)!, c.expected.brier, `${c.name} Brier`);
     });
 
     it("puts a probability equal to an inner edge in the lower bin, 0 in the first and 1 in the last", () => {
