@@ -131,6 +131,22 @@ const deploymentsSchema = z.strictObject({
     driftScheduleCron: z.string().optional(),
 });
 
+/**
+ * Resources that exist once per AWS account under a fixed name, which no stack owns by default: SageMaker's log
+ * groups (every training and processing job of the account writes there, and SageMaker creates them on first
+ * use, so a stack creating them fails where a job has run before and `pulumi destroy` would delete the account's
+ * logs) and Pulumi Cloud's OIDC provider (one per account and URL). docs/delivery.md's bootstrap sets them up;
+ * set a key to true only in the one stack that should own the resource (import it first if it already exists).
+ */
+const accountResourcesSchema = z.strictObject({
+    /** Own `/aws/sagemaker/TrainingJobs` (host stack only): its retention and key. */
+    trainingJobsLogGroup: z.boolean().default(false),
+    /** Own `/aws/sagemaker/ProcessingJobs` (a stack with monitoring): its retention and key. */
+    processingJobsLogGroup: z.boolean().default(false),
+    /** Create Pulumi Cloud's OIDC identity provider (host stack only); otherwise refer to the existing one. */
+    pulumiOidcProvider: z.boolean().default(false),
+});
+
 const vpcSchema = z.strictObject({
     subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, { message: "expected subnet-…" })).min(1),
     securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { message: "expected sg-…" })).min(1),
@@ -167,6 +183,7 @@ const configSchema = z
         source: sourceSchema.optional(),
         deployments: deploymentsSchema.prefault({}),
         vpc: vpcSchema.optional(),
+        accountResources: accountResourcesSchema.prefault({}),
         ecrKeepTaggedImages: z.number().int().min(1).max(1000).default(20),
     })
     .superRefine((c, ctx) => {
@@ -199,6 +216,14 @@ const configSchema = z
             if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
             if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
         }
+        for (const key of ["trainingJobsLogGroup", "pulumiOidcProvider"] as const) {
+            if (c.accountResources[key] && c.hostStack !== undefined) {
+                add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
+            }
+        }
+        if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
+            add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
+        }
         if (c.monitoring.enabled && !(ep.kind === "instances" && ep.dataCapture.enabled)) {
             add(["monitoring", "enabled"], true, "drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled");
         }
@@ -224,6 +249,7 @@ export type TrainingConfig = StackConfig["training"];
 export type EvaluationConfig = StackConfig["evaluation"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type DeploymentsConfig = StackConfig["deployments"];
+export type AccountResourcesConfig = StackConfig["accountResources"];
 
 /** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {

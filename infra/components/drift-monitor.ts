@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as aws from "@pulumi/aws";
@@ -7,6 +8,7 @@ import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
 import { PIPELINE_VARIABLES } from "./delivery-pipeline";
+import { SAGEMAKER_PROCESSING_LOG_GROUP } from "../lib/stack-deploy-policy";
 
 /** Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule). */
 export const DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics";
@@ -15,7 +17,7 @@ export const MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics";
 /** SageMaker's prebuilt Model Monitor image (data and model quality). */
 export const ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer";
 /** Processing jobs (every monitoring execution is one) log here; SageMaker names the group itself. */
-export const PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs";
+export const PROCESSING_LOG_GROUP = SAGEMAKER_PROCESSING_LOG_GROUP;
 /** A metric-math alarm may reference at most 10 metrics (CloudWatch hard limit). */
 export const MAX_METRICS_PER_ALARM = 10;
 /** Container paths of the monitoring job's input and output. */
@@ -82,6 +84,15 @@ export interface DriftMonitorArgs {
      */
     readonly volumeSizeGb?: number;
     /**
+     * Create SageMaker's account-wide `/aws/sagemaker/ProcessingJobs` log group with the stack's key and retention.
+     * Off by default: SageMaker creates the group on an account's first processing job, so creating it fails where
+     * one has run, and `pulumi destroy` would delete every processing job's logs. The account setup step
+     * (docs/delivery.md) sets its retention and key instead; turn this on (config
+     * `accountResources.processingJobsLogGroup`) only in the one stack that should own it, importing it first.
+     * @default false
+     */
+    readonly createProcessingLogGroup?: boolean;
+    /**
      * Hours a drift-metric result may be missing before the monitor counts as silent (failing or no traffic).
      * @default 3
      */
@@ -121,7 +132,8 @@ export class DriftMonitor extends pulumi.ComponentResource {
         const reportsS3Uri = pulumi.interpolate`s3://${args.reportsBucket.name}/monitoring/${args.endpointName}`;
         const image = aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY }, { parent });
 
-        const logGroup = createLogGroup();
+        const logGroup = args.createProcessingLogGroup ? createLogGroup() : undefined;
+        const logGroupDependency = logGroup ? [logGroup] : [];
         this.role = createRole();
         const rolePolicy = createRolePolicy();
         this.dataQualityJobDefinition = createDataQualityJobDefinition();
@@ -302,8 +314,11 @@ export class DriftMonitor extends pulumi.ComponentResource {
         }
 
         function createDataQualityJobDefinition() {
-            // Autonamed: every field forces replacement, and a fixed name would block create-before-delete.
-            return new aws.sagemaker.DataQualityJobDefinition(`${name}-data-quality`, {
+            // Every field forces replacement, so a fixed name would block create-before-delete; Pulumi's autonaming
+            // (`<logical name>-<random>`) would leave the environment prefix the deploy policies scope to
+            // (infra/lib/stack-deploy-policy.ts). The name is the prefix plus a hash of the definition: a change
+            // gives a new name, and the deployers' `data-quality-job-definition/<project>-<env>-*` covers it.
+            const definition = {
                 dataQualityAppSpecification: { imageUri: image.registryPath },
                 dataQualityBaselineConfig: {
                     constraintsResource: { s3Uri: args.baselineConstraintsUri },
@@ -327,7 +342,17 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 networkConfig: { enableNetworkIsolation: true, enableInterContainerTrafficEncryption: true },
                 roleArn: parent.role.arn,
                 stoppingCondition: { maxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
-            }, { parent, dependsOn: [rolePolicy, logGroup] });
+            };
+            return new aws.sagemaker.DataQualityJobDefinition(`${name}-data-quality`, {
+                ...definition,
+                name: contentName("data-quality", definition),
+            }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
+        }
+
+        /** `<project>-<env>-<what>-<8 hex of the content's hash>`: within SageMaker's 63 characters. */
+        function contentName(what: string, content: unknown): pulumi.Output<string> {
+            return pulumi.jsonStringify(pulumi.output(content)).apply((json) =>
+                namer.name("sagemaker", what, createHash("sha256").update(json).digest("hex").slice(0, 8)));
         }
 
         function createSchedule() {
@@ -410,37 +435,40 @@ export class DriftMonitor extends pulumi.ComponentResource {
 
         function createModelQuality() {
             const scheduleName = namer.name("sagemaker", "model-quality");
+            const jobDefinition = {
+                ModelQualityAppSpecification: { ImageUri: image.registryPath, ProblemType: "BinaryClassification" },
+                ModelQualityJobInput: {
+                    EndpointInput: {
+                        EndpointName: args.endpointName,
+                        LocalPath: ENDPOINT_INPUT_PATH,
+                        ProbabilityAttribute: args.probabilityAttribute ?? "predictions[0]",
+                        ProbabilityThresholdAttribute: decisionThreshold,
+                        // Labels need time to arrive: judge the day before yesterday's traffic.
+                        StartTimeOffset: "-P2D",
+                        EndTimeOffset: "-P1D",
+                        S3InputMode: "File",
+                        S3DataDistributionType: "FullyReplicated",
+                    },
+                    GroundTruthS3Input: { S3Uri: args.groundTruthS3Uri },
+                },
+                ModelQualityJobOutputConfig: {
+                    KmsKeyId: args.kmsKeyArn,
+                    MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/model-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
+                },
+                JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
+                NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
+                RoleArn: parent.role.arn,
+                StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+            };
             const template = pulumi.jsonStringify(pulumi.output({
                 AWSTemplateFormatVersion: "2010-09-09",
                 Description: `Model-quality monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
                 Resources: {
                     JobDefinition: {
                         Type: "AWS::SageMaker::ModelQualityJobDefinition",
-                        Properties: {
-                            ModelQualityAppSpecification: { ImageUri: image.registryPath, ProblemType: "BinaryClassification" },
-                            ModelQualityJobInput: {
-                                EndpointInput: {
-                                    EndpointName: args.endpointName,
-                                    LocalPath: ENDPOINT_INPUT_PATH,
-                                    ProbabilityAttribute: args.probabilityAttribute ?? "predictions[0]",
-                                    ProbabilityThresholdAttribute: decisionThreshold,
-                                    // Labels need time to arrive: judge the day before yesterday's traffic.
-                                    StartTimeOffset: "-P2D",
-                                    EndTimeOffset: "-P1D",
-                                    S3InputMode: "File",
-                                    S3DataDistributionType: "FullyReplicated",
-                                },
-                                GroundTruthS3Input: { S3Uri: args.groundTruthS3Uri },
-                            },
-                            ModelQualityJobOutputConfig: {
-                                KmsKeyId: args.kmsKeyArn,
-                                MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/model-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
-                            },
-                            JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
-                            NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
-                            RoleArn: parent.role.arn,
-                            StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
-                        },
+                        // Named like the data-quality definition (prefix + content hash): the deployers' policies
+                        // scope to the prefix, and a changed definition (replaced by CloudFormation) gets a new name.
+                        Properties: { JobDefinitionName: contentName("model-quality", jobDefinition), ...jobDefinition },
                     },
                     Schedule: {
                         Type: "AWS::SageMaker::MonitoringSchedule",
@@ -458,10 +486,12 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
             }));
             return new aws.cloudformation.Stack(`${name}-model-quality`, {
+                // Named with the environment prefix the deploy policies scope CloudFormation to; updated in place.
+                name: namer.name("sagemaker", "model-quality-monitoring"),
                 templateBody: template,
                 onFailure: "ROLLBACK",
                 timeoutInMinutes: 30,
-            }, { parent, dependsOn: [rolePolicy, logGroup] });
+            }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
         }
 
         function createAucAlarm(stack: aws.cloudformation.Stack) {

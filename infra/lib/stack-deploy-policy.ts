@@ -42,7 +42,21 @@ export interface StackDeployScope {
      * @default undefined — no connection
      */
     readonly connectionArn?: pulumi.Input<string>;
+    /**
+     * The account-wide, fixed-name resources this stack owns by opt-in (config `accountResources`): only then may
+     * its deployer manage them.
+     * @default none owned
+     */
+    readonly accountResources?: {
+        readonly trainingJobsLogGroup?: boolean;
+        readonly processingJobsLogGroup?: boolean;
+        readonly pulumiOidcProvider?: boolean;
+    };
 }
+
+/** SageMaker's fixed, account-wide log groups (created by SageMaker on the account's first job of each kind). */
+export const SAGEMAKER_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+export const SAGEMAKER_PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs";
 
 /** Services the environment's roles may be handed to (`iam:PassedToService`). */
 export const PASSABLE_TO_SERVICES = [
@@ -311,6 +325,19 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             ],
         },
         {
+            // Model-quality monitoring is a CloudFormation stack (infra/components/drift-monitor.ts) named with the
+            // prefix; CloudFormation calls SageMaker with the caller's permissions (no service role), which the
+            // statement above grants. Stack ARNs are `stack/<name>/<id>` (Service Authorization Reference).
+            Sid: "ManageEnvironmentCloudFormationStacks",
+            Effect: "Allow",
+            Action: [
+                "cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
+                "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplate",
+                "cloudformation:TagResource", "cloudformation:UntagResource",
+            ],
+            Resource: arn("cloudformation", `stack/${prefix}-*/*`),
+        },
+        {
             // Models and endpoint configurations keep Pulumi's autonaming (fixed names break create-before-delete
             // replacement), so they have no name prefix. Creating and reading cannot touch another environment.
             Sid: "CreateAutonamedModelsAndEndpointConfigs",
@@ -337,6 +364,23 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Resource: [scope.modelPackageGroupArn, packagesOfGroup],
         },
     ];
+    const ownedLogGroups = [
+        ...(scope.accountResources?.trainingJobsLogGroup ? [SAGEMAKER_TRAINING_LOG_GROUP] : []),
+        ...(scope.accountResources?.processingJobsLogGroup ? [SAGEMAKER_PROCESSING_LOG_GROUP] : []),
+    ];
+    if (ownedLogGroups.length > 0) {
+        statements.push({
+            // Opted in: this stack owns SageMaker's fixed-name log group(s) (config accountResources).
+            Sid: "ManageOwnedSageMakerLogGroups",
+            Effect: "Allow",
+            Action: [
+                "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
+                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+            ],
+            Resource: ownedLogGroups.flatMap((g) => [arn("logs", `log-group:${g}`), arn("logs", `log-group:${g}:*`)]),
+        });
+    }
     if (scope.isHost) statements.push(...hostStatements());
     return statements;
 
@@ -409,8 +453,10 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
                 ],
                 Resource: arn("secretsmanager", `secret:${prefix}-*`),
             },
-            {
-                // One provider per account and URL: the host registers it for every stack.
+        ];
+        if (scope.accountResources?.pulumiOidcProvider) {
+            host.push({
+                // Opted in: one provider per account and URL, and this host registers it for every stack.
                 Sid: "ManagePulumiOidcProvider",
                 Effect: "Allow",
                 Action: [
@@ -420,8 +466,8 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
                     "iam:UntagOpenIDConnectProvider",
                 ],
                 Resource: arn("iam", `oidc-provider/${PULUMI_OIDC_ISSUER}`, { global: true }),
-            },
-        ];
+            });
+        }
         if (scope.connectionArn !== undefined) {
             // The same permission under the service's old and new prefix; each checks its own condition key.
             for (const service of ["codestar-connections", "codeconnections"]) {
@@ -461,12 +507,14 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     CreateSageMakerAutoscalingServiceLinkedRole: "identity",
     ManageEnvironmentFunctions: "identity",
     ManageEnvironmentLogGroups: "identity",
+    ManageOwnedSageMakerLogGroups: "identity",
     ManageEnvironmentEventRules: "identity",
     ManageEnvironmentAlarms: "identity",
     ManageEnvironmentDashboards: "identity",
     ScaleSageMakerVariants: "serving",
     TagScalableTargets: "serving",
     ManageEnvironmentEndpointsAndMonitoring: "serving",
+    ManageEnvironmentCloudFormationStacks: "serving",
     CreateAutonamedModelsAndEndpointConfigs: "serving",
     DeleteEnvironmentModelsAndEndpointConfigs: "serving",
     ReadSharedModelRegistry: "serving",

@@ -111,6 +111,24 @@ const invalidCases: InvalidCase[] = [
         config: { endpoint: { ...prodEndpoint, dataCapture: { enabled: false } } },
         message: "mlops:monitoring.enabled: got true; drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled",
     },
+    {
+        title: "a non-host stack owning the account's training log group",
+        stack: "prod",
+        config: { accountResources: { trainingJobsLogGroup: true } },
+        message: "mlops:accountResources.trainingJobsLogGroup: got true; only the host stack (no hostStack) may own this account-wide resource",
+    },
+    {
+        title: "a non-host stack creating the account's Pulumi OIDC provider",
+        stack: "prod",
+        config: { accountResources: { pulumiOidcProvider: true } },
+        message: "mlops:accountResources.pulumiOidcProvider: got true; only the host stack (no hostStack) may own this account-wide resource",
+    },
+    {
+        title: "owning the processing-job log group without monitoring",
+        stack: "dev",
+        config: { accountResources: { processingJobsLogGroup: true } },
+        message: "mlops:accountResources.processingJobsLogGroup: got true; only a stack with monitoring.enabled runs processing jobs",
+    },
 ];
 
 describe("config: invalid values fail before any resource is registered", () => {

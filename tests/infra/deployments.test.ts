@@ -75,8 +75,14 @@ describe("deployments: dev (host) stack", () => {
         assert.ok(!Object.keys(context.environmentVariables).some((k) => /TOKEN|SECRET|PASSWORD/.test(k)), "no secret in plaintext");
     });
 
-    it("registers the account's Pulumi OIDC provider with both audiences and a thumbprint", () => {
-        const provider = graph.one(OIDC_PROVIDER).inputs;
+    it("refers to the account's Pulumi OIDC provider by default (set up once per account, docs/delivery.md)", () => {
+        assert.equal(graph.ofType(OIDC_PROVIDER).length, 0);
+    });
+
+    it("with accountResources.pulumiOidcProvider, registers the provider with both audiences and a thumbprint", async () => {
+        const { graph: owning } = await evaluateStack("dev", { config: { accountResources: { pulumiOidcProvider: true } } });
+        const provider = owning.one(OIDC_PROVIDER).inputs;
+        assert.deepEqual(trustOf(deploymentsRole(owning))[0].Principal, { Federated: owning.one(OIDC_PROVIDER).state.arn });
         assert.equal(provider.url, "https://api.pulumi.com/oidc");
         assert.deepEqual(provider.clientIdLists, ["example-org", "aws:example-org"]);
         assert.deepEqual(provider.thumbprintLists, [PULUMI_OIDC_THUMBPRINT]);
@@ -87,7 +93,7 @@ describe("deployments: dev (host) stack", () => {
         const [statement, ...rest] = trustOf(deploymentsRole(graph));
         assert.equal(rest.length, 0);
         assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
-        assert.deepEqual(statement.Principal, { Federated: graph.one(OIDC_PROVIDER).state.arn });
+        assert.deepEqual(statement.Principal, { Federated: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/api.pulumi.com/oidc` });
         assert.deepEqual(statement.Condition, {
             StringEquals: { "api.pulumi.com/oidc:aud": "example-org" },
             StringLike: { "api.pulumi.com/oidc:sub": "pulumi:deploy:org:example-org:project:mlops:stack:dev:*" },

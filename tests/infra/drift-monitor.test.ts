@@ -65,7 +65,9 @@ describe("drift monitor: prod (stack file values)", () => {
         assert.equal(job.jobResources.clusterConfig.instanceType, prodMonitoring().instanceType);
         assert.equal(job.stoppingCondition.maxRuntimeInSeconds, 3600);
         assert.equal(job.roleArn, graph.one("aws:iam/role:Role", "drift-monitor-role").state.arn);
-        assert.equal(job.name, undefined, "autonamed: a fixed name would block create-before-delete replacement");
+        // Not fixed (that would block create-before-delete) and not autonamed (that would leave the prefix the
+        // deployers' policies are scoped to): the prefix and a hash of the definition.
+        assert.match(job.name, /^mlops-prod-data-quality-[0-9a-f]{8}$/);
     });
 
     it("encrypts outputs and volumes with the stack key and isolates the job", () => {
@@ -116,8 +118,14 @@ describe("drift monitor: prod (stack file values)", () => {
         assert.equal(bySid.ReadGroundTruth, undefined, "no labels access while model quality is off");
     });
 
-    it("creates the processing-job log group with the key and prod retention", () => {
-        const group = graph.one("aws:cloudwatch/logGroup:LogGroup", "drift-monitor-processing-logs").inputs;
+    it("does not own SageMaker's account-wide processing-job log group by default", () => {
+        assert.equal(graph.ofType("aws:cloudwatch/logGroup:LogGroup").filter((g) => g.inputs.name === "/aws/sagemaker/ProcessingJobs").length, 0);
+    });
+
+    it("with accountResources.processingJobsLogGroup, creates it with the key and prod retention", async () => {
+        const { graph: owning } = await evaluateStackOk("prod", { config: { accountResources: { processingJobsLogGroup: true } } });
+        const group = owning.one("aws:cloudwatch/logGroup:LogGroup", "drift-monitor-processing-logs").inputs;
+        const keyArn = owning.one("aws:kms/key:Key").state.arn;
         assert.equal(group.name, "/aws/sagemaker/ProcessingJobs");
         assert.equal(group.kmsKeyId, keyArn);
         assert.equal(group.retentionInDays, 365);

@@ -140,10 +140,8 @@ for (const stack of ["dev", "prod"]) {
                     assert.doesNotMatch(v.name, /SECRET|TOKEN|PASSWORD/);
                 }
             }
-            const jobLogs = graph.one("aws:cloudwatch/logGroup:LogGroup", /-training-job-logs$/);
-            assert.equal(jobLogs.inputs.name, TRAINING_LOG_GROUP);
-            assert.equal(jobLogs.inputs.kmsKeyId, key);
-            assert.equal(jobLogs.inputs.retentionInDays, retention);
+            // SageMaker's account-wide training log group is not owned by default (config accountResources).
+            assert.equal(graph.ofType("aws:cloudwatch/logGroup:LogGroup").filter((g) => g.inputs.name === TRAINING_LOG_GROUP).length, 0);
         });
 
         it("gives the steps their arguments through the environment (config as JSON, no secrets)", () => {
