@@ -166,9 +166,11 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     Condition: { StringLike: { "s3:prefix": `${modelsPrefix}/*` } },
                 },
                 {
+                    // kms:Encrypt: the CreateTrainingJob API reference (OutputDataConfig.KmsKeyId) requires it of the
+                    // execution role when the key is given by id or alias; granted so either form works.
                     Sid: "UseStackKey",
                     Effect: "Allow",
-                    Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                     Resource: args.kmsKeyArn,
                 },
                 {

@@ -429,8 +429,13 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             {
                 Sid: "ManageBuildProjects",
                 Effect: "Allow",
-                Action: ["codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject", "codebuild:BatchGetProjects"],
-                Resource: arn("codebuild", `project/${prefix}-*`),
+                Action: [
+                    "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject", "codebuild:BatchGetProjects",
+                    // The evaluation report group (infra/components/training-steps.ts).
+                    "codebuild:CreateReportGroup", "codebuild:UpdateReportGroup", "codebuild:DeleteReportGroup",
+                    "codebuild:BatchGetReportGroups",
+                ],
+                Resource: [arn("codebuild", `project/${prefix}-*`), arn("codebuild", `report-group/${prefix}-*`)],
             },
             {
                 Sid: "ManagePipeline",
