@@ -192,6 +192,7 @@ function createTrainingSteps({ config, context, baseline, shared, opts }: StackP
         modelPackageGroupArn: shared.modelPackageGroupArn,
         // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
         endpointName: endpointNameFor(config),
+        endpointKind: config.endpoint.kind,
         createTrainingLogGroup: config.accountResources.trainingJobsLogGroup,
     }, opts);
 }

@@ -37,6 +37,12 @@ export interface TrainingStepsArgs {
     /** The endpoint `evaluate` scores the test split against (the dev endpoint). */
     readonly endpointName: pulumi.Input<string>;
     /**
+     * What serves that endpoint (config `endpoint.kind`): the evaluate step sizes its scoring requests by its
+     * payload limit (serverless 4 MB, instances 6 MiB).
+     * @default "serverless"
+     */
+    readonly endpointKind?: "serverless" | "instances";
+    /**
      * Key prefix under the models bucket where training jobs write.
      * @default "training"
      */
@@ -407,6 +413,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
             return createProject("evaluate", projectName, logGroup, role, evaluateBuildspec(parent.reportGroup.arn), {
                 MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
                 ENDPOINT_NAME: args.endpointName,
+                ENDPOINT_KIND: args.endpointKind ?? "serverless",
                 EVALUATION_CONFIG: JSON.stringify(args.evaluation),
                 REPORT_PREFIX: pulumi.interpolate`s3://${args.buckets.artifacts.name}/${reportsPrefix}`,
                 REPORT_DIR: REPORT_DIR,

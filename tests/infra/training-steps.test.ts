@@ -155,6 +155,8 @@ for (const stack of ["dev", "prod"]) {
             const trainingConfig = JSON.parse(train.TRAINING_CONFIG);
             assert.equal(trainingConfig.maxRuntimeSeconds, 3600);
             const evaluate = envOf(graph.one("aws:codebuild/project:Project", /-evaluate$/));
+            // The evaluate step sizes its scoring requests by the host endpoint's payload limit.
+            assert.equal(evaluate.ENDPOINT_KIND, "serverless");
             assert.equal(evaluate.ENDPOINT_NAME, `mlops-${stack}-churn`);
             assert.equal(JSON.parse(evaluate.EVALUATION_CONFIG).maxLogLoss, 0.6);
             assert.match(evaluate.REPORT_PREFIX, new RegExp(`^s3://mlops-${stack}-artifacts-${ACCOUNT_ID}-us-east-1/evaluations$`));
