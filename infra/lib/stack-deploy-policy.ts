@@ -26,6 +26,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName } from "../naming";
+import { PIN_TAG_PREFIX } from "../model-version";
 import { policyDocument, PolicyStatement } from "./policy";
 import { StackContext } from "./context";
 
@@ -357,6 +358,19 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Condition: taggedForEnvironment,
         },
         {
+            // A promotion pins the version for this environment on the host's group (steps/deploy/pin.ts); the
+            // condition keeps each deployer to its own environment's pin tag.
+            Sid: "PinServedVersionInRegistry",
+            Effect: "Allow",
+            Action: ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+            Resource: scope.modelPackageGroupArn,
+            // ForAllValues is also true when a request carries no tag keys: the Null check requires some.
+            Condition: {
+                "ForAllValues:StringEquals": { "aws:TagKeys": [`${PIN_TAG_PREFIX}${scope.environment}`] },
+                Null: { "aws:TagKeys": "false" },
+            },
+        },
+        {
             // Every stack resolves the version it serves from the host's registry (infra/model-version.ts).
             Sid: "ReadSharedModelRegistry",
             Effect: "Allow",
@@ -523,6 +537,7 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     CreateAutonamedModelsAndEndpointConfigs: "serving",
     DeleteEnvironmentModelsAndEndpointConfigs: "serving",
     ReadSharedModelRegistry: "serving",
+    PinServedVersionInRegistry: "serving",
     ManageModelRegistry: "host",
     ManageImageRepository: "host",
     ReadGlueSecurityConfigurations: "host",

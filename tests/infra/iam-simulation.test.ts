@@ -189,6 +189,19 @@ describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and ev
             });
         }
 
+        it("each deployer may pin its own environment's version on the host's registry, not the other's", async () => {
+            const group = arn("sagemaker", "model-package-group/mlops-dev-churn");
+            for (const [who, own, other] of [["mlops-dev-deploy-prod", "prod", "dev"], ["mlops-prod-pulumi-deployments", "prod", "dev"],
+                ["mlops-dev-deploy-dev", "dev", "prod"]] as const) {
+                const id = identity(who.startsWith("mlops-prod") ? prodFull : dev, who);
+                const tagging = (env: string, action: string) => ({ action, resource: group, context: { "aws:TagKeys": [`mlops:pin:${env}`] } });
+                assert.deepEqual(await notAllowed(id.policies, id.principal, [tagging(own, "sagemaker:AddTags"), tagging(own, "sagemaker:DeleteTags")]), [], who);
+                if (who !== "mlops-dev-deploy-dev") {
+                    assert.notEqual(await decide(id.policies, id.principal, tagging(other, "sagemaker:AddTags")), "Allowed", `${who} may pin ${other}`);
+                }
+            }
+        });
+
         it("the table can fail: the training role may not write outside its prefix nor pass itself", async () => {
             const who = identity(dev, "mlops-dev-churn-training");
             assert.equal(await decide(who.policies, who.principal, { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "models")}/elsewhere/x` }), "ImplicitlyDenied");
