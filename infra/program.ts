@@ -84,6 +84,7 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
         namer: new Namer(config.project, config.environment),
         logRetentionDays: config.logRetentionDays,
         protectData: config.protectData,
+        reserveLambdaConcurrency: config.lambdaReservedConcurrency,
     };
     return { provider, context };
 }

@@ -112,6 +112,18 @@ const invalidCases: InvalidCase[] = [
         message: "mlops:monitoring.enabled: got true; drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled",
     },
     {
+        title: "a blue/green timeout longer than the provider waits for InService",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, deployment: { ...prodEndpoint.deployment, maximumExecutionTimeoutSeconds: 7200 } } },
+        message: "mlops:endpoint.deployment.maximumExecutionTimeoutSeconds: got 7200; must be <= 3600: pulumi up waits at most that long for the endpoint (the provider's InService waiter)",
+    },
+    {
+        title: "a linear rollout whose waits do not fit the timeout",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, deployment: { strategy: "linear", linearStepPercent: 10, waitIntervalSeconds: 600, maximumExecutionTimeoutSeconds: 3600 } } },
+        message: "mlops:endpoint.deployment: got \"linear\"; a linear rollout takes about 7200 s (10 wait(s) of 600 s, termination wait 300 s, 900 s to provision), over maximumExecutionTimeoutSeconds (3600); shorten the waits",
+    },
+    {
         title: "a non-host stack owning the account's training log group",
         stack: "prod",
         config: { accountResources: { trainingJobsLogGroup: true } },

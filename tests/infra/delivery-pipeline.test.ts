@@ -241,6 +241,8 @@ describe("delivery pipeline: dev without a Git connection", () => {
         for (const p of projects) {
             const env = p.inputs.environment;
             assert.equal(env.privilegedMode, false, p.name);
+            // pulumi up with three provider plugins: 8 GiB, not SMALL's 4 GiB.
+            assert.equal(env.computeType, "BUILD_GENERAL1_MEDIUM", p.name);
             assert.match(env.image, /^aws\/codebuild\//, "an AWS-managed image");
             assert.equal(p.inputs.encryptionKey, outputs.kmsKeyArn);
             assert.equal(p.inputs.concurrentBuildLimit, 1);

@@ -219,7 +219,7 @@ describe("drift monitor: prod (stack file values)", () => {
                 TRIGGER_VARIABLE: PIPELINE_VARIABLES.trigger,
             });
             assert.equal(fn.environment.variables.RETRAIN_COOLDOWN_HOURS, "24");
-            assert.equal(fn.reservedConcurrentExecutions, 1);
+            assert.equal(fn.reservedConcurrentExecutions, -1, "unreserved unless lambdaReservedConcurrency");
             assert.deepEqual(fn.tracingConfig, { mode: "Active" });
             assert.equal(fn.kmsKeyArn, keyArn);
             const policy = statements(graph.one("aws:iam/rolePolicy:RolePolicy", "drift-monitor-retrain-trigger-role-policy").inputs.policy);
