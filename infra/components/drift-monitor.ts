@@ -130,7 +130,10 @@ export class DriftMonitor extends pulumi.ComponentResource {
             ? undefined
             : pulumi.output(args.groundTruthS3Uri).apply((uri) => s3Location(uri, "groundTruthS3Uri", parent));
         const reportsS3Uri = pulumi.interpolate`s3://${args.reportsBucket.name}/monitoring/${args.endpointName}`;
-        const image = aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY }, { parent });
+        // AWS documents the analyzer as `<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer`,
+        // untagged, i.e. `latest` ("Amazon SageMaker Model Monitor prebuilt container"); without a tag the provider
+        // would ask for `:1`, which AWS does not document for this repository.
+        const image = aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY, imageTag: "latest" }, { parent });
 
         const logGroup = args.createProcessingLogGroup ? createLogGroup() : undefined;
         const logGroupDependency = logGroup ? [logGroup] : [];

@@ -234,7 +234,8 @@ function defaultCall(token: string, inputs: Record<string, any>, region: string)
             return { name: region, region, id: region };
         case "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
             return {
-                registryPath: `156813124566.dkr.ecr.${region}.amazonaws.com/${inputs.repositoryName}:${inputs.imageTag ?? "latest"}`,
+                // The provider's default tag is "1" (its getPrebuiltEcrImage docs), not "latest".
+                registryPath: `156813124566.dkr.ecr.${region}.amazonaws.com/${inputs.repositoryName}:${inputs.imageTag ?? "1"}`,
                 registryId: "156813124566",
             };
         default:
