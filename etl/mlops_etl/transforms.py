@@ -80,9 +80,12 @@ def map_columns(header: Sequence[str] | None, schema: DatasetSchema) -> ColumnMa
     present = set(header)
     # A data row may hold a value equal to a column name by chance; a real header names most required columns.
     if len(present & set(schema.columns)) < max(1, len(schema.required_columns) / 2):
+        other = [d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]]
+        hint = (f"; it looks {other[0]!r}-separated, and the ETL reads comma-separated files" if other else
+                "; the input must start with a header row")
         raise InputError(
             f"the first line is not a header: it names few of the schema's columns {schema.columns} "
-            f"(first line parsed as {list(header)[:12]}); the input must start with a header row")
+            f"(first line parsed as {[h[:80] for h in list(header)[:12]]}){hint}")
     missing = [c for c in schema.required_columns if c not in present]
     if missing:
         raise InputError(
