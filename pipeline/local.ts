@@ -208,10 +208,10 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     const failure = path.join(output, `_failed-${cycleId}`, "failure.json");
                     if (!fs.existsSync(failure)) throw new Error(`ETL failed (exit ${result.code}): ${line}; see ${logs}/etl.log`);
                     const report = JSON.parse(fs.readFileSync(failure, "utf8"));
-                    summary.etl = { rowsIn: report.rowsIn, rowsOut: 0, rowsQuarantined: report.rowsQuarantined, quarantineByReason: report.quarantineByReason, failure };
                     // The ETL read a copy of the schema in the run folder: name the file the user edits.
                     const message = options.schema ? String(report.message).split(dataset.schema).join(path.resolve(options.schema)) : report.message;
-                    throw new StageStop(`quality gate: ${message}; nothing published (report: ${failure})`);
+                    summary.etl = { rowsIn: report.rowsIn, rowsOut: 0, rowsQuarantined: report.rowsQuarantined, quarantineByReason: report.quarantineByReason, failure, kind: report.kind, message };
+                    throw new StageStop(`${report.kind === "gate" ? "quality gate" : `ETL (${report.kind})`}: ${message}; nothing published (report: ${failure})`);
                 }
                 const manifest = JSON.parse(fs.readFileSync(path.join(output, cycleId, "manifest.json"), "utf8"));
                 summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits, splitBy: manifest.splitBy };
@@ -353,6 +353,33 @@ function trainingDataOf(version: ModelVersion | undefined, pathOf: (uri: string)
     return dir && fs.existsSync(path.join(dir, "manifest.json")) ? dir : undefined;
 }
 
+/** What the summary keeps of the ETL run: manifest counts, or failure.json's counts, kind and message. */
+export interface EtlSummary {
+    rowsIn?: number;
+    rowsOut?: number;
+    rowsQuarantined?: number;
+    quarantineByReason?: Record<string, number>;
+    /** Path of failure.json when the ETL stopped. */
+    failure?: string;
+    kind?: string;
+    message?: string;
+}
+
+/**
+ * The summary's "data" line. A run the ETL stopped says so and why (failure.json's kind and message), instead of
+ * "569 rows in, 0 out, 0 quarantined ()": on a gate stop nothing was output, and the reason need not be quarantine.
+ */
+export function etlDataLine(etl: EtlSummary | undefined): string {
+    if (!etl) return "—";
+    const reasons = Object.entries(etl.quarantineByReason ?? {}).filter(([, n]) => Number(n) > 0).map(([k, n]) => `${k} ${n}`).join(", ");
+    const quarantined = `${etl.rowsQuarantined ?? 0} quarantined${reasons ? ` (${reasons})` : ""}`;
+    if (etl.failure) {
+        const read = typeof etl.rowsIn === "number" ? `${etl.rowsIn} rows read, ${quarantined}; ` : "";
+        return `stopped by the ETL ${etl.kind === "gate" ? "quality gate" : `(${etl.kind ?? "error"})`}, nothing published: ${read}${etl.message ?? "see " + etl.failure}`;
+    }
+    return `${etl.rowsIn} rows in, ${etl.rowsOut} out, ${quarantined}`;
+}
+
 // The summary is assembled from JSON files the stages wrote; its shape is documented by printSummary itself.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function printSummary(print: (l: string) => void, summary: Record<string, any>, stages: StageRunner): void {
@@ -363,8 +390,7 @@ function printSummary(print: (l: string) => void, summary: Record<string, any>, 
     const rows: [string, string][] = [
         ["scenario", summary.scenario],
         ["stages", `${stages.results.filter((r) => r.status === "ok").length} ok, ${stages.results.filter((r) => r.status !== "ok").length} not; ${total.toFixed(1)} s in all`],
-        ["data", summary.etl ? `${summary.etl.rowsIn} rows in, ${summary.etl.rowsOut} out, ${summary.etl.rowsQuarantined} quarantined` +
-            (summary.etl.quarantineByReason ? ` (${Object.entries(summary.etl.quarantineByReason).filter(([, n]) => Number(n) > 0).map(([k, n]) => `${k} ${n}`).join(", ")})` : "") : "—"],
+        ["data", etlDataLine(summary.etl)],
         ["best achievable ROC AUC", fmt(summary.bayesAuc)],
         ["metrics", evaluation ? `ROC AUC ${fmt(m.rocAuc)}, PR AUC ${fmt(m.prAuc)}, F1 ${fmt(m.f1)}, log loss ${fmt(m.logLoss)}, p99 ${fmt(m.latencyP99Ms)} ms` : "—"],
         ["gate", evaluation ? `${evaluation.decision} (version ${evaluation.version})` : "—"],
