@@ -264,7 +264,7 @@ def test_the_generator_produces_every_kind_of_trouble():
     seen: dict[str, int] = {"quoting": 0, "cr": 0, "bom": 0, "bad_byte": 0, "blank": 0, "utf16": 0, "reordered": 0}
 
     @given(hostile_csv(huge=SMALL_LIMIT + 50))
-    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     def probe(generated):
         data, meta = generated
         seen["quoting"] += meta["quoting_mistake"]
