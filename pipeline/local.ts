@@ -25,6 +25,8 @@ import { freePort, ManagedProcess, ProcessSupervisor, waitForHealthy } from "./l
 import { REPO_ROOT, runPython, summaryLine } from "./lib/python";
 import { StageRunner, StageStop } from "./lib/stage-runner";
 import { replayTraffic, ReplayResult } from "./lib/traffic";
+import { findEtlRun, localEtlReuseInputs, localImageUri, recordEtlRun } from "./lib/reuse";
+import { etlReuseKey } from "../steps/lib/reuse-key";
 
 export const SCENARIOS = ["default", "drift", "bad-data", "weak-model"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -44,6 +46,8 @@ Options:
   --requests N       production requests to replay (default 1000)
   --runs-root DIR    where runs and the local model registry live (default .runs)
   --stack NAME       whose config (evaluation thresholds, hyperparameters) to use (default dev)
+  --no-reuse         recompute every stage (audit): by default the ETL and training are reused when their
+                     inputs (data, ETL code, schema, settings; curated data, image, hyperparameters) are unchanged
   -h, --help
 
 Exit codes: 0 a model was promoted to the local prod endpoint; 1 the run stopped (gate) or failed; 2 usage.`;
@@ -57,6 +61,11 @@ export interface LocalPipelineOptions {
     readonly requests: number;
     readonly runsRoot: string;
     readonly stack: string;
+    /**
+     * Reuse the ETL run and the trained version of unchanged inputs (steps/lib/reuse-key.ts).
+     * @default true
+     */
+    readonly reuse?: boolean;
     /** Where stage lines go. @default console.log */
     readonly print?: (line: string) => void;
 }
@@ -108,6 +117,11 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     const supervisor = new ProcessSupervisor();
     const stages = new StageRunner(print);
     const summary: Record<string, unknown> = { run: runDir, scenario: options.scenario };
+    const reuse = options.reuse ?? true;
+    // The ETL reuse index outlives runs, like the registry: `s3://reuse-index/etl/<key>.json` under the runs root.
+    const etlIndex = "s3://reuse-index/etl/";
+    const reused: Record<string, { key: string; reused: boolean }> = {};
+    summary.reuse = { enabled: reuse, stages: reused };
     let prod: { version: ModelVersion; server: ManagedProcess } | undefined;
     let proxy: CaptureProxy | undefined;
     let promoted = false;
@@ -197,11 +211,22 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
             // ── ETL ──
             const etl = await stages.run(`${prefix}etl`, async () => {
                 if (!dataset) throw new Error("no dataset");
+                const etlSettings = { maxQuarantineShare: config.etl.maxQuarantineShare, minRows: config.etl.minRows };
+                const reuseInputs = localEtlReuseInputs(REPO_ROOT, dataset, etlSettings);
+                const reuseKey = etlReuseKey(reuseInputs);
+                const hit = reuse ? await findEtlRun(objects, etlIndex, reuseKey) : undefined;
+                reused[`${prefix}etl`] = { key: reuseKey, reused: hit !== undefined };
+                if (hit) {
+                    const dir = localPath(hit.runPrefix);
+                    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"));
+                    summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits, splitBy: manifest.splitBy, reusedRun: hit.runPrefix };
+                    return { value: { prefix: hit.runPrefix, dir, manifest }, detail: `reused run ${hit.runId} (same data, ETL code, schema, settings; key ${reuseKey.slice(0, 16)}…): rows in=${manifest.rowsIn} out=${manifest.rowsOut}` };
+                }
                 const output = localPath(s3("curated/datasets"));
                 const result = await runPython("etl/glue_job.py", [
                     "--input", dataset.csv, "--schema", dataset.schema, "--output", output, "--run-id", cycleId,
                     // Platform limits from stack config (the schema may only tighten them); --rows never changes them.
-                    "--max-quarantine-share", String(config.etl.maxQuarantineShare), "--min-rows", String(config.etl.minRows),
+                    "--max-quarantine-share", String(etlSettings.maxQuarantineShare), "--min-rows", String(etlSettings.minRows),
                 ], path.join(logs, "etl.log"));
                 const line = summaryLine(result.output, "etl:") ?? result.output.trim().split("\n").pop() ?? "";
                 if (result.code !== 0) {
@@ -215,6 +240,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                 }
                 const manifest = JSON.parse(fs.readFileSync(path.join(output, cycleId, "manifest.json"), "utf8"));
                 summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits, splitBy: manifest.splitBy };
+                await recordEtlRun(objects, etlIndex, reuseKey, reuseInputs, { runId: cycleId, runPrefix: s3(`curated/datasets/${cycleId}/`) });
                 return { value: { prefix: s3(`curated/datasets/${cycleId}/`), dir: path.join(output, cycleId), manifest }, detail: line.replace(/^etl: /, "") };
             });
 
@@ -223,14 +249,15 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                 const resultFile = path.join(runDir, `train-${cycle.label || "result"}.json`);
                 const training = { ...config.training, hyperparameters: { ...config.training.hyperparameters, ...(cycle.hyperparameters ?? {}) }, spot: { enabled: false, maxWaitSeconds: 7200 } };
                 const code = await trainMain([
-                    "--data-prefix", etl!.prefix, "--output-prefix", s3("models/training"), "--image-uri", "local/model-container",
+                    "--data-prefix", etl!.prefix, "--output-prefix", s3("models/training"), "--image-uri", localImageUri(REPO_ROOT),
                     "--model-package-group", group, "--execution-id", cycleId, "--config", JSON.stringify(training),
-                    "--output-file", resultFile, "--poll-seconds", "1",
+                    "--output-file", resultFile, "--poll-seconds", "1", "--reuse", String(reuse),
                 ], { backend, io: logIo(path.join(logs, "train.log")) });
                 if (code !== 0) throw new Error(`train step exited ${code}; see ${logs}/train.log`);
-                const { modelPackageArn } = JSON.parse(fs.readFileSync(resultFile, "utf8"));
-                const registered = await backend.registry.describeVersion(modelPackageArn);
-                return { value: registered, detail: `version ${registered.version} (${registered.approvalStatus}), validation AUC ${registered.properties["train.validation_auc"] ?? "?"}` };
+                const result = JSON.parse(fs.readFileSync(resultFile, "utf8"));
+                reused[`${prefix}train + register`] = { key: result.reuseKey, reused: result.reused === true };
+                const registered = await backend.registry.describeVersion(result.modelPackageArn);
+                return { value: registered, detail: `${result.reused ? "reused " : ""}version ${registered.version} (${registered.approvalStatus}), validation AUC ${registered.properties["train.validation_auc"] ?? "?"}` };
             });
 
             // ── dev endpoint ──
@@ -389,6 +416,8 @@ function printSummary(print: (l: string) => void, summary: Record<string, any>, 
     const fmt = (v: unknown) => (typeof v === "number" ? v.toFixed(4) : "—");
     const rows: [string, string][] = [
         ["scenario", summary.scenario],
+        ["reuse", summary.reuse?.enabled === false ? "off (--no-reuse): every stage recomputed" :
+            Object.entries(summary.reuse?.stages ?? {}).map(([stage, r]) => `${stage} ${(r as { reused: boolean }).reused ? "reused" : "computed"}`).join(", ") || "—"],
         ["stages", `${stages.results.filter((r) => r.status === "ok").length} ok, ${stages.results.filter((r) => r.status !== "ok").length} not; ${total.toFixed(1)} s in all`],
         ["data", etlDataLine(summary.etl)],
         ["best achievable ROC AUC", fmt(summary.bayesAuc)],
@@ -419,6 +448,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
             requests: { type: "string", default: "1000" },
             "runs-root": { type: "string", default: path.join(REPO_ROOT, ".runs") },
             stack: { type: "string", default: "dev" },
+            "no-reuse": { type: "boolean" },
             help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -445,6 +475,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
         schema: values.schema,
         runsRoot: values["runs-root"]!,
         stack: values.stack!,
+        reuse: !values["no-reuse"],
     };
 }
 

@@ -114,3 +114,43 @@ export function parseReuseSwitch(value: string | undefined, where: string): bool
     if (v === "false") return false;
     throw new ReuseKeyError(`${where} is ${JSON.stringify(value)}: expected "true" (reuse unchanged stages, the default) or "false" (recompute everything, for audits)`);
 }
+
+// ── the ETL reuse index ────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Where the ETL records which run its key produced: `<curated prefix>/_reuse/<key>.json` (a `_` prefix is never
+ * a run, docs/contracts.md §2). Written only after the run's manifest exists, so a record always names a finished
+ * run; a reader still checks the manifest is there before reusing it.
+ */
+export function etlReuseIndexKey(curatedPrefix: string, key: string): string {
+    return `${curatedPrefix.replace(/\/+$/, "")}/_reuse/${key}.json`;
+}
+
+export interface EtlReuseRecord {
+    readonly scheme: number;
+    readonly key: string;
+    /** What the key was computed from, so an audit can recompute it. */
+    readonly inputs: EtlReuseInputs;
+    readonly runId: string;
+    /** The run's prefix URI, ending in `/`. */
+    readonly runPrefix: string;
+    /** The Glue job run that produced it (AWS). */
+    readonly glueJobRunId?: string;
+    readonly recordedAt: string;
+}
+
+/** Parses an index record; throws {@link ReuseKeyError} when it is not one for `key` (a corrupt record is a miss). */
+export function parseEtlReuseRecord(text: string, key: string): EtlReuseRecord {
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch {
+        throw new ReuseKeyError(`reuse record for ${key} is not valid JSON`);
+    }
+    const r = json as Partial<EtlReuseRecord>;
+    if (r === null || typeof r !== "object" || r.key !== key || typeof r.runId !== "string" || typeof r.runPrefix !== "string" || !r.runPrefix.endsWith("/")) {
+        throw new ReuseKeyError(`reuse record for ${key} does not name a run (expected key, runId and runPrefix ending in "/")`);
+    }
+    if (r.scheme !== REUSE_KEY_SCHEME) throw new ReuseKeyError(`reuse record for ${key} has scheme ${r.scheme}, not ${REUSE_KEY_SCHEME}`);
+    return r as EtlReuseRecord;
+}
