@@ -133,6 +133,8 @@ export const PIPELINE_VARIABLES = {
     inputUri: "inputUri",
     /** Why the execution started: the retrain trigger writes the alarm here. */
     trigger: "trigger",
+    /** "true" (default): unchanged ETL and training are reused (steps/lib/reuse-key.ts); "false" recomputes, for audits. */
+    reuse: "reuse",
 } as const;
 
 /** Stage and action names: variable namespaces (`#{Prepare.trainPrefix}`) and runbooks refer to them. */
@@ -462,6 +464,11 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                         defaultValue: "source-change",
                         description: "Why this execution started (the retrain trigger records the drift alarm here)",
                     },
+                    {
+                        name: PIPELINE_VARIABLES.reuse,
+                        defaultValue: "true",
+                        description: "true: reuse the ETL run and model version of unchanged inputs; false: recompute every stage (audit)",
+                    },
                 ],
                 stages: [sourceStage(), prepareStage(), trainStage(), devStage(), prodStage()],
                 triggers: args.gitSource ? [{
@@ -550,6 +557,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                         UserParameters: JSON.stringify({
                             inputUri: `#{variables.${PIPELINE_VARIABLES.inputUri}}`,
                             runId: "#{codepipeline.PipelineExecutionId}",
+                            reuse: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
                         }),
                     },
                 }, {
@@ -574,6 +582,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
                     MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
                     PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
+                    REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
                 }, ACTIONS.train)],
             };
         }
