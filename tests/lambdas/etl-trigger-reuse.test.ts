@@ -26,6 +26,12 @@ const config: TriggerConfig = {
     reuse: { etlCodeSha256: CODE, schemaSha256: SCHEMA, settings: SETTINGS },
 };
 
+/** CodePipeline job ids are UUIDs (botocore's JobId pattern); one per run id, stable across invocations. */
+function jobId(runId: string): string {
+    const hex = Buffer.from(runId).toString("hex").padEnd(12, "0").slice(-12);
+    return `00000000-0000-4000-8000-${hex}`;
+}
+
 function named(name: string, message = name): Error {
     const e = new Error(message);
     e.name = name;
@@ -47,7 +53,7 @@ describe("etl-trigger reuse (AWS backend)", () => {
         codepipeline: new CodePipelineClient({ region: "us-east-1" }), config: c, now: () => new Date("2025-01-01T00:00:00Z"),
     });
     const event = (runId: string, extra: Record<string, unknown> = {}, continuationToken?: string) => ({
-        "CodePipeline.job": { id: `job-${runId}`, accountId: "123456789012", data: {
+        "CodePipeline.job": { id: jobId(runId), accountId: "123456789012", data: {
             actionConfiguration: { configuration: { FunctionName: "f", UserParameters: JSON.stringify({ inputUri: INPUT, runId, ...extra }) } },
             ...(continuationToken ? { continuationToken } : {}),
         } },
@@ -166,7 +172,7 @@ describe("etl-trigger reuse (AWS backend)", () => {
         await handler()(event("exec-null"));
         const noReuse = { ...config, reuse: undefined };
         await handler(noReuse)(event("exec-old"));
-        await handler()({ "CodePipeline.job": { id: "job-p", accountId: "1", data: { actionConfiguration: { configuration: {
+        await handler()({ "CodePipeline.job": { id: jobId("p"), accountId: "123456789012", data: { actionConfiguration: { configuration: {
             FunctionName: "f", UserParameters: JSON.stringify({ inputUri: "s3://raw-bucket/incoming/", runId: "exec-prefix" }) } } } } });
         assert.equal(glue.commandCalls(StartJobRunCommand).length, 3);
         assert.ok(successes().every((s) => JSON.parse(s.continuationToken!).reuse === undefined));
