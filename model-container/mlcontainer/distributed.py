@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -163,7 +164,7 @@ def resolve(cluster: Cluster, host: str, deadline: float) -> str:
         except OSError as exc:
             if time.monotonic() + delay > deadline:
                 raise ClusterError(
-                    f"host {cluster.current_host}: the name {host} did not resolve within "
+                    f"the name {host} did not resolve within "
                     f"{cluster.startup_timeout:g} s ({exc}); all hosts of the job must be reachable by name"
                 ) from None
             time.sleep(delay)
@@ -335,7 +336,7 @@ class Lifeline:
             except OSError as exc:
                 if time.monotonic() + delay > deadline:
                     raise ClusterError(
-                        f"host {self.cluster.current_host}: could not reach the leader {self.cluster.leader} at "
+                        f"could not reach the leader {self.cluster.leader} at "
                         f"{leader_address}:{self.cluster.coordinator_port} within {self.cluster.startup_timeout:g} s "
                         f"({exc})"
                     ) from None
@@ -451,8 +452,7 @@ class Session:
             time.sleep(ABORT_GRACE_SECONDS)
             if self._write_once(peer_failure_text(self.cluster.current_host, host, reason)):
                 log.error("host %s failed (%s); ending host %s", host, reason, self.cluster.current_host)
-                logging.shutdown()
-                os._exit(PeerFailed.exit_code)
+                self.exit(PeerFailed.exit_code)
 
         threading.Thread(target=end_if_unhandled, name="abort-grace", daemon=True).start()
 
@@ -509,7 +509,7 @@ class Session:
         self.collective.__enter__()
         rank, world = collective.get_rank(), collective.get_world_size()
         if rank != c.rank or world != c.size:
-            raise ClusterError(f"host {c.current_host}: XGBoost assigned rank {rank} of {world}, "
+            raise ClusterError(f"XGBoost assigned rank {rank} of {world}, "
                                f"expected {c.rank} of {c.size}")
 
     def join(self, train: Any) -> int:
@@ -543,6 +543,14 @@ class Session:
 
     def complete(self) -> None:
         self.lifeline.complete(timeout=self.cluster.startup_timeout)
+
+    def exit(self, code: int) -> None:
+        """End a failed host now. XGBoost's collective may still be initialised with broken peers, and its
+        native teardown at interpreter exit crashed here (SIGSEGV) instead of returning the exit code."""
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        logging.shutdown()
+        os._exit(code)
 
     def close(self) -> None:
         self.lifeline.close()

@@ -303,9 +303,12 @@ def main() -> int:
             write_failure(opt_ml, text)
         if isinstance(exc, ContainerError):
             log.error("%s: %s", exc.category, exc)
-            return exc.exit_code
-        log.exception("training failed")
-        return 1
+        else:
+            log.exception("training failed")
+        code = exc.exit_code if isinstance(exc, ContainerError) else 1
+        if session is not None:
+            session.exit(code)
+        return code
     log.info("model written to %s", opt_ml.model_dir)
     return 0
 
