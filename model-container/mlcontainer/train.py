@@ -309,6 +309,10 @@ def main() -> int:
         if session is not None:
             session.exit(code)
         return code
-    log.info("model written to %s", opt_ml.model_dir)
+    session = distributed.current_session()
+    if session is None or session.cluster.is_leader:
+        log.info("model written to %s", opt_ml.model_dir)
+    else:
+        log.info("training done; the first host, %s, wrote the model", session.cluster.leader)
     return 0
 
