@@ -504,7 +504,9 @@ class Session:
         self.collective = collective.CommunicatorContext(
             dmlc_tracker_uri=self.leader_address, dmlc_tracker_port=c.tracker_port,
             # zero-padded: the tracker sorts task ids as strings
-            dmlc_task_id=f"{c.rank:05d}", dmlc_timeout=int(c.heartbeat_timeout), dmlc_retry=3,
+            # XGBoost's own timeout per collective call: generous, since hosts with larger shards reach the first
+            # all-reduce later; a dead or silent host is the coordinator's to detect (heartbeats).
+            dmlc_task_id=f"{c.rank:05d}", dmlc_timeout=timeout, dmlc_retry=3,
         )
         self.collective.__enter__()
         rank, world = collective.get_rank(), collective.get_world_size()
