@@ -226,6 +226,7 @@ class Coordinator:
         self.finished = False
         self.lock = threading.Lock()
         self.closing = threading.Event()
+        self.finish_sent = threading.Event()
 
     def start(self) -> None:
         threading.Thread(target=self._accept, name="coordinator-accept", daemon=True).start()
@@ -233,10 +234,13 @@ class Coordinator:
 
     def close(self) -> None:
         self.closing.set()
-        try:
-            self.server.close()
-        except OSError:
-            pass
+        with self.lock:
+            socks = [self.server, *(peer.sock for peer in self.peers.values())]
+        for sock in socks:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
     def _broadcast(self, message: Mapping[str, Any]) -> None:
         with self.lock:
@@ -295,6 +299,7 @@ class Coordinator:
                         self.finished = True
                 if complete:
                     self._broadcast({"op": "finish"})
+                    self.finish_sent.set()
 
     def _watch(self) -> None:
         """Join deadline and heartbeats to every connected host."""
@@ -545,6 +550,10 @@ class Session:
 
     def complete(self) -> None:
         self.lifeline.complete(timeout=self.cluster.startup_timeout)
+        if self.coordinator is not None:
+            # The leader hears "finish" on its own connection, possibly before the others do: leaving now would
+            # close the coordinator under them and they would fail with "lost contact".
+            self.coordinator.finish_sent.wait(timeout=10)
 
     def exit(self, code: int) -> None:
         """End a failed host now. XGBoost's collective may still be initialised with broken peers, and its

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mc_helpers import EARLY_STOPPING_HP, METRIC_RE, TRAIN, make_rows, run_train, write_csv, write_job
 
 from mlcontainer.distributed import (
-    HOST_ADDRESSES_ENV, STARTUP_TIMEOUT_ENV, TRACKER_PORT_ENV, plan_cluster,
+    HOST_ADDRESSES_ENV, STARTUP_TIMEOUT_ENV, TRACKER_PORT_ENV, Session, plan_cluster,
 )
 from mlcontainer.errors import ConfigError
 from mlcontainer.jobconfig import parse_resource_config
@@ -159,6 +162,23 @@ def test_multi_host_ranks_follow_sorted_host_names() -> None:
     assert plan_cluster(hosts, "algo-2", {}).tracker_port == 9099  # SageMaker XGBoost container's port
 
 
+_host = st.from_regex(r"algo-[1-9][0-9]{0,2}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hosts=st.lists(_host, min_size=2, max_size=8, unique=True), data=st.data())
+def test_multi_host_plan_is_the_same_whatever_order_resourceconfig_lists(hosts: list[str], data: st.DataObject) -> None:
+    """Every host must derive the same ranks and leader from its own copy of resourceconfig.json."""
+    shuffled = data.draw(st.permutations(hosts))
+    addresses = {h: f"10.0.{i // 250}.{i % 250 + 1}" for i, h in enumerate(hosts)}
+    environ = {HOST_ADDRESSES_ENV: " , ".join(f"{h}={a}" for h, a in addresses.items())}
+    plans = [plan_cluster(tuple(order), current, environ) for order in (hosts, shuffled) for current in hosts]
+    assert {p.hosts for p in plans} == {tuple(sorted(hosts))}
+    assert sorted(p.rank for p in plans[: len(hosts)]) == list(range(len(hosts)))
+    assert all(p.addresses == addresses for p in plans)
+    assert {p.leader for p in plans} == {min(hosts)}
+
+
 @pytest.mark.parametrize("environ, message", [
     ({HOST_ADDRESSES_ENV: "algo-1"}, "is not host=address"),
     ({HOST_ADDRESSES_ENV: "algo-9=127.0.0.1"}, "names host(s) algo-9"),
@@ -169,6 +189,68 @@ def test_distributed_environment_errors_say_what_to_fix(environ: dict, message: 
     with pytest.raises(ConfigError) as raised:
         plan_cluster(HOSTS, "algo-1", environ)
     assert message in str(raised.value)
+
+
+# ------------------------------------------------------------------------------------------ coordinator
+def _sessions(hosts: Sequence[str], **environ: str) -> dict[str, Session]:
+    env = {HOST_ADDRESSES_ENV: ",".join(f"{h}=127.0.0.1" for h in hosts), TRACKER_PORT_ENV: str(free_port_pair()),
+           STARTUP_TIMEOUT_ENV: "20", **environ}
+    sessions = {h: Session(plan_cluster(tuple(hosts), h, env), lambda text: None) for h in hosts}
+    threads = [threading.Thread(target=s.start) for s in sessions.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return sessions
+
+
+def test_distributed_coordinator_finishes_every_host_before_the_leader_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leader may hear "finish" first; once its complete() returns, its process (and the coordinator) may
+    end at once, and every other host must already have been told, or it would fail with "lost contact"."""
+    from mlcontainer import distributed
+
+    send = distributed._send
+    leader_socks: set[int] = set()
+
+    def slow_finish_to_workers(sock: socket.socket, lock: threading.Lock, message: Mapping) -> bool:
+        if message.get("op") == "finish" and id(sock) not in leader_socks:
+            time.sleep(0.3)  # the leader's own copy goes out at once, the others' late
+        return send(sock, lock, message)
+
+    monkeypatch.setattr(distributed, "_send", slow_finish_to_workers)
+    for _ in range(2):
+        sessions = _sessions(("algo-1", "algo-2", "algo-3"))
+        coordinator = sessions["algo-1"].coordinator
+        assert coordinator is not None
+        leader_socks.add(id(coordinator.peers["algo-1"].sock))
+        workers = [threading.Thread(target=sessions[h].complete) for h in ("algo-2", "algo-3")]
+        for t in workers:
+            t.start()
+        sessions["algo-1"].complete()
+        sessions["algo-1"].close()  # what the leader's exit does to its sockets
+        for t in workers:
+            t.join(30)
+        for name in ("algo-2", "algo-3"):
+            lifeline = sessions[name].lifeline
+            assert lifeline.finished.is_set() and lifeline.verdict is None, (name, lifeline.verdict)
+        for session in sessions.values():
+            session.close()
+
+
+def test_distributed_coordinator_names_the_host_that_failed_or_vanished() -> None:
+    sessions = _sessions(("algo-1", "algo-2", "algo-3"))
+    sessions["algo-3"].lifeline.fail("DataError: host algo-3: bad labels")
+    for name in ("algo-1", "algo-2"):
+        assert sessions[name].lifeline.peer_verdict(5) == ("algo-3", "DataError: host algo-3: bad labels")
+    for session in sessions.values():
+        session.close()
+
+    sessions = _sessions(("algo-1", "algo-2"))
+    sessions["algo-2"].lifeline.sock.close()  # a process that died without a word
+    verdict = sessions["algo-1"].lifeline.peer_verdict(5)
+    assert verdict is not None and verdict[0] == "algo-2" and verdict[1].startswith("lost contact")
+    for session in sessions.values():
+        session.close()
 
 
 # ------------------------------------------------------------------------------------------ training
