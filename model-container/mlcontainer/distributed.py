@@ -426,12 +426,23 @@ def peer_failure_text(this_host: str, host: str, reason: str) -> str:
     return f"{PeerFailed.category}: host {host} failed, so host {this_host} stopped too: {reason}"
 
 
+def _end_process(code: int) -> None:
+    """End a failed host now. XGBoost's collective may still be initialised with broken peers, and its native
+    teardown at interpreter exit crashed here (SIGSEGV) instead of returning the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 class Session:
     """One host's part of a multi-host job: lifeline, tracker (leader), collective membership."""
 
-    def __init__(self, cluster: Cluster, write_failure_text: Callable[[str], None]) -> None:
+    def __init__(self, cluster: Cluster, write_failure_text: Callable[[str], None],
+                 end_process: Callable[[int], None] | None = None) -> None:
         self.cluster = cluster
         self.write_failure_text = write_failure_text
+        self.end_process = end_process or _end_process
         self.coordinator: Coordinator | None = None
         self.tracker: Any = None
         self.lifeline = Lifeline(cluster, self._on_peer_abort)
@@ -556,12 +567,7 @@ class Session:
             self.coordinator.finish_sent.wait(timeout=10)
 
     def exit(self, code: int) -> None:
-        """End a failed host now. XGBoost's collective may still be initialised with broken peers, and its
-        native teardown at interpreter exit crashed here (SIGSEGV) instead of returning the exit code."""
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        logging.shutdown()
-        os._exit(code)
+        self.end_process(code)
 
     def close(self) -> None:
         self.lifeline.close()

@@ -241,7 +241,8 @@ def run(opt_ml: OptMl, stop: StopRequest) -> dict[str, float | int]:
     empty_shard = session is not None and distributed.shard_is_empty(opt_ml.channel_dir("train"))
     train = None if empty_shard else load_split("train", opt_ml.channel_dir("train"))
     validation = load_split("validation", opt_ml.channel_dir("validation"))
-    train = train or distributed.empty_split(validation)
+    if train is None:  # this host got no train file: it joins with zero rows
+        train = distributed.empty_split(validation)
     info = info or default_features(train.feature_count)
     check_feature_counts((train, validation), info)
     log.info("train: %d rows from %d file(s); validation: %d rows; %d features",

@@ -192,10 +192,14 @@ def test_distributed_environment_errors_say_what_to_fix(environ: dict, message: 
 
 
 # ------------------------------------------------------------------------------------------ coordinator
-def _sessions(hosts: Sequence[str], **environ: str) -> dict[str, Session]:
+def _sessions(hosts: Sequence[str], ended: dict[str, list] | None = None, **environ: str) -> dict[str, Session]:
+    """In-process sessions; `ended[host]` records the failure text and exit code a host would have ended with."""
+    ended = {} if ended is None else ended
     env = {HOST_ADDRESSES_ENV: ",".join(f"{h}=127.0.0.1" for h in hosts), TRACKER_PORT_ENV: str(free_port_pair()),
            STARTUP_TIMEOUT_ENV: "20", **environ}
-    sessions = {h: Session(plan_cluster(tuple(hosts), h, env), lambda text: None) for h in hosts}
+    # in-process: a host told of another's failure must not end the test process after the grace period
+    sessions = {h: Session(plan_cluster(tuple(hosts), h, env), ended.setdefault(h, []).append,
+                           end_process=ended.setdefault(h, []).append) for h in hosts}
     threads = [threading.Thread(target=s.start) for s in sessions.values()]
     for t in threads:
         t.start()
@@ -238,10 +242,20 @@ def test_distributed_coordinator_finishes_every_host_before_the_leader_leaves(mo
 
 
 def test_distributed_coordinator_names_the_host_that_failed_or_vanished() -> None:
-    sessions = _sessions(("algo-1", "algo-2", "algo-3"))
+    from mlcontainer.distributed import ABORT_GRACE_SECONDS
+
+    ended: dict[str, list] = {}
+    sessions = _sessions(("algo-1", "algo-2", "algo-3"), ended)
     sessions["algo-3"].lifeline.fail("DataError: host algo-3: bad labels")
     for name in ("algo-1", "algo-2"):
         assert sessions[name].lifeline.peer_verdict(5) == ("algo-3", "DataError: host algo-3: bad labels")
+    # nobody handled it on those hosts (their main thread could be stuck in an all-reduce): after the grace
+    # period each writes the verdict as its failure and ends itself with exit code 1
+    time.sleep(ABORT_GRACE_SECONDS + 1)
+    for name in ("algo-1", "algo-2"):
+        assert ended[name] == [f"ClusterError: host algo-3 failed, so host {name} stopped too: "
+                               "DataError: host algo-3: bad labels", 1]
+    assert ended["algo-3"] == []
     for session in sessions.values():
         session.close()
 
