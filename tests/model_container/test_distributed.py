@@ -226,6 +226,9 @@ def test_distributed_coordinator_finishes_every_host_before_the_leader_leaves(mo
         sessions = _sessions(("algo-1", "algo-2", "algo-3"))
         coordinator = sessions["algo-1"].coordinator
         assert coordinator is not None
+        deadline = time.monotonic() + 30
+        while len(coordinator.peers) < 3 and time.monotonic() < deadline:  # hellos are handled asynchronously
+            time.sleep(0.05)
         leader_socks.add(id(coordinator.peers["algo-1"].sock))
         workers = [threading.Thread(target=sessions[h].complete) for h in ("algo-2", "algo-3")]
         for t in workers:
