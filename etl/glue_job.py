@@ -30,7 +30,7 @@ from mlops_etl.job import JobOptions, describe_exception, effective_limits, loos
 from mlops_etl.schema import DatasetSchema, SchemaError, schema_from_text
 
 REQUIRED = ("input", "schema", "output", "run-id")
-OPTIONAL = ("seed", "max-quarantine-share", "min-rows")
+OPTIONAL = ("seed", "max-quarantine-share", "min-rows", "train-shards")
 
 try:  # present only inside a Glue job run
     from awsglue.context import GlueContext
@@ -47,6 +47,10 @@ def _is_remote(uri: str) -> bool:
 
 def _local(uri: str) -> str:
     return uri if _is_remote(uri) else os.path.abspath(uri.removeprefix("file://"))
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def parse_args(argv: Sequence[str]) -> tuple[JobOptions, str]:
@@ -69,6 +73,8 @@ def parse_args(argv: Sequence[str]) -> tuple[JobOptions, str]:
                             help="platform floor of usable rows (stack config mlops:etl.minRows); the schema's "
                                  "quality.minRows may only raise it")
         parser.add_argument("--debug", action="store_true", help="print stack traces of unexpected errors")
+        parser.add_argument("--train-shards", help="part files of the train split, >= the training instance count "
+                                                   "(default 1)")
         values = vars(parser.parse_args(list(argv[1:])))
 
     def number(name: str, kind: type):
@@ -82,7 +88,8 @@ def parse_args(argv: Sequence[str]) -> tuple[JobOptions, str]:
 
     opts = JobOptions(input=_local(values["input"]), output=_local(values["output"]), run_id=values["run_id"],
                       seed=number("seed", int), max_quarantine_share=number("max_quarantine_share", float),
-                      min_rows=number("min_rows", int), schema_uri=_local(values["schema"]))
+                      min_rows=number("min_rows", int), schema_uri=_local(values["schema"]),
+                      train_shards=_default(number("train_shards", int), 1))
     return opts, _local(values["schema"])
 
 

@@ -99,6 +99,11 @@ const etlSchema = z.strictObject({
     /** Platform floor of usable rows; a dataset schema's `quality.minRows` may only raise it. 100 is the documented
      * small minimum any dataset can use with no edits. */
     minRows: positiveInt.default(100),
+    /**
+     * Part files of the train split (`--train-shards`): the most instances a training job can use, since each
+     * instance of a multi-instance job trains on its own files (S3 ShardedByS3Key).
+     */
+    trainShards: z.number().int().min(1).max(1000).default(1),
 });
 
 const monitoringSchema = z.strictObject({
@@ -226,6 +231,13 @@ const configSchema = z
             (ep.instanceCount < ep.autoscaling.minCapacity || ep.instanceCount > ep.autoscaling.maxCapacity)) {
             add(["endpoint", "instanceCount"], ep.instanceCount,
                 `must lie within endpoint.autoscaling [minCapacity, maxCapacity] = [${ep.autoscaling.minCapacity}, ${ep.autoscaling.maxCapacity}]`);
+        }
+        // The shard count is known here only where this stack runs the ETL; otherwise the train step checks the
+        // ETL run's manifest before starting a job.
+        if (c.hostStack === undefined && c.training.instanceCount > c.etl.trainShards) {
+            add(["training", "instanceCount"], c.training.instanceCount,
+                `must be <= etl.trainShards (${c.etl.trainShards}): each training instance trains on its own train part files; ` +
+                `raise etl.trainShards to at least ${c.training.instanceCount}`);
         }
         if (c.deployments.enabled) {
             if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");

@@ -48,6 +48,8 @@ Options:
   --stack NAME       whose config (evaluation thresholds, hyperparameters) to use (default dev)
   --no-reuse         recompute every stage (audit): by default the ETL and training are reused when their
                      inputs (data, ETL code, schema, settings; curated data, image, hyperparameters) are unchanged
+  --train-hosts N    training instances (default: the stack's training.instanceCount); N > 1 trains
+                     distributed: one container process per host on loopback, the ETL writes >= N train shards
   -h, --help
 
 Exit codes: 0 a model was promoted to the local prod endpoint; 1 the run stopped (gate) or failed; 2 usage.`;
@@ -66,6 +68,11 @@ export interface LocalPipelineOptions {
      * @default true
      */
     readonly reuse?: boolean;
+    /**
+     * Training instances; more than one trains distributed, one container process per host.
+     * @default the stack's training.instanceCount
+     */
+    readonly trainHosts?: number;
     /** Where stage lines go. @default console.log */
     readonly print?: (line: string) => void;
 }
@@ -95,6 +102,7 @@ function logIo(logFile: string): Io {
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipelineResult> {
     const print = options.print ?? ((l: string) => console.log(l));
     const config = loadStackFile(options.stack);
+    const trainHosts = options.trainHosts ?? config.training.instanceCount;
     // Lowercase: the run id doubles as the run's "bucket" name.
     const runId = `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..+/, "").toLowerCase()}-${options.scenario}`;
     const runsRoot = path.resolve(options.runsRoot);
@@ -227,6 +235,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     "--input", dataset.csv, "--schema", dataset.schema, "--output", output, "--run-id", cycleId,
                     // Platform limits from stack config (the schema may only tighten them); --rows never changes them.
                     "--max-quarantine-share", String(etlSettings.maxQuarantineShare), "--min-rows", String(etlSettings.minRows),
+                    "--train-shards", String(Math.max(config.etl.trainShards, trainHosts)),
                 ], path.join(logs, "etl.log"));
                 const line = summaryLine(result.output, "etl:") ?? result.output.trim().split("\n").pop() ?? "";
                 if (result.code !== 0) {
@@ -247,7 +256,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
             // ── train + register ──
             const version = await stages.run(`${prefix}train + register`, async () => {
                 const resultFile = path.join(runDir, `train-${cycle.label || "result"}.json`);
-                const training = { ...config.training, hyperparameters: { ...config.training.hyperparameters, ...(cycle.hyperparameters ?? {}) }, spot: { enabled: false, maxWaitSeconds: 7200 } };
+                const training = { ...config.training, instanceCount: trainHosts, hyperparameters: { ...config.training.hyperparameters, ...(cycle.hyperparameters ?? {}) }, spot: { enabled: false, maxWaitSeconds: 7200 } };
                 const code = await trainMain([
                     "--data-prefix", etl!.prefix, "--output-prefix", s3("models/training"), "--image-uri", localImageUri(REPO_ROOT),
                     "--model-package-group", group, "--execution-id", cycleId, "--config", JSON.stringify(training),
@@ -449,6 +458,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
             "runs-root": { type: "string", default: path.join(REPO_ROOT, ".runs") },
             stack: { type: "string", default: "dev" },
             "no-reuse": { type: "boolean" },
+            "train-hosts": { type: "string" },
             help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -456,7 +466,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
     if (values.help) return "help";
     const scenario = values.scenario as Scenario;
     if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario ${values.scenario}: expected one of ${SCENARIOS.join(", ")}`);
-    const int = (name: "rows" | "seed" | "requests", min: number) => {
+    const int = (name: "rows" | "seed" | "requests" | "train-hosts", min: number) => {
         const n = Number(values[name]);
         if (!Number.isInteger(n) || n < min) throw new Error(`--${name} ${values[name]}: expected a whole number >= ${min}`);
         return n;
@@ -476,6 +486,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
         runsRoot: values["runs-root"]!,
         stack: values.stack!,
         reuse: !values["no-reuse"],
+        trainHosts: values["train-hosts"] === undefined ? undefined : int("train-hosts", 1),
     };
 }
 

@@ -46,6 +46,9 @@ class JobOptions:
     max_quarantine_share: float | None = None  # ceiling on schema.quality.maxQuarantineShare
     min_rows: int | None = None  # floor under schema.quality.minRows
     schema_uri: str | None = None  # named in refusals, so the user knows which file to edit
+    # Train split as this many part files, so a multi-instance training job (S3 ShardedByS3Key) can give each
+    # instance its own: at least the largest training.instanceCount used.
+    train_shards: int = 1
 
 
 @dataclass(frozen=True)
@@ -216,12 +219,39 @@ def write_quarantine(rows: DataFrame, columns: X.ColumnMap, path: str) -> None:
      .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false").csv(path))
 
 
-def write_splits(rows: DataFrame, n_features: int, path: str) -> None:
-    """One sorted, headerless, label-first CSV per split (a single write job partitioned by split)."""
+SHARD = "_shard"
+# Far above any sensible training cluster; every shard is one more (possibly empty) object per run.
+MAX_TRAIN_SHARDS = 1000
+
+
+def shard_part_name(shard: int) -> str:
+    return f"part-{shard:05d}.csv"
+
+
+def write_splits(rows: DataFrame, n_features: int, path: str, train_shards: int = 1) -> None:
+    """Sorted, headerless, label-first CSVs (a single write job partitioned by split): one file per split, the
+    train split as `train_shards` files. A train row's shard is its split hash modulo the shard count: a
+    function of the row's id (or row number), not of the input order or the partitioning, so reruns are
+    byte-identical and every shard is a random sample of the split."""
     feats = [X.feature_col(j) for j in range(n_features)]
-    (rows.coalesce(1).sortWithinPartitions(*X.split_sort_columns())
-     .select(X.SPLIT, X.LABEL, *feats)
-     .write.partitionBy(X.SPLIT).option("header", "false").csv(path))
+    shard = F.when(F.col(X.SPLIT) == "train", F.pmod(F.col(X.HASH), F.lit(train_shards))).otherwise(F.lit(0))
+    sort = X.split_sort_columns()
+    # (split, shard) first: the partitioned writer needs that order and would otherwise re-sort (not stably).
+    (rows.withColumn(SHARD, shard).coalesce(1).sortWithinPartitions(sort[0], SHARD, *sort[1:])
+     .select(X.SPLIT, SHARD, X.LABEL, *feats)
+     .write.partitionBy(X.SPLIT, SHARD).option("header", "false").csv(path))
+
+
+def _move_split_parts(storage: Storage, spark_dir: str, dest_dir: str, split: str, train_shards: int) -> None:
+    """`<spark_dir>/_split=s/_shard=k/part-*` to `<dest_dir>/s/part-0000k.csv` (an empty file for an empty shard)."""
+    shards = train_shards if split == "train" else 1
+    for k in range(shards):
+        part = _spark_part(storage, join(spark_dir, f"{X.SPLIT}={split}", f"{SHARD}={k}"))
+        dest = join(dest_dir, split, shard_part_name(k))
+        if part is None:
+            storage.write_text(dest, "")
+        else:
+            storage.rename(part, dest)
 
 
 def _count_written(spark: SparkSession, staging: str) -> dict[str, int]:
@@ -235,7 +265,7 @@ def _count_written(spark: SparkSession, staging: str) -> dict[str, int]:
     counts = {s: 0 for s in SPLITS}
     for row in lines:
         for s in SPLITS:
-            if f"/{s}/{PART_FILE}" in row["f"]:
+            if f"/{s}/part-" in row["f"]:
                 counts[s] += int(row["count"])
     counts["quarantine"] = (spark.read.schema("v string").option("header", "true").option("multiLine", "true")
                             .option("quote", '"').option("escape", '"')
@@ -342,6 +372,8 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
     if not _RUN_ID.match(opts.run_id):
         raise ValueError(f"run id {opts.run_id!r} must be 1-128 characters of letters, digits, '.', '_', '-' "
                          f"and start with a letter or digit")
+    if not 1 <= opts.train_shards <= MAX_TRAIN_SHARDS:
+        raise ValueError(f"--train-shards must be between 1 and {MAX_TRAIN_SHARDS}, got {opts.train_shards}")
     limits = effective_limits(schema, opts)
     quality = effective_quality(schema, opts)
     seed = schema.split.seed if opts.seed is None else opts.seed
@@ -404,9 +436,9 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         n_feat = len(schema.features)
         medians = [float(summary[f"median:{j}"]) for j in range(len(schema.numeric))]
         rows = X.output_rows(prepared, schema, medians)
-        write_splits(rows, n_feat, join(staging, "_splits"))
+        write_splits(rows, n_feat, join(staging, "_splits"), opts.train_shards)
         for s in SPLITS:
-            _move_part(storage, join(staging, "_splits", f"{X.SPLIT}={s}"), join(staging, s))
+            _move_split_parts(storage, join(staging, "_splits"), staging, s, opts.train_shards)
         storage.delete(join(staging, "_splits"))
         storage.delete(join(staging, "_records"))
         phase("write_splits")
@@ -450,6 +482,8 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
             # Without an id, membership hashes the row number: the same file gives the same splits, but
             # reordering or appending rows moves rows between splits (docs/contracts.md section 1).
             "splitBy": "id" if schema.id else "position",
+            # part files of the train split (train/part-00000.csv …): the most instances a training job can use
+            "trainShards": opts.train_shards,
             "seed": seed,
             "format": FORMAT,
             "baseline": {"statistics": "baseline/statistics.json", "constraints": "baseline/constraints.json"},

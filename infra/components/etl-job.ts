@@ -426,6 +426,7 @@ export class EtlJob extends pulumi.ComponentResource {
                     // Platform limits: a dataset schema's quality section may only tighten them (docs/contracts.md §1).
                     "--max-quarantine-share": String(etl.maxQuarantineShare),
                     "--min-rows": String(etl.minRows),
+                    "--train-shards": String(etl.trainShards),
                 },
             }, {
                 parent,

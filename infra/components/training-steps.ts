@@ -119,10 +119,6 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     throw new pulumi.ResourceError(`TrainingSteps ${name}: ${what} ${JSON.stringify(prefix)} is invalid; expected lowercase letters, digits or '-' (no slashes)`, parent);
                 }
             }
-            if (args.training.instanceCount !== 1) {
-                throw new pulumi.ResourceError(`TrainingSteps ${name}: training.instanceCount is ${args.training.instanceCount}; ` +
-                    "the model container trains on a single instance (contracts §3), so only 1 is allowed", parent);
-            }
         }
 
         function createTrainingLogGroup() {

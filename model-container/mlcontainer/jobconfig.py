@@ -71,7 +71,7 @@ def validate_input_data_config(config: dict, data_dir: Path) -> tuple[str, ...]:
 
 
 def parse_resource_config(config: dict | None) -> ResourceConfig:
-    """This algorithm trains on one instance; a multi-instance job would train N identical models."""
+    """The job's hosts; more than one means distributed training (see distributed.py)."""
     if config is None:
         return ResourceConfig(current_host="local", hosts=("local",))
     hosts = config.get("hosts", [])
@@ -79,10 +79,12 @@ def parse_resource_config(config: dict | None) -> ResourceConfig:
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts) or not isinstance(current, str):
         raise ConfigError("resourceconfig.json: 'hosts' must be a list of strings and 'current_host' a string")
     if len(hosts) > 1:
-        raise ConfigError(
-            f"this algorithm trains on a single instance, but the job has {len(hosts)} hosts "
-            f"({', '.join(hosts)}): set InstanceCount to 1"
-        )
+        if len(set(hosts)) != len(hosts) or current not in hosts:
+            raise ConfigError(
+                f"resourceconfig.json: 'hosts' ({', '.join(hosts)}) must be distinct and include "
+                f"'current_host' ({current or 'missing'})"
+            )
+        return ResourceConfig(current_host=current, hosts=tuple(hosts))
     return ResourceConfig(current_host=current or "local", hosts=tuple(hosts) or (current or "local",))
 
 

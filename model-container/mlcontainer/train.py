@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import __version__
+from . import __version__, distributed
 from .errors import ContainerError, TrainingStopped
 from .paths import OptMl, opt_ml_from_env
 
@@ -71,12 +71,16 @@ def format_metric(name: str, value: float | int) -> str:
     return f"METRIC {name}={text}"
 
 
-def failure_text(exc: BaseException) -> str:
-    """The failure file: the reason first (what SageMaker shows), then a traceback for unexpected errors."""
+def failure_text(exc: BaseException, host: str | None = None) -> str:
+    """The failure file: the reason first (what SageMaker shows), then a traceback for unexpected errors.
+    `host` names the failing host in a multi-host job."""
+    on = f"host {host}: " if host else ""
     if isinstance(exc, ContainerError):
-        reason, detail = f"{exc.category}: {exc}", ""
+        reason, detail = f"{exc.category}: {on}{exc}", ""
     else:
-        reason = f"AlgorithmError: unexpected {type(exc).__name__}: {exc}"
+        # XGBoost appends a native stack trace to its messages: the traceback below says where, keep the why.
+        message = str(exc).split("Stack trace:", 1)[0].strip()
+        reason = f"AlgorithmError: {on}unexpected {type(exc).__name__}: {message}"
         detail = "".join(traceback.format_exception(exc))[-FAILURE_DETAIL_CHARS:]
     if len(reason) > FAILURE_REASON_CHARS:
         marker = " …[truncated]"
@@ -84,10 +88,10 @@ def failure_text(exc: BaseException) -> str:
     return reason + ("\n\n" + detail if detail else "") + "\n"
 
 
-def write_failure(opt_ml: OptMl, exc: BaseException) -> None:
+def write_failure(opt_ml: OptMl, exc: BaseException | str) -> None:
     try:
         opt_ml.output_dir.mkdir(parents=True, exist_ok=True)
-        opt_ml.failure_file.write_text(failure_text(exc), encoding="utf-8")
+        opt_ml.failure_file.write_text(exc if isinstance(exc, str) else failure_text(exc), encoding="utf-8")
     except OSError as write_error:
         log.error("could not write %s: %s", opt_ml.failure_file, write_error)
 
@@ -226,6 +230,7 @@ def run(opt_ml: OptMl, stop: StopRequest) -> dict[str, float | int]:
     )
     nthread = available_cpus()
     log.info("host %s, %d threads, hyperparameters %s", resources.current_host, nthread, json.dumps(hp))
+    session = distributed.start_session(resources, lambda text: write_failure(opt_ml, text))
 
     import numpy as np
     import pandas as pd
@@ -233,16 +238,27 @@ def run(opt_ml: OptMl, stop: StopRequest) -> dict[str, float | int]:
     from .dataset import check_feature_counts, default_features, load_split, read_manifest
 
     info = read_manifest(opt_ml.channel_dir("manifest")) if "manifest" in channels else None
-    train = load_split("train", opt_ml.channel_dir("train"))
+    empty_shard = session is not None and distributed.shard_is_empty(opt_ml.channel_dir("train"))
+    train = None if empty_shard else load_split("train", opt_ml.channel_dir("train"))
     validation = load_split("validation", opt_ml.channel_dir("validation"))
+    if train is None:  # this host got no train file: it joins with zero rows
+        train = distributed.empty_split(validation)
     info = info or default_features(train.feature_count)
     check_feature_counts((train, validation), info)
     log.info("train: %d rows from %d file(s); validation: %d rows; %d features",
              train.rows, len(train.files), validation.rows, train.feature_count)
 
+    total_train_rows = session.join(train) if session is not None else train.rows
     result = train_booster(train, validation, hp, nthread, stop)
+    result.metrics["train_rows"] = total_train_rows
+    if session is not None:
+        session.leave_collective()
     for name in METRIC_NAMES:
         print(format_metric(name, result.metrics[name]), flush=True)
+
+    if session is not None and not session.cluster.is_leader:
+        session.complete()  # only the first host writes /opt/ml/model
+        return result.metrics
 
     import xgboost as xgb
 
@@ -257,6 +273,8 @@ def run(opt_ml: OptMl, stop: StopRequest) -> dict[str, float | int]:
     # metadata.json last: its presence says the model next to it is complete.
     _atomic_write(opt_ml.model_dir / METADATA_FILE, json.dumps(metadata, indent=2).encode("utf-8"))
     stop.check()
+    if session is not None:
+        session.complete()
     return result.metrics
 
 
@@ -279,12 +297,23 @@ def main() -> int:
         stop.interrupt = False  # a second SIGTERM must not interrupt writing the failure file
         if isinstance(exc, KeyboardInterrupt):
             exc = stop.error() if stop.requested else TrainingStopped("stopped by SIGINT")
-        write_failure(opt_ml, exc)
+        session = distributed.current_session()  # multi-host: name the failing host, tell the others
+        text = failure_text(exc) if session is None else session.handle_failure(
+            exc, failure_text(exc, host=session.cluster.current_host))
+        if text is not None:
+            write_failure(opt_ml, text)
         if isinstance(exc, ContainerError):
             log.error("%s: %s", exc.category, exc)
-            return exc.exit_code
-        log.exception("training failed")
-        return 1
-    log.info("model written to %s", opt_ml.model_dir)
+        else:
+            log.exception("training failed")
+        code = exc.exit_code if isinstance(exc, ContainerError) else 1
+        if session is not None:
+            session.exit(code)
+        return code
+    session = distributed.current_session()
+    if session is None or session.cluster.is_leader:
+        log.info("model written to %s", opt_ml.model_dir)
+    else:
+        log.info("training done; the first host, %s, wrote the model", session.cluster.leader)
     return 0
 

@@ -36,6 +36,12 @@ export interface TrainingChannel {
     readonly uri: string;
     /** @default undefined (the container does not check it) */
     readonly contentType?: string;
+    /**
+     * SageMaker's S3DataDistributionType: every instance gets all objects, or each gets its share of them
+     * (multi-instance training's train channel).
+     * @default "FullyReplicated"
+     */
+    readonly distribution?: "FullyReplicated" | "ShardedByS3Key";
 }
 
 export interface MetricDefinition {

@@ -16,7 +16,7 @@ import { Backend, MetricDefinition, ModelVersion, TrainingJobDescription, Traini
 import { EXIT_FAILED, EXIT_OK, formatDuration, Io } from "../lib/cli";
 import { hyperparameterStrings, TrainingSettings } from "../lib/config";
 import { isStepError, StepError } from "../lib/errors";
-import { readEtlRun } from "../lib/manifest";
+import { EtlManifest, readEtlRun } from "../lib/manifest";
 import { trainingJobName } from "../lib/naming";
 import { backoffDelay, Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
@@ -208,19 +208,42 @@ async function findByReuseKey(backend: Backend, group: string, key: string,
     return undefined;
 }
 
-export function trainingRequest(options: TrainOptions, jobName: string, run: { splitUri(s: "train" | "validation"): string; manifestUri: string }): TrainingJobRequest {
+/**
+ * Train part files of an ETL run: its manifest's `trainShards` (contracts §2); runs written before the ETL
+ * could shard wrote one file.
+ */
+export function trainShards(run: { manifestUri: string; manifest?: EtlManifest }): number {
+    const value = run.manifest?.trainShards ?? 1;
+    if (!Number.isInteger(value) || (value as number) < 1) {
+        throw new StepError("invalid", `${run.manifestUri}: "trainShards" must be a whole number >= 1, got ${JSON.stringify(value)}`);
+    }
+    return value as number;
+}
+
+export function trainingRequest(options: TrainOptions, jobName: string,
+    run: { splitUri(s: "train" | "validation"): string; manifestUri: string; manifest?: EtlManifest }): TrainingJobRequest {
     const t = options.training;
     const jobOutput = joinUri(options.outputPrefix, jobName);
+    const shards = trainShards(run);
+    if (t.instanceCount > shards) {
+        // ShardedByS3Key hands out whole objects: with fewer files than instances some instances get no data.
+        throw new StepError("invalid", `training.instanceCount is ${t.instanceCount} but the ETL run ${run.manifestUri} ` +
+            `wrote the train split as ${shards} file(s) (trainShards): each instance trains on its own files, so use at most ` +
+            `${shards} instance(s), or rerun the ETL with --train-shards ${t.instanceCount} (etl.trainShards) or more`);
+    }
     return {
         jobName,
         imageUri: options.imageUri,
         roleArn: options.roleArn,
         hyperparameters: hyperparameterStrings(t.hyperparameters),
         channels: [
-            { name: "train", uri: run.splitUri("train"), contentType: "text/csv" },
-            { name: "validation", uri: run.splitUri("validation"), contentType: "text/csv" },
+            // More than one instance: each trains on its share of the train files; every instance validates
+            // on the whole validation set (the container's metrics are the full set's, contracts §3).
+            { name: "train", uri: run.splitUri("train"), contentType: "text/csv",
+                distribution: t.instanceCount > 1 ? "ShardedByS3Key" : "FullyReplicated" },
+            { name: "validation", uri: run.splitUri("validation"), contentType: "text/csv", distribution: "FullyReplicated" },
             // A folder holding manifest.json: the container names features from it (contracts §3).
-            { name: "manifest", uri: run.manifestUri, contentType: "application/json" },
+            { name: "manifest", uri: run.manifestUri, contentType: "application/json", distribution: "FullyReplicated" },
         ],
         outputUri: options.outputPrefix,
         instanceType: t.instanceType,

@@ -209,3 +209,46 @@ def test_entrypoint_runs_as_a_program(tmp_path):
     assert re.fullmatch(rf"etl: run cli ok: rows in=2000 out=\d+ quarantined=\d+ \(\d+\.\d\d%\) train=\d+ "
                         rf"validation=\d+ test=\d+ time=\d+\.\ds -> {re.escape(str(tmp_path))}/cli", lines[0])
     assert (tmp_path / "cli" / "manifest.json").exists()
+
+
+def test_train_split_is_written_as_the_configured_number_of_shards(spark, churn_schema, clean_data, tmp_path):
+    """Distributed training reads one train part file per instance (ShardedByS3Key)."""
+    path = clean_data / "clean.csv"
+    one = run_job(spark, churn_schema, inspect_input(str(path)), JobOptions(str(path), str(tmp_path), "one"))
+    three = run_job(spark, churn_schema, inspect_input(str(path)),
+                    JobOptions(str(path), str(tmp_path), "three", train_shards=3))
+    assert one.manifest["trainShards"] == 1 and three.manifest["trainShards"] == 3
+    parts = sorted(p.name for p in Path(three.prefix, "train").iterdir())
+    assert parts == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    shards = [Path(three.prefix, "train", p).read_text().splitlines() for p in parts]
+    whole = Path(one.prefix, "train", "part-00000.csv").read_text().splitlines()
+    # every train row in exactly one shard, each shard a random third, in the whole split's order
+    assert sorted(line for shard in shards for line in shard) == sorted(whole)
+    assert all(abs(len(shard) - len(whole) / 3) < 0.2 * len(whole) / 3 for shard in shards), [len(s) for s in shards]
+    for shard in shards:
+        positions = [whole.index(line) for line in shard]
+        assert positions == sorted(positions)
+    # validation and test stay one file each, unchanged
+    for split in ("validation", "test"):
+        assert Path(three.prefix, split, "part-00000.csv").read_bytes() == \
+            Path(one.prefix, split, "part-00000.csv").read_bytes()
+        assert sorted(p.name for p in Path(three.prefix, split).iterdir()) == ["part-00000.csv"]
+    assert three.manifest["splits"] == one.manifest["splits"]
+
+
+def test_more_train_shards_than_rows_leaves_empty_shard_files(run_etl):
+    from etl_helpers import tiny_csv
+
+    result = run_etl(tiny_csv(n=60), train_shards=200, min_rows=1)
+    parts = sorted(Path(result.prefix, "train").iterdir())
+    assert len(parts) == 200
+    rows = sum(len(p.read_text().splitlines()) for p in parts)
+    assert rows == result.manifest["splits"]["train"] and any(p.stat().st_size == 0 for p in parts)
+
+
+@pytest.mark.parametrize("shards", [0, 1001])
+def test_train_shards_out_of_range_are_refused(run_etl, shards):
+    from etl_helpers import tiny_csv
+
+    with pytest.raises(ValueError, match=f"--train-shards must be between 1 and 1000, got {shards}"):
+        run_etl(tiny_csv(), train_shards=shards)

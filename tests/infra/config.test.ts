@@ -106,6 +106,13 @@ const invalidCases: InvalidCase[] = [
         message: "mlops:training.spot.maxWaitSeconds: got 600; must be >= maxRuntimeSeconds (3600) for managed spot training",
     },
     {
+        title: "more training instances than the ETL writes train shards",
+        stack: "dev",
+        config: { training: { instanceCount: 3 }, etl: { trainShards: 2 } },
+        message: "mlops:training.instanceCount: got 3; must be <= etl.trainShards (2): each training instance trains on its own " +
+            "train part files; raise etl.trainShards to at least 3",
+    },
+    {
         title: "drift monitoring without data capture",
         stack: "prod",
         config: { endpoint: { ...prodEndpoint, dataCapture: { enabled: false } } },
@@ -185,6 +192,16 @@ describe("config: the stack files", () => {
         assert.ok(prod.endpoint.instanceCount >= 2);
         assert.equal(prod.endpoint.autoscaling.minCapacity, 2);
         assert.deepEqual(prod.tags, { project: "mlops", environment: "prod", owner: "ml-platform", "managed-by": "pulumi" });
+    });
+
+    it("accepts distributed training when the ETL writes enough train shards, and when another stack runs the ETL", () => {
+        const base = { environment: "staging", owner: "team", alertEmail: "a@example.com", endpoint: { kind: "serverless" } };
+        const own = parseConfig({ ...base, training: { instanceCount: 4 }, etl: { trainShards: 4 } }, { stack: "staging", region: "eu-west-1" });
+        assert.deepEqual([own.training.instanceCount, own.etl.trainShards], [4, 4]);
+        // the host stack's ETL decides the shard count; the train step checks the run's manifest instead
+        const guest = parseConfig({ ...base, hostStack: "org/mlops/dev", training: { instanceCount: 4 } }, { stack: "staging", region: "eu-west-1" });
+        assert.equal(guest.training.instanceCount, 4);
+        assert.equal(parseConfig(base, { stack: "staging", region: "eu-west-1" }).etl.trainShards, 1);
     });
 
     it("keeps declared text as text (an owner of digits is not a number)", async () => {

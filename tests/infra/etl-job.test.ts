@@ -64,18 +64,20 @@ describe("stack dev: ETL Glue job", () => {
             "--output": `s3://${bucket("curated")}/datasets`,
             "--max-quarantine-share": String(devEtl.maxQuarantineShare),
             "--min-rows": String(devEtl.minRows),
+            "--train-shards": String(devEtl.trainShards ?? 1), // the stack file leaves the default
         });
         assert.ok(!("--input" in job.inputs.defaultArguments) && !("--run-id" in job.inputs.defaultArguments), "per-run arguments are the trigger's");
     });
 
     it("follows other etl config values (not constants)", async () => {
         const { graph: other } = await evaluateStackOk("dev", {
-            config: { etl: { workerType: "G.2X", numberOfWorkers: 5, timeoutMinutes: 90, maxRetries: 0, maxQuarantineShare: 0.1, minRows: 50 } },
+            config: { etl: { workerType: "G.2X", numberOfWorkers: 5, timeoutMinutes: 90, maxRetries: 0, maxQuarantineShare: 0.1, minRows: 50, trainShards: 8 } },
         });
         const j = other.one("aws:glue/job:Job").inputs;
         assert.deepEqual([j.workerType, j.numberOfWorkers, j.timeout, j.maxRetries], ["G.2X", 5, 90, 0]);
         assert.equal(j.defaultArguments["--max-quarantine-share"], "0.1");
         assert.equal(j.defaultArguments["--min-rows"], "50");
+        assert.equal(j.defaultArguments["--train-shards"], "8");
         const fn = other.one("aws:lambda/function:Function", /^etl-trigger-function$/);
         assert.equal(fn.inputs.environment.variables.GLUE_MAX_RETRIES, "0");
     });

@@ -4,6 +4,9 @@ import { TrainingSteps, TRAINING_LOG_GROUP } from "../../infra/components/traini
 import { ACCOUNT_ID, evaluate, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 import { testBed } from "../harness/fixtures";
 import { trainingJobName } from "../../steps/lib/naming";
+import { parseJsonConfig, trainingConfigSchema } from "../../steps/lib/config";
+import { trainingRequest } from "../../steps/train/train";
+import { SageMakerTraining } from "../../steps/lib/aws";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource?: any; Condition?: any };
@@ -191,20 +194,41 @@ for (const stack of ["dev", "prod"]) {
     });
 }
 
-describe("TrainingSteps: validation", () => {
-    it("refuses a multi-instance training config the single-instance container cannot use", async () => {
-        const { error } = await evaluate("dev", () => {
-            const bed = testBed();
-            return new TrainingSteps("training-steps", {
-                context: bed.context, modelName: "churn", training: { ...bed.config.training, instanceCount: 2 }, evaluation: bed.config.evaluation,
-                kmsKeyArn: bed.baseline.kmsKeyArn,
-                buckets: { curated: bed.baseline.buckets.curated, models: bed.baseline.buckets.models, artifacts: bed.baseline.buckets.artifacts },
-                imageRepositoryArn: REPO_ARN, modelPackageGroupName: "g", modelPackageGroupArn: "arn:g", endpointName: "e",
-            }, bed.opts).trainingRoleArn;
-        });
-        assert.match(String(error), /training\.instanceCount is 2; the model container trains on a single instance/);
+describe("TrainingSteps: distributed training", () => {
+    /** The CreateTrainingJob request the train step builds from the config this graph hands its CodeBuild project. */
+    async function requestFor(instanceCount: number, trainShards: number) {
+        const { graph, error } = await evaluateComponent("dev", { training: { ...testBed().config.training, instanceCount } });
+        assert.ifError(error);
+        const config = parseJsonConfig(trainingConfigSchema, envOf(graph.one("aws:codebuild/project:Project", /-train$/)).TRAINING_CONFIG, "training config");
+        const data = "s3://curated/datasets/run-1/";
+        const run = { manifestUri: `${data}manifest.json`, manifest: { features: ["a"], trainShards }, splitUri: (s: string) => `${data}${s}/` };
+        const options = {
+            modelName: "churn", jobPrefix: "mlops-dev-churn", executionId: "e1", dataPrefix: data, outputPrefix: "s3://models/training",
+            imageUri: "img", roleArn: "arn:aws:iam::123456789012:role/r", modelPackageGroup: "g", training: config,
+        };
+        return SageMakerTraining.createInput(trainingRequest(options, "mlops-dev-churn-job", run));
+    }
+    const distributionOf = (input: Awaited<ReturnType<typeof requestFor>>) =>
+        Object.fromEntries(input.InputDataConfig!.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3DataDistributionType]));
+
+    it("one instance: the train channel is FullyReplicated", async () => {
+        const input = await requestFor(1, 4);
+        assert.equal(input.ResourceConfig?.InstanceCount, 1);
+        assert.deepEqual(distributionOf(input), { train: "FullyReplicated", validation: "FullyReplicated", manifest: "FullyReplicated" });
     });
 
+    it("two instances are accepted and shard the train channel by S3 key; validation stays replicated", async () => {
+        const input = await requestFor(2, 4);
+        assert.equal(input.ResourceConfig?.InstanceCount, 2);
+        assert.deepEqual(distributionOf(input), { train: "ShardedByS3Key", validation: "FullyReplicated", manifest: "FullyReplicated" });
+    });
+
+    it("more instances than the ETL run's train shards: refused before any job starts", async () => {
+        await assert.rejects(requestFor(3, 2), /training\.instanceCount is 3 but the ETL run .* wrote the train split as 2 file\(s\)/);
+    });
+});
+
+describe("TrainingSteps: validation", () => {
     it("refuses a report prefix with slashes", async () => {
         const { error } = await evaluateComponent("dev", { reportsPrefix: "a/b" });
         assert.match(String(error), /reportsPrefix "a\/b" is invalid/);

@@ -183,12 +183,13 @@ def test_wrong_content_type_fails_with_exit_2(tmp_path: Path, proc_env: dict, rn
     assert "channel train: ContentType 'application/x-parquet' is not supported" in failure_of(opt_ml)
 
 
-def test_multi_instance_jobs_are_refused(tmp_path: Path, proc_env: dict, rng: np.random.Generator) -> None:
+def test_multi_host_config_naming_a_host_not_in_the_job_fails_with_exit_2(
+        tmp_path: Path, proc_env: dict, rng: np.random.Generator) -> None:
     opt_ml = write_job(tmp_path, make_rows(rng, 100), make_rows(rng, 50),
-                       resources={"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]})
+                       resources={"current_host": "algo-3", "hosts": ["algo-1", "algo-2"]})
     done = run_train(opt_ml, proc_env)
     assert done.returncode == 2
-    assert "set InstanceCount to 1" in failure_of(opt_ml)
+    assert "must be distinct and include 'current_host' (algo-3)" in failure_of(opt_ml)
 
 
 def test_labels_other_than_0_1_fail_with_exit_1(tmp_path: Path, proc_env: dict, rng: np.random.Generator) -> None:

@@ -103,8 +103,9 @@ def test_pipe_mode_is_refused(tmp_path: Path) -> None:
 def test_resource_config() -> None:
     assert parse_resource_config(None).hosts == ("local",)
     assert parse_resource_config({"current_host": "algo-1", "hosts": ["algo-1"]}).current_host == "algo-1"
-    with pytest.raises(ConfigError, match="InstanceCount to 1"):
-        parse_resource_config({"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]})
+    assert parse_resource_config({"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}).hosts == ("algo-1", "algo-2")
+    with pytest.raises(ConfigError, match="include 'current_host'"):
+        parse_resource_config({"current_host": "", "hosts": ["algo-1", "algo-2"]})
 
 
 # ---------------------------------------------------------------------------------------------- train output

@@ -158,6 +158,46 @@ describe("local pipeline (end to end)", function () {
     });
 });
 
+describe("local pipeline with --train-hosts 2 (distributed training, end to end)", function () {
+    this.timeout(600_000);
+    let root: string;
+    const lines: string[] = [];
+    before(() => {
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-two-host-"));
+    });
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it("the ETL writes two train shards and two container processes train one model on them", async () => {
+        const r = await runLocalPipeline({
+            scenario: "default", rows: ROWS, seed: 7, requests: REQUESTS, runsRoot: root, stack: "dev", trainHosts: 2, print: (l) => lines.push(l),
+        });
+        const log = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+        const jobs = path.join(r.runDir, "training-jobs");
+        assert.equal(r.exitCode, 0, [lines.join("\n"), log(path.join(r.runDir, "logs", "train.log")),
+            ...(fs.existsSync(jobs) ? fs.readdirSync(jobs).flatMap((j) => ["logs.txt", "logs-algo-2.txt"].map((f) => log(path.join(jobs, j, f)).slice(-3000))) : [])].join("\n"));
+        const summary = r.summary as any;
+        const runId = path.basename(r.runDir);
+        const dataset = path.join(r.runDir, "curated", "datasets", runId);
+        assert.equal(JSON.parse(fs.readFileSync(path.join(dataset, "manifest.json"), "utf8")).trainShards, 2);
+        assert.deepEqual(fs.readdirSync(path.join(dataset, "train")).sort(), ["part-00000.csv", "part-00001.csv"]);
+        const [job] = fs.readdirSync(path.join(r.runDir, "training-jobs"));
+        const jobDir = path.join(r.runDir, "training-jobs", job);
+        const hostLog = (name: string) => fs.readFileSync(path.join(jobDir, name), "utf8");
+        assert.match(hostLog("logs.txt"), /host algo-1 is rank 0 of 2/);
+        assert.match(hostLog("logs-algo-2.txt"), /host algo-2 is rank 1 of 2/);
+        // each host read its own shard, and the model counts the rows of both
+        const shardRows = (dir: string) => fs.readFileSync(path.join(jobDir, dir, "input", "data", "train",
+            fs.readdirSync(path.join(jobDir, dir, "input", "data", "train"))[0]), "utf8").trim().split("\n").length;
+        const version = versionsOf(root)[0];
+        assert.equal(version.approvalStatus, "Approved");
+        const metadata = JSON.parse(fs.readFileSync(path.join(jobDir, "opt_ml", "model", "metadata.json"), "utf8"));
+        assert.equal(metadata.metrics.train_rows, shardRows("opt_ml") + shardRows("opt_ml-algo-2"));
+        assert.equal(metadata.metrics.train_rows, summary.etl.splits.train);
+        assert.ok(summary.evaluation.metrics.rocAuc > 0.75, `ROC AUC ${summary.evaluation.metrics.rocAuc}`);
+        assert.deepEqual(serversUnder(root), []);
+    });
+});
+
 describe("local pipeline command line", () => {
     it("takes the documented flags and rejects bad ones with the allowed values", () => {
         const options = parseCli(["--scenario", "drift", "--rows", "5000", "--requests", "10"]);
@@ -167,6 +207,10 @@ describe("local pipeline command line", () => {
         assert.equal(parseCli(["--help"]), "help");
         assert.throws(() => parseCli(["--scenario", "chaos"]), /--scenario chaos: expected one of default, drift, bad-data, weak-model/);
         assert.throws(() => parseCli(["--rows", "ten"]), /--rows ten: expected a whole number >= 100/);
+        const hosts = parseCli(["--train-hosts", "2"]);
+        assert.ok(hosts !== "help" && hosts.trainHosts === 2);
+        assert.ok(options.trainHosts === undefined, "without the flag the stack's training.instanceCount applies");
+        assert.throws(() => parseCli(["--train-hosts", "0"]), /--train-hosts 0: expected a whole number >= 1/);
         assert.throws(() => parseCli(["--data", "x.csv"]), /--data and --schema go together/);
         assert.throws(() => parseCli(["--data", "nope.csv", "--schema", "nope.json"]), /nope.csv: no such file/);
         const sample = path.join(REPO_ROOT, "data", "churn-sample.csv");

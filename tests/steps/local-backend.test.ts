@@ -27,6 +27,13 @@ if (mode === "fail") {
   process.exit(2);
 }
 if (mode === "hang") { process.on("SIGTERM", () => process.exit(143)); setInterval(() => {}, 1000); return; }
+const rc = JSON.parse(fs.readFileSync(path.join(root, "input/config/resourceconfig.json"), "utf8"));
+if (process.env.FAKE_FAIL_HOST === rc.current_host) {
+  fs.writeFileSync(path.join(root, "output/failure"), "DataError: host " + rc.current_host + ": bad shard\\n");
+  process.exit(1);
+}
+console.log("host " + rc.current_host + " of " + rc.hosts.join(",") + " via " + (process.env.MLCONTAINER_HOST_ADDRESSES || "-") +
+  " files " + fs.readdirSync(path.join(root, "input/data/train")).sort().join(",") + " distribution " + channels.train.S3DistributionType);
 const rows = fs.readdirSync(path.join(root, "input/data/train")).map((f) => fs.readFileSync(path.join(root, "input/data/train", f), "utf8")).join("").trim().split("\\n").length;
 console.log("loaded " + rows + " rows; channels " + Object.keys(channels).sort().join(","));
 console.log("METRIC validation_auc=0.5");
@@ -178,6 +185,39 @@ describe("local backend: training jobs (child processes, SageMaker's /opt/ml lay
         assert.deepEqual(JSON.parse(fs.readFileSync(path.join(optMl, "input/config/resourceconfig.json"), "utf8")).hosts, ["algo-1"]);
         assert.ok(lines.includes("loaded 40 rows; channels manifest,train,validation"));
         assert.match(fs.readFileSync(d.logLocation, "utf8"), /METRIC validation_auc=8.5e-01/);
+    });
+
+    it("multi-host: one container per host on loopback, train files sharded by key, validation replicated, the first host's model", async () => {
+        const base = path.join(root, "s3", "curated", "run-1", "train");
+        for (const k of [1, 2]) fs.copyFileSync(path.join(base, "part-00000.csv"), path.join(base, `part-0000${k}.csv`));
+        const lines: string[] = [];
+        const training = service("ok", { onLogLine: (_: string, l: string) => lines.push(l) });
+        const channels = request("x").channels.map((c) => ({ ...c, distribution: c.name === "train" ? "ShardedByS3Key" as const : "FullyReplicated" as const }));
+        await training.start(request("job-two", { instanceCount: 2, channels }));
+        await training.settled("job-two");
+        const d = await training.describe("job-two");
+        assert.equal(d.status, "Completed", d.failureReason);
+        const addresses = "algo-1=127.0.0.1,algo-2=127.0.0.1";
+        // the job's log and metrics are the first host's; the second host logs to its own file
+        assert.ok(lines.includes(`host algo-1 of algo-1,algo-2 via ${addresses} files part-00000.csv,part-00002.csv distribution ShardedByS3Key`), lines.join("\n"));
+        assert.deepEqual(d.finalMetrics, { validation_auc: 0.85, train_rows: 80 });
+        const second = fs.readFileSync(path.join(root, "jobs", "job-two", "logs-algo-2.txt"), "utf8");
+        assert.match(second, new RegExp(`host algo-2 of algo-1,algo-2 via ${addresses} files part-00001.csv distribution ShardedByS3Key`));
+        for (const dir of ["opt_ml", "opt_ml-algo-2"]) {
+            const optMl = path.join(root, "jobs", "job-two", dir);
+            assert.deepEqual(fs.readdirSync(path.join(optMl, "input/data/validation")), ["part-00000.csv"]);
+            assert.equal(JSON.parse(fs.readFileSync(path.join(optMl, "input/config/inputdataconfig.json"), "utf8")).validation.S3DistributionType, "FullyReplicated");
+        }
+        assert.equal(d.modelArtifactUri, "s3://models/training/job-two/output/model/");
+    });
+
+    it("multi-host: a failing second host fails the job with its failure file", async () => {
+        const training = service("ok", { env: { FAKE_MODE: "ok", FAKE_FAIL_HOST: "algo-2" } });
+        await training.start(request("job-two-fail", { instanceCount: 2 }));
+        await training.settled("job-two-fail");
+        const d = await training.describe("job-two-fail");
+        assert.equal(d.status, "Failed");
+        assert.equal(d.failureReason, "DataError: host algo-2: bad shard");
     });
 
     it("a second start with the same name returns the existing job and starts nothing", async () => {

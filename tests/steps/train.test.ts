@@ -357,6 +357,61 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
         assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 0);
     });
 
+    describe("distributed training: the train channel's S3DataDistributionType follows the instance count", () => {
+        const distributions = () => {
+            const req = mocks.sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
+            return {
+                instances: req.ResourceConfig?.InstanceCount,
+                channels: Object.fromEntries(req.InputDataConfig!.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3DataDistributionType])),
+            };
+        };
+        const withConfig = (config: object) => run(["--config", JSON.stringify({ ...TRAINING_CONFIG, ...config })]);
+        const manifestWith = (extra: object) => mocks.s3.on(GetObjectCommand, { Key: "run-42/manifest.json" })
+            .resolves({ Body: body(JSON.stringify({ ...MANIFEST, ...extra })) });
+
+        it("one instance: every channel FullyReplicated", async () => {
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
+            manifestWith({ trainShards: 4 });
+            assert.equal(await withConfig({ instanceCount: 1 }), 0, io.all);
+            assert.deepEqual(distributions(), {
+                instances: 1, channels: { train: "FullyReplicated", validation: "FullyReplicated", manifest: "FullyReplicated" },
+            });
+        });
+
+        for (const count of [2, 4]) {
+            it(`${count} instances on 4 train shards: train ShardedByS3Key, validation and manifest FullyReplicated`, async () => {
+                mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
+                manifestWith({ trainShards: 4 });
+                assert.equal(await withConfig({ instanceCount: count }), 0, io.all);
+                assert.deepEqual(distributions(), {
+                    instances: count, channels: { train: "ShardedByS3Key", validation: "FullyReplicated", manifest: "FullyReplicated" },
+                });
+            });
+        }
+
+        it("refuses more instances than train shards (exit 1, nothing started) and says how to fix it", async () => {
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejects(notFound());
+            manifestWith({ trainShards: 2 });
+            assert.equal(await withConfig({ instanceCount: 3 }), 1);
+            assert.match(io.stderr.join("\n"), /training\.instanceCount is 3 but the ETL run .*manifest\.json wrote the train split as 2 file\(s\).*use at most 2 instance\(s\), or rerun the ETL with --train-shards 3/);
+            assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 0);
+        });
+
+        it("a manifest from before sharding (no trainShards) counts as one shard", async () => {
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejects(notFound());
+            assert.equal(await withConfig({ instanceCount: 2 }), 1);
+            assert.match(io.stderr.join("\n"), /wrote the train split as 1 file\(s\)/);
+            assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 0);
+        });
+
+        it("an invalid trainShards in the manifest is refused", async () => {
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejects(notFound());
+            manifestWith({ trainShards: "4" });
+            assert.equal(await withConfig({ instanceCount: 2 }), 1);
+            assert.match(io.stderr.join("\n"), /"trainShards" must be a whole number >= 1, got "4"/);
+        });
+    });
+
     it("usage and configuration errors exit 2 with what is wrong", async () => {
         assert.equal(await main(["--bogus"], { backend: mocks.backend, io, clock }), 2);
         assert.match(io.stderr.join("\n"), /Unknown option '--bogus'/);

@@ -117,7 +117,7 @@ export class SageMakerTraining implements TrainingService {
                 ContentType: c.contentType,
                 CompressionType: "None",
                 InputMode: "File",
-                DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: c.uri, S3DataDistributionType: "FullyReplicated" } },
+                DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: c.uri, S3DataDistributionType: c.distribution ?? "FullyReplicated" } },
             })),
             OutputDataConfig: { S3OutputPath: req.outputUri, KmsKeyId: req.kmsKeyId },
             ResourceConfig: {
@@ -133,6 +133,8 @@ export class SageMakerTraining implements TrainingService {
             EnableManagedSpotTraining: req.spot !== undefined,
             CheckpointConfig: req.spot ? { S3Uri: req.spot.checkpointUri } : undefined,
             // The container needs no network: data comes through channels, the model leaves through /opt/ml/model.
+            // Multi-instance jobs still reach each other: isolation blocks all calls "except for calls between
+            // peers within a training cluster for distributed training" (CreateTrainingJob API reference).
             EnableNetworkIsolation: true,
             EnableInterContainerTrafficEncryption: true,
             Tags: Object.entries(req.tags).map(([Key, Value]) => ({ Key, Value })),

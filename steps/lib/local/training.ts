@@ -5,6 +5,7 @@
  */
 import { spawn, ChildProcess } from "child_process";
 import { existsSync, promises as fs } from "fs";
+import * as net from "net";
 import * as path from "path";
 import {
     MetricDefinition, ObjectStore, StartedJob, TERMINAL_TRAINING_STATUSES, TrainingJobDescription, TrainingJobRequest,
@@ -196,9 +197,14 @@ export class LocalTraining implements TrainingService {
         const finish = async (patch: Partial<StatusFile>) => update({ ...patch, endedAt: new Date().toISOString(), childPid: undefined });
         try {
             await update({ secondaryStatus: "Downloading", statusMessage: "Downloading input data" });
-            await writeJobConfig(optMl, request);
+            const hosts = hostNames(request.instanceCount);
+            for (const host of hosts) await writeJobConfig(hostOptMl(dir, host), request, host, hosts);
             for (const channel of request.channels) {
-                const copied = await copyChannel(this.options.objects, channel.uri, path.join(optMl, "input", "data", channel.name));
+                let copied = 0;
+                for (const [rank, host] of hosts.entries()) {
+                    const shard = channel.distribution === "ShardedByS3Key" ? { rank, of: hosts.length } : undefined;
+                    copied += await copyChannel(this.options.objects, channel.uri, path.join(hostOptMl(dir, host), "input", "data", channel.name), shard);
+                }
                 if (copied === 0) {
                     await finish({ status: "Failed", secondaryStatus: "Failed",
                         failureReason: `ClientError: no data found in channel ${channel.name} at ${channel.uri}` });
@@ -210,14 +216,17 @@ export class LocalTraining implements TrainingService {
                 return;
             }
             await update({ secondaryStatus: "Training", statusMessage: "Training image download completed. Training in progress." });
-            const exit = await this.runContainer(request, optMl, logFile, status, entry);
+            const exit = hosts.length === 1
+                ? await this.runContainer(request, optMl, logFile, status, entry)
+                : await this.runHosts(request, dir, hosts, logFile, status, entry);
             if (entry.stopReason) {
                 await finish({ status: "Stopped", secondaryStatus: entry.stopReason,
                     statusMessage: entry.stopReason === "MaxRuntimeExceeded" ? `Training job runtime exceeded MaxRuntimeInSeconds (${request.maxRuntimeSeconds})` : undefined });
                 return;
             }
             if (exit.code !== 0) {
-                await finish({ status: "Failed", secondaryStatus: "Failed", failureReason: await failureReason(optMl, exit) });
+                await finish({ status: "Failed", secondaryStatus: "Failed",
+                    failureReason: await failureReason(hostOptMl(dir, exit.host ?? hosts[0]), exit) });
                 return;
             }
             await update({ secondaryStatus: "Uploading", statusMessage: "Uploading generated training model" });
@@ -234,14 +243,45 @@ export class LocalTraining implements TrainingService {
         }
     }
 
-    private runContainer(request: TrainingJobRequest, optMl: string, logFile: string, status: StatusFile,
-        entry: { child?: ChildProcess; stopReason?: string }): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    /**
+     * A multi-instance job: one container process per host on loopback, as SageMaker runs one per instance.
+     * The first host's output is the job's log and metrics (every host prints the same METRIC lines); the
+     * others log to `logs-<host>.txt`. The job's exit is the first host's, or else the first failing host's.
+     */
+    private async runHosts(request: TrainingJobRequest, dir: string, hosts: readonly string[], logFile: string, status: StatusFile,
+        entry: { child?: ChildProcess; stopReason?: string }): Promise<ContainerExit> {
+        const env = {
+            // The container's own variables (model-container/README.md): hosts on loopback, a free tracker port.
+            MLCONTAINER_HOST_ADDRESSES: hosts.map((h) => `${h}=127.0.0.1`).join(","),
+            MLCONTAINER_TRACKER_PORT: String(await freePortPair()),
+        };
+        const others = hosts.slice(1).map((host) => {
+            const worker: { child?: ChildProcess; stopReason?: string } = {};
+            const done = this.runContainer(request, hostOptMl(dir, host), path.join(dir, `logs-${host}.txt`), undefined, worker, env);
+            return { host, worker, done };
+        });
+        const leader = this.runContainer(request, hostOptMl(dir, hosts[0]), logFile, status, entry, env);
+        // Stopping the job stops every host (SageMaker sends SIGTERM to all instances).
+        const stopAll = setInterval(() => {
+            if (entry.stopReason) for (const o of others) this.signal(o.worker.child);
+        }, 200);
+        try {
+            const exits = [{ host: hosts[0], ...(await leader) }];
+            for (const o of others) exits.push({ host: o.host, ...(await o.done) });
+            return exits.find((e) => e.host === hosts[0] && e.code !== 0) ?? exits.find((e) => e.code !== 0) ?? exits[0];
+        } finally {
+            clearInterval(stopAll);
+        }
+    }
+
+    private runContainer(request: TrainingJobRequest, optMl: string, logFile: string, status: StatusFile | undefined,
+        entry: { child?: ChildProcess; stopReason?: string }, extraEnv: Readonly<Record<string, string>> = {}): Promise<ContainerExit> {
         const [program, ...args] = this.options.command ?? defaultTrainCommand();
         const metrics = compileMetrics(request.metricDefinitions);
         return new Promise((resolve, reject) => {
             void fs.open(logFile, "a").then((log) => {
                 const child = spawn(program, args, {
-                    env: { ...process.env, ...this.options.env, OPT_ML_DIR: optMl, PYTHONUNBUFFERED: "1" },
+                    env: { ...process.env, ...this.options.env, ...extraEnv, OPT_ML_DIR: optMl, PYTHONUNBUFFERED: "1" },
                     stdio: ["ignore", "pipe", "pipe"],
                 });
                 entry.child = child;
@@ -256,11 +296,11 @@ export class LocalTraining implements TrainingService {
                         const text = partial + chunk.toString("utf8");
                         const lines = text.split("\n");
                         partial = lines.pop() ?? "";
-                        for (const line of lines) this.onLine(request.jobName, line, metrics, status);
+                        if (status) for (const line of lines) this.onLine(request.jobName, line, metrics, status);
                         pending = pending.then(() => log.write(chunk)).then(() => undefined);
                     });
                     stream.on("end", () => {
-                        if (partial) this.onLine(request.jobName, partial, metrics, status);
+                        if (partial && status) this.onLine(request.jobName, partial, metrics, status);
                     });
                 };
                 onData(child.stdout!);
@@ -274,8 +314,10 @@ export class LocalTraining implements TrainingService {
                     clearTimeout(timer);
                     void pending.then(() => log.close()).finally(() => resolve({ code, signal }));
                 });
-                status.childPid = child.pid;
-                void this.writeStatus(status).catch(() => undefined);
+                if (status) {
+                    status.childPid = child.pid;
+                    void this.writeStatus(status).catch(() => undefined);
+                }
             }, reject);
         });
     }
@@ -291,6 +333,40 @@ export class LocalTraining implements TrainingService {
 }
 
 interface CompiledMetric { readonly name: string; readonly regex: RegExp }
+
+interface ContainerExit { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly host?: string }
+
+/** SageMaker's host names for a job's instances: algo-1 … algo-N. */
+export function hostNames(instanceCount: number): string[] {
+    return Array.from({ length: Math.max(1, instanceCount) }, (_, i) => `algo-${i + 1}`);
+}
+
+/** The first host's /opt/ml is `<job>/opt_ml` (single- and multi-host alike); the others' `<job>/opt_ml-<host>`. */
+function hostOptMl(jobDir: string, host: string): string {
+    return path.join(jobDir, host === "algo-1" ? "opt_ml" : `opt_ml-${host}`);
+}
+
+/** A port p with p + 1 free as well: the container's tracker and coordinator ports. */
+async function freePortPair(): Promise<number> {
+    const listen = (port: number) => new Promise<net.Server | undefined>((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(undefined));
+        server.listen(port, "127.0.0.1", () => resolve(server));
+    });
+    const close = (server: net.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+    for (let attempt = 0; attempt < 50; attempt++) {
+        const first = await listen(0);
+        if (!first) continue;
+        const port = (first.address() as net.AddressInfo).port;
+        const second = port < 65535 ? await listen(port + 1) : undefined;
+        await close(first);
+        if (second) {
+            await close(second);
+            return port;
+        }
+    }
+    throw new StepError("failed", "no free pair of local ports for the training hosts");
+}
 
 function compileMetrics(defs: readonly MetricDefinition[]): CompiledMetric[] {
     return defs.map((d) => {
@@ -312,7 +388,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** The three config files SageMaker writes into /opt/ml/input/config. */
-async function writeJobConfig(optMl: string, request: TrainingJobRequest): Promise<void> {
+async function writeJobConfig(optMl: string, request: TrainingJobRequest, host = "algo-1", hosts: readonly string[] = [host]): Promise<void> {
     const config = path.join(optMl, "input", "config");
     await fs.mkdir(config, { recursive: true });
     await fs.mkdir(path.join(optMl, "output"), { recursive: true });
@@ -320,18 +396,22 @@ async function writeJobConfig(optMl: string, request: TrainingJobRequest): Promi
     const channels = Object.fromEntries(request.channels.map((c) => [c.name, {
         ...(c.contentType ? { ContentType: c.contentType } : {}),
         TrainingInputMode: "File",
-        S3DistributionType: "FullyReplicated",
+        S3DistributionType: c.distribution ?? "FullyReplicated",
         RecordWrapperType: "None",
     }]));
     await fs.writeFile(path.join(config, "hyperparameters.json"), JSON.stringify(request.hyperparameters, null, 2));
     await fs.writeFile(path.join(config, "inputdataconfig.json"), JSON.stringify(channels, null, 2));
     await fs.writeFile(path.join(config, "resourceconfig.json"), JSON.stringify({
-        current_host: "algo-1", hosts: ["algo-1"], network_interface_name: "eth0",
+        current_host: host, hosts: [...hosts], network_interface_name: "eth0",
     }, null, 2));
 }
 
-/** Copies every object under `prefix` into `dir`, keeping relative paths; returns how many. */
-async function copyChannel(objects: ObjectStore, prefix: string, dir: string): Promise<number> {
+/**
+ * Copies every object under `prefix` into `dir`, keeping relative paths; returns how many. With `shard`, only
+ * this host's share, like S3 ShardedByS3Key: every `of`-th object of the sorted keys, from the `rank`-th (AWS
+ * documents only "approximately 1/n of the objects" per instance; a host may get none).
+ */
+async function copyChannel(objects: ObjectStore, prefix: string, dir: string, shard?: { rank: number; of: number }): Promise<number> {
     await fs.mkdir(dir, { recursive: true });
     // Like an S3Prefix naming one object exactly (the manifest channel): that object, under its own name.
     if (!prefix.endsWith("/") && await objects.exists(prefix)) {
@@ -339,7 +419,8 @@ async function copyChannel(objects: ObjectStore, prefix: string, dir: string): P
         return 1;
     }
     const base = asPrefix(prefix);
-    const uris = await objects.list(base);
+    const all = [...await objects.list(base)].sort();
+    const uris = shard ? all.filter((_, i) => i % shard.of === shard.rank) : all;
     for (const uri of uris) {
         const rel = uri.startsWith(base) ? uri.slice(base.length) : path.basename(uri);
         const target = path.join(dir, ...rel.split("/"));
@@ -365,7 +446,7 @@ async function uploadFolder(objects: ObjectStore, dir: string, prefix: string): 
     return count;
 }
 
-async function failureReason(optMl: string, exit: { code: number | null; signal: NodeJS.Signals | null }): Promise<string> {
+async function failureReason(optMl: string, exit: ContainerExit): Promise<string> {
     try {
         const text = (await fs.readFile(path.join(optMl, "output", "failure"), "utf8")).trim();
         if (text) return text.slice(0, FAILURE_REASON_CHARS);
