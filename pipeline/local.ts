@@ -219,7 +219,8 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
             // ── ETL ──
             const etl = await stages.run(`${prefix}etl`, async () => {
                 if (!dataset) throw new Error("no dataset");
-                const etlSettings = { maxQuarantineShare: config.etl.maxQuarantineShare, minRows: config.etl.minRows };
+                // The shard count is part of the key: a 1-shard run cannot feed a training job of several hosts.
+                const etlSettings = { maxQuarantineShare: config.etl.maxQuarantineShare, minRows: config.etl.minRows, trainShards: Math.max(config.etl.trainShards, trainHosts) };
                 const reuseInputs = localEtlReuseInputs(REPO_ROOT, dataset, etlSettings);
                 const reuseKey = etlReuseKey(reuseInputs);
                 const hit = reuse ? await findEtlRun(objects, etlIndex, reuseKey) : undefined;
@@ -235,7 +236,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     "--input", dataset.csv, "--schema", dataset.schema, "--output", output, "--run-id", cycleId,
                     // Platform limits from stack config (the schema may only tighten them); --rows never changes them.
                     "--max-quarantine-share", String(etlSettings.maxQuarantineShare), "--min-rows", String(etlSettings.minRows),
-                    "--train-shards", String(Math.max(config.etl.trainShards, trainHosts)),
+                    "--train-shards", String(etlSettings.trainShards),
                 ], path.join(logs, "etl.log"));
                 const line = summaryLine(result.output, "etl:") ?? result.output.trim().split("\n").pop() ?? "";
                 if (result.code !== 0) {

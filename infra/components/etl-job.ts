@@ -140,7 +140,7 @@ export class EtlJob extends pulumi.ComponentResource {
             // that change its output. Deployed together with the job, so they describe what the job runs.
             ETL_CODE_SHA256: sha256(`${script.sha256}\n${pkg.sha256}`),
             ETL_SCHEMA_SHA256: schema.sha256,
-            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: etl.maxQuarantineShare, minRows: etl.minRows }),
+            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: etl.maxQuarantineShare, minRows: etl.minRows, trainShards: etl.trainShards }),
         };
         this.triggerPolicyStatements = [
             {

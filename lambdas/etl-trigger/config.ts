@@ -9,7 +9,7 @@ import { ConfigError, loadEnvironment, parseEnvironment } from "../shared/enviro
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "expected an S3 bucket name" });
 const seconds = z.coerce.number().int().min(0).max(86_400);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "expected a SHA-256 in lowercase hex (64 characters)" });
-const settingsSchema = z.strictObject({ maxQuarantineShare: z.number().min(0).max(1), minRows: z.number().int().min(0) });
+const settingsSchema = z.strictObject({ maxQuarantineShare: z.number().min(0).max(1), minRows: z.number().int().min(0), trainShards: z.number().int().min(1) });
 
 const envSchema = z.object({
     /** The Glue job this function starts and watches. */
@@ -33,7 +33,7 @@ const envSchema = z.object({
     ETL_CODE_SHA256: sha256.optional(),
     /** SHA-256 of the job's default dataset schema. */
     ETL_SCHEMA_SHA256: sha256.optional(),
-    /** The job's output-changing settings as JSON: {"maxQuarantineShare": 0.05, "minRows": 1000}. */
+    /** The job's output-changing settings as JSON: {"maxQuarantineShare": 0.05, "minRows": 100, "trainShards": 1}. */
     ETL_SETTINGS: z.string().optional().transform((text, ctx) => {
         if (text === undefined) return undefined;
         try {
@@ -60,7 +60,7 @@ export interface TriggerConfig {
     readonly reuse?: {
         readonly etlCodeSha256: string;
         readonly schemaSha256: string;
-        readonly settings: { readonly maxQuarantineShare: number; readonly minRows: number };
+        readonly settings: { readonly maxQuarantineShare: number; readonly minRows: number; readonly trainShards: number };
     };
 }
 

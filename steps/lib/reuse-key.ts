@@ -3,7 +3,7 @@
  * determine its output, and nothing else (not the pipeline execution, the commit, the time or the run id):
  *
  *   ETL:   the dataset object's version, the ETL code, the dataset schema and the ETL settings that change the
- *          output (quality limits). A new upload, an edit under etl/, a schema change or a new limit is a miss.
+ *          output (quality limits, the number of train part files a multi-instance training job shards). A new upload, an edit under etl/, a schema change or a new limit is a miss.
  *   train: the curated data manifest (its bytes: each ETL run writes its own, so a re-run ETL is new data), the
  *          model image (by digest or immutable tag) and the hyperparameters.
  *
@@ -34,8 +34,8 @@ export interface EtlReuseInputs {
     readonly etlCodeSha256: string;
     /** The schema's identity: its SHA-256 or, for a per-run schema object, its S3 version. */
     readonly schema: string;
-    /** The job settings that change its output: the quality gate's limits. */
-    readonly settings: { readonly maxQuarantineShare: number; readonly minRows: number };
+    /** The job settings that change its output: the quality gate's limits and the number of train part files. */
+    readonly settings: { readonly maxQuarantineShare: number; readonly minRows: number; readonly trainShards: number };
 }
 
 /** What a trained model depends on. */
@@ -75,7 +75,7 @@ function text(stage: string, field: string, value: unknown): string {
 /** `etl-<64 hex>`. Throws {@link ReuseKeyError} naming a missing input. */
 export function etlReuseKey(inputs: EtlReuseInputs): string {
     const s = inputs.settings;
-    for (const [k, v] of [["settings.maxQuarantineShare", s?.maxQuarantineShare], ["settings.minRows", s?.minRows]] as const) {
+    for (const [k, v] of [["settings.maxQuarantineShare", s?.maxQuarantineShare], ["settings.minRows", s?.minRows], ["settings.trainShards", s?.trainShards]] as const) {
         if (typeof v !== "number" || !Number.isFinite(v)) throw new ReuseKeyError(`etl reuse key: ${k} must be a number (got ${JSON.stringify(v)})`);
     }
     const payload = {
@@ -84,7 +84,7 @@ export function etlReuseKey(inputs: EtlReuseInputs): string {
         datasetVersion: text("etl", "datasetVersion", inputs.datasetVersion),
         etlCodeSha256: text("etl", "etlCodeSha256", inputs.etlCodeSha256),
         schema: text("etl", "schema", inputs.schema),
-        settings: { maxQuarantineShare: s.maxQuarantineShare, minRows: s.minRows },
+        settings: { maxQuarantineShare: s.maxQuarantineShare, minRows: s.minRows, trainShards: s.trainShards },
     };
     return `etl-${sha256Hex(canonicalJson(payload))}`;
 }

@@ -235,7 +235,8 @@ describe("stack dev: ETL Glue job", () => {
             // The reuse key's deployed inputs: the code and schema this job runs, the settings that change its output.
             ETL_CODE_SHA256: fn.inputs.environment.variables.ETL_CODE_SHA256,
             ETL_SCHEMA_SHA256: sha("data/churn.schema.json"),
-            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: devEtl.maxQuarantineShare, minRows: devEtl.minRows }),
+            // trainShards: the stack file leaves it at its default, 1.
+            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: devEtl.maxQuarantineShare, minRows: devEtl.minRows, trainShards: devEtl.trainShards ?? 1 }),
         });
         assert.match(fn.inputs.environment.variables.ETL_CODE_SHA256, /^[0-9a-f]{64}$/);
         assert.notEqual(fn.inputs.environment.variables.ETL_CODE_SHA256, sha("etl/glue_job.py"), "the package is part of the code too");

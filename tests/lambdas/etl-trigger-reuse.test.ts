@@ -19,7 +19,7 @@ const FIXTURE = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", "man
 const INPUT = "s3://raw-bucket/incoming/churn.csv";
 const CODE = "c".repeat(64);
 const SCHEMA = "5".repeat(64);
-const SETTINGS = { maxQuarantineShare: 0.05, minRows: 1000 };
+const SETTINGS = { maxQuarantineShare: 0.05, minRows: 1000, trainShards: 1 };
 const config: TriggerConfig = {
     glueJobName: "mlops-dev-etl", rawBucket: "raw-bucket", curatedBucket: "curated-bucket", curatedPrefix: "datasets",
     glueMaxRetries: 0, throttleBudgetMs: 900_000, concurrencyBudgetMs: 3_600_000, retryGraceMs: 300_000,

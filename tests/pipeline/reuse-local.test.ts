@@ -40,7 +40,7 @@ describe("local reuse inputs and index", () => {
         write("etl/mlops_etl/a.py", "x = 1\n");
         write("in/data.csv", "a,b\n1,2\n");
         write("in/schema.json", "{}");
-        const settings = { maxQuarantineShare: 0.05, minRows: 100 };
+        const settings = { maxQuarantineShare: 0.05, minRows: 100, trainShards: 1 };
         const inputs = localEtlReuseInputs(root, { csv: path.join(root, "in/data.csv"), schema: path.join(root, "in/schema.json") }, settings);
         assert.match(inputs.datasetVersion, /^sha256:[0-9a-f]{64}$/);
         write("in/data.csv", "a,b\n1,3\n");

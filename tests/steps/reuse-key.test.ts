@@ -27,7 +27,7 @@ function etlInputs(r: () => number): EtlReuseInputs {
         datasetVersion: r() < 0.5 ? `sha256:${hex(r)}` : word(r) + hex(r, 8),
         etlCodeSha256: hex(r),
         schema: hex(r),
-        settings: { maxQuarantineShare: Math.round(r() * 1000) / 1000, minRows: Math.floor(r() * 100_000) },
+        settings: { maxQuarantineShare: Math.round(r() * 1000) / 1000, minRows: Math.floor(r() * 100_000), trainShards: 1 + Math.floor(r() * 64) },
     };
 }
 function trainInputs(r: () => number): TrainReuseInputs {
@@ -56,6 +56,7 @@ describe("reuse keys", () => {
                 ["schema", { ...base, schema: `${base.schema}0` }],
                 ["maxQuarantineShare", { ...base, settings: { ...base.settings, maxQuarantineShare: base.settings.maxQuarantineShare + 0.001 } }],
                 ["minRows", { ...base, settings: { ...base.settings, minRows: base.settings.minRows + 1 } }],
+                ["trainShards", { ...base, settings: { ...base.settings, trainShards: base.settings.trainShards + 1 } }],
             ];
             for (const [what, changed] of variants) assert.notEqual(etlReuseKey(changed), key, `seed ${seed}: changing ${what} must change the key`);
         }
@@ -105,7 +106,7 @@ describe("reuse keys", () => {
 
     it("the two stages never share a key, even for look-alike inputs", () => {
         const h = "a".repeat(64);
-        assert.notEqual(etlReuseKey({ datasetVersion: h, etlCodeSha256: h, schema: h, settings: { maxQuarantineShare: 0, minRows: 0 } }).slice(4),
+        assert.notEqual(etlReuseKey({ datasetVersion: h, etlCodeSha256: h, schema: h, settings: { maxQuarantineShare: 0, minRows: 0, trainShards: 1 } }).slice(4),
             trainReuseKey({ manifestSha256: h, image: h, hyperparameters: {} }).slice(6));
     });
 
