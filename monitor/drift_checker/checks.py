@@ -65,6 +65,8 @@ class CheckResult:
     violations: list[Violation] = field(default_factory=list)
     distances: dict[str, float] = field(default_factory=dict)
     row_count: int = 0
+    #: Non-null share of every baseline feature in the window (Model Monitor's feature_non_null metric).
+    completeness: dict[str, float] = field(default_factory=dict)
     #: The drift rule's verdict; None when drift was not evaluated (constraints or comparisons disabled).
     verdict: DriftVerdict | None = None
 
@@ -242,6 +244,7 @@ def check_window(statistics: Mapping, constraints: Mapping, columns: Sequence[Pa
         present = column.num_present
 
         completeness = present / column.count
+        result.completeness[name] = completeness
         required = feat.get("completeness")
         if required is not None and completeness < float(required) - completeness_tolerance - 1e-12:
             result.violations.append(Violation(

@@ -8,9 +8,10 @@ One rule decides whether a window of captured traffic has drifted from the basel
   its KLL sketch (``kll.sketch.data``, level ``h`` items weighing ``2**h``) gives its CDF to within the sketch's
   rank error, and ``num_present`` gives its size ``n``. The p-value is the one ``scipy.stats.ks_2samp`` computes in
   its ``asymp`` mode, ``kstwo.sf(D, round(n*m/(n+m)))`` (scipy/stats/_stats_py.py), so the critical value
-  depends on both sizes. The statistic is first reduced by the sketch's rank error (half the largest item weight
-  over the total weight: exact for the ETL's and this package's compaction, which keep every ``2**h``-th sorted
-  value), so an approximate baseline can only make the test more conservative, never raise a false alarm.
+  depends on both sizes. The statistic is first reduced by a bound on the sketch's rank error (the largest item
+  weight over the total weight, twice the error of the ETL's and this package's compaction, which keep every
+  ``2**h``-th sorted value; 0 for an exact sketch), so an approximate baseline can only make the test more
+  conservative, never raise a false alarm.
   Discrete numeric features make KS conservative too (its p-values are then too large, not too small).
 - **Categorical features** (String features, and the ETL's integer codes: ``Integral`` in its baseline, see
   docs/contracts.md section 2): Pearson's chi-square test of homogeneity on the 2 x k table of baseline and window
@@ -105,7 +106,8 @@ def sketch_cdf(distribution: Mapping) -> tuple[np.ndarray, np.ndarray, float] | 
     order = np.argsort(items, kind="stable")
     w = np.asarray(weights)[order]
     total = w.sum()
-    return np.asarray(items)[order], np.cumsum(w) / total, float(w.max() / (2 * total))
+    exact = all(level == 0 for level, values in enumerate(data) if values)
+    return np.asarray(items)[order], np.cumsum(w) / total, 0.0 if exact else float(w.max() / total)
 
 
 def ks_statistic(items: np.ndarray, cumulative: np.ndarray, window: np.ndarray) -> float:
@@ -229,7 +231,7 @@ def feature_kind(baseline_feature: Mapping, categorical: bool | None = None) -> 
     return CATEGORICAL if baseline_feature.get("inferred_type") in (STRING, INTEGRAL) else CONTINUOUS
 
 
-def test_feature(baseline_feature: Mapping, column: ParsedColumn, kind: str) -> FeatureTest | None:
+def run_feature_test(baseline_feature: Mapping, column: ParsedColumn, kind: str) -> FeatureTest | None:
     """The feature's two-sample test, or None when the window holds no usable value of it."""
     name = str(baseline_feature.get("name"))
     if kind == CATEGORICAL:
@@ -281,7 +283,7 @@ def decide(baseline_features: Sequence[Mapping], columns: Sequence[ParsedColumn]
     tests = []
     for feature, column in zip(baseline_features, columns):
         kind = feature_kind(feature, (categorical or {}).get(str(feature.get("name"))))
-        result = test_feature(feature, column, kind)
+        result = run_feature_test(feature, column, kind)
         if result is not None:
             tests.append(result)
     judged = holm(tests, alpha)
