@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalPipelineResult, parseCli, runLocalPipeline, Scenario } from "../../pipeline/local";
+import { LocalPipelineResult, parseCli, runLocalPipeline, Scenario, seededRandom } from "../../pipeline/local";
 import { REPO_ROOT } from "../../pipeline/lib/python";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -133,6 +133,19 @@ describe("local pipeline (end to end)", function () {
         assert.equal(versionsOf(root).length, 3, "nothing was registered");
         assert.equal(summary.prodServes, "version 2");
         assert.deepEqual(serversUnder(root), []);
+    });
+});
+
+describe("local capture sampling", () => {
+    it("draws a reproducible uniform stream from the run's seed", () => {
+        const draw = (seed: number) => { const r = seededRandom(seed); return Array.from({ length: 10_000 }, () => r()); };
+        const a = draw(1007);
+        assert.deepEqual(a.slice(0, 20), draw(1007).slice(0, 20));
+        assert.notDeepEqual(a.slice(0, 20), draw(1008).slice(0, 20));
+        assert.ok(a.every((x) => x >= 0 && x < 1));
+        // 20% sampling keeps 2,000 +- 40 (binomial sd) of 10,000: 5 sd either side.
+        const kept = a.filter((x) => x * 100 < 20).length;
+        assert.ok(kept > 1800 && kept < 2200, `kept ${kept}`);
     });
 });
 
