@@ -28,7 +28,7 @@ One rule decides whether a window of captured traffic has drifted from the basel
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -266,7 +266,7 @@ def holm(tests: Sequence[FeatureTest], alpha: float) -> list[FeatureTest]:
         threshold = alpha / (len(tests) - rank)
         rejected = rejecting and tests[i].p_value <= threshold
         rejecting = rejected
-        out[i] = FeatureTest(**{**tests[i].__dict__, "threshold": threshold, "drifted": rejected})
+        out[i] = replace(tests[i], threshold=threshold, drifted=rejected)
     return out
 
 

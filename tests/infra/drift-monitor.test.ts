@@ -168,6 +168,36 @@ describe("drift monitor: prod (stack file values)", () => {
         assert.equal(bySid.ReadGroundTruth, undefined, "no labels access while model quality is off");
     });
 
+    it("lets the monitoring role pull only the model image and read only the baseline (IAM policy simulation)", async () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runSimulation } = require("@cloud-copilot/iam-simulate");
+        const policy = JSON.parse(graph.one("aws:iam/rolePolicy:RolePolicy", "drift-monitor-role-policy").inputs.policy);
+        const simulate = async (action: string, resource: string, contextVariables: Record<string, string> = {}) => {
+            const out = await runSimulation({
+                identityPolicies: [{ name: "monitor", policy }], serviceControlPolicies: [], resourceControlPolicies: [],
+                resourcePolicy: undefined,
+                request: { action, resource: { resource, accountId: ACCOUNT_ID }, principal: `arn:aws:iam::${ACCOUNT_ID}:role/monitor`, contextVariables },
+            }, {});
+            return out.overallResult ?? `error: ${JSON.stringify(out.errors)}`;
+        };
+        const run = `${shared.curatedBucketArn}/runs/2026-11-01T00-00-00Z/baseline`;
+        const cases: [string, string, Record<string, string>, string][] = [
+            ["ecr:BatchGetImage", shared.imageRepositoryArn, {}, "Allowed"],
+            ["ecr:GetDownloadUrlForLayer", shared.imageRepositoryArn, {}, "Allowed"],
+            ["ecr:BatchGetImage", "arn:aws:ecr:us-east-1:156813124566:repository/sagemaker-model-monitor-analyzer", {}, "ImplicitlyDenied"],
+            ["ecr:BatchGetImage", `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/another-image`, {}, "ImplicitlyDenied"],
+            ["ecr:PutImage", shared.imageRepositoryArn, {}, "ImplicitlyDenied"],
+            ["s3:GetObject", `${run}/statistics.json`, {}, "Allowed"],
+            ["s3:GetObject", `${run}/constraints.json`, {}, "Allowed"],
+            ["s3:GetObject", `${shared.curatedBucketArn}/runs/2026-11-01T00-00-00Z/train/part-0.csv`, {}, "ImplicitlyDenied"],
+            ["cloudwatch:PutMetricData", "*", { "cloudwatch:namespace": DATA_METRICS_NAMESPACE }, "Allowed"],
+            ["cloudwatch:PutMetricData", "*", { "cloudwatch:namespace": "Custom/Other" }, "ImplicitlyDenied"],
+        ];
+        for (const [action, resource, context, expected] of cases) {
+            assert.equal(await simulate(action, resource, context), expected, `${action} on ${resource}`);
+        }
+    });
+
     it("creates the processing-job log group with the key and prod retention", () => {
         const group = graph.one("aws:cloudwatch/logGroup:LogGroup", "drift-monitor-processing-logs").inputs;
         assert.equal(group.name, "/aws/sagemaker/ProcessingJobs");
