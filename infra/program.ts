@@ -2,7 +2,6 @@
  * Composes one environment from its validated config. Kept apart from `index.ts` so tests can evaluate any
  * stack in-process (`createStack(parseConfig(...))`) without re-importing modules.
  */
-import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";

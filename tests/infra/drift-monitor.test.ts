@@ -71,6 +71,11 @@ describe("drift monitor: prod (stack file values)", () => {
         const program = path.join(REPO_ROOT, "model-container", "bin", "monitor");
         assert.ok(fs.statSync(program).mode & 0o111, "bin/monitor must be executable");
         assert.match(fs.readFileSync(program, "utf8"), /from drift_checker\.processing_job import main/);
+        // The image puts bin/ and the drift checker where the entrypoint and bin/monitor's sys.path expect them.
+        const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "model-container", "Dockerfile"), "utf8");
+        assert.match(dockerfile, /^COPY model-container\/bin\/ \/opt\/program\/bin\/$/m);
+        assert.match(dockerfile, /^COPY monitor\/drift_checker \/opt\/program\/drift_checker$/m);
+        assert.equal(path.posix.dirname(MONITOR_ENTRYPOINT[0]), "/opt/program/bin");
     });
 
     it("defines the job against the serving version's baseline and the prod endpoint, as before", () => {
