@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MonitoringConfig } from "../config";
@@ -350,46 +351,53 @@ export class DriftMonitor extends pulumi.ComponentResource {
         }
 
         function createDataQuality() {
-            const template = pulumi.jsonStringify(pulumi.output({
+            const jobProperties = pulumi.output({
+                DataQualityAppSpecification: {
+                    ImageUri: args.imageUri,
+                    ContainerEntrypoint: MONITOR_ENTRYPOINT,
+                    Environment: monitorEnvironment(),
+                },
+                DataQualityBaselineConfig: {
+                    ConstraintsResource: { S3Uri: args.baselineConstraintsUri },
+                    StatisticsResource: { S3Uri: args.baselineStatisticsUri },
+                },
+                DataQualityJobInput: {
+                    EndpointInput: {
+                        EndpointName: args.endpointName,
+                        LocalPath: ENDPOINT_INPUT_PATH,
+                        S3InputMode: "File",
+                        S3DataDistributionType: "FullyReplicated",
+                    },
+                },
+                DataQualityJobOutputConfig: {
+                    KmsKeyId: args.kmsKeyArn,
+                    MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/data-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
+                },
+                JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
+                NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
+                RoleArn: parent.role.arn,
+                StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+            });
+            const template = pulumi.all([jobProperties, args.endpointName]).apply(([properties, endpointName]) => JSON.stringify({
                 AWSTemplateFormatVersion: "2010-09-09",
                 Description: `Data-quality (drift) monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
                 Resources: {
-                    // Autonamed: every property forces replacement, and a fixed name would block create-before-delete.
                     JobDefinition: {
                         Type: "AWS::SageMaker::DataQualityJobDefinition",
                         Properties: {
-                            DataQualityAppSpecification: {
-                                ImageUri: args.imageUri,
-                                ContainerEntrypoint: MONITOR_ENTRYPOINT,
-                                Environment: monitorEnvironment(),
-                            },
-                            DataQualityBaselineConfig: {
-                                ConstraintsResource: { S3Uri: args.baselineConstraintsUri },
-                                StatisticsResource: { S3Uri: args.baselineStatisticsUri },
-                            },
-                            DataQualityJobInput: {
-                                EndpointInput: {
-                                    EndpointName: args.endpointName,
-                                    LocalPath: ENDPOINT_INPUT_PATH,
-                                    S3InputMode: "File",
-                                    S3DataDistributionType: "FullyReplicated",
-                                },
-                            },
-                            DataQualityJobOutputConfig: {
-                                KmsKeyId: args.kmsKeyArn,
-                                MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/data-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
-                            },
-                            JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
-                            NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
-                            RoleArn: parent.role.arn,
-                            StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+                            // Every property forces replacement, so the name follows the content: a changed job gets a
+                            // new name (CloudFormation creates it, moves the schedule, deletes the old one), and the
+                            // name keeps the stack's prefix, which the deploy role's permissions are scoped to.
+                            JobDefinitionName: namer.name("sagemaker", "data-quality",
+                                crypto.createHash("sha256").update(JSON.stringify(properties)).digest("hex").slice(0, 8)),
+                            ...properties,
                         },
                     },
                     Schedule: {
                         Type: "AWS::SageMaker::MonitoringSchedule",
                         Properties: {
                             MonitoringScheduleName: dataQualityScheduleName,
-                            EndpointName: args.endpointName,
+                            EndpointName: endpointName,
                             MonitoringScheduleConfig: {
                                 MonitoringJobDefinitionName: { "Fn::GetAtt": ["JobDefinition", "JobDefinitionName"] },
                                 MonitoringType: "DataQuality",
@@ -401,6 +409,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
             }));
             return new aws.cloudformation.Stack(`${name}-data-quality`, {
+                name: namer.name("cloudformationStack", "data-quality"),
                 templateBody: template,
                 onFailure: "ROLLBACK",
                 timeoutInMinutes: 30,

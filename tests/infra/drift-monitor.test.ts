@@ -96,7 +96,10 @@ describe("drift monitor: prod (stack file values)", () => {
         assert.equal(p.JobResources.ClusterConfig.InstanceCount, 1);
         assert.equal(p.StoppingCondition.MaxRuntimeInSeconds, 3600);
         assert.equal(p.RoleArn, graph.one("aws:iam/role:Role", "drift-monitor-role").state.arn);
-        assert.equal(p.JobDefinitionName, undefined, "autonamed: a fixed name would block replacement");
+        // Named after its content: within the deploy role's data-quality-job-definition/mlops-prod-* scope, and new
+        // whenever a property changes (every property forces replacement).
+        assert.match(p.JobDefinitionName, /^mlops-prod-data-quality-[0-9a-f]{8}$/);
+        assert.equal(graph.one("aws:cloudformation/stack:Stack", "drift-monitor-data-quality").inputs.name, "mlops-prod-data-quality");
     });
 
     it("encrypts outputs and volumes with the stack key and isolates the job", () => {
@@ -354,6 +357,10 @@ describe("drift monitor: config variations", () => {
         assert.deepEqual(job.DataQualityAppSpecification.Environment, { drift_alpha: "0.005", drift_min_window: "250" });
         assert.equal(job.JobResources.ClusterConfig.InstanceType, "ml.m5.xlarge");
         assert.equal(job.StoppingCondition.MaxRuntimeInSeconds, 1800);
+        const before = (await evaluateStackOk("prod")).graph;
+        const name = (g: StackGraph) => dataQualityTemplate(g).Resources.JobDefinition.Properties.JobDefinitionName;
+        assert.notEqual(name(graph), name(before), "a changed job definition gets a new name");
+        assert.equal(name(before), name((await evaluateStackOk("prod")).graph), "the same definition keeps its name");
         assert.match(graph.one("aws:cloudwatch/metricAlarm:MetricAlarm", "drift-monitor-drift").inputs.alarmDescription, /0\.005 per window, at least 250 requests/);
     });
 
