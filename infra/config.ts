@@ -41,6 +41,16 @@ const autoscalingSchema = z.strictObject({
     scaleOutCooldownSeconds: z.number().int().min(0).default(60),
 });
 
+/**
+ * How long `pulumi up` waits for an endpoint to be InService after CreateEndpoint/UpdateEndpoint: the provider
+ * (terraform-provider-aws internal/service/sagemaker/endpoint.go) uses the SDK's EndpointInService waiter, 30 s
+ * between checks, at most 120 checks (botocore sagemaker waiters-2.json). A blue/green rollout allowed to run
+ * longer fails `pulumi up` while SageMaker carries on.
+ */
+export const PROVIDER_ENDPOINT_WAIT_SECONDS = 30 * 120;
+/** Time a blue/green rollout needs besides its waits: provisioning the green fleet and shifting traffic. */
+export const ROLLOUT_PROVISIONING_SECONDS = 900;
+
 const deploymentSchema = z.strictObject({
     /** Blue/green traffic shifting. `all-at-once` still deploys blue/green, but shifts all traffic in one step. */
     strategy: z.enum(["canary", "linear", "all-at-once"]).default("all-at-once"),
@@ -136,6 +146,22 @@ const deploymentsSchema = z.strictObject({
     driftScheduleCron: z.string().optional(),
 });
 
+/**
+ * Resources that exist once per AWS account under a fixed name, which no stack owns by default: SageMaker's log
+ * groups (every training and processing job of the account writes there, and SageMaker creates them on first
+ * use, so a stack creating them fails where a job has run before and `pulumi destroy` would delete the account's
+ * logs) and Pulumi Cloud's OIDC provider (one per account and URL). docs/delivery.md's bootstrap sets them up;
+ * set a key to true only in the one stack that should own the resource (import it first if it already exists).
+ */
+const accountResourcesSchema = z.strictObject({
+    /** Own `/aws/sagemaker/TrainingJobs` (host stack only): its retention and key. */
+    trainingJobsLogGroup: z.boolean().default(false),
+    /** Own `/aws/sagemaker/ProcessingJobs` (a stack with monitoring): its retention and key. */
+    processingJobsLogGroup: z.boolean().default(false),
+    /** Create Pulumi Cloud's OIDC identity provider (host stack only); otherwise refer to the existing one. */
+    pulumiOidcProvider: z.boolean().default(false),
+});
+
 const vpcSchema = z.strictObject({
     subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, { message: "expected subnet-…" })).min(1),
     securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { message: "expected sg-…" })).min(1),
@@ -172,6 +198,12 @@ const configSchema = z
         source: sourceSchema.optional(),
         deployments: deploymentsSchema.prefault({}),
         vpc: vpcSchema.optional(),
+        accountResources: accountResourcesSchema.prefault({}),
+        /**
+         * Reserve Lambda concurrency (the retrain trigger 1, the ETL trigger 2). Off by default: an account may reserve
+         * only down to 100 unreserved, so a new account (quota 10) refuses any reservation; turn on where the quota allows.
+         */
+        lambdaReservedConcurrency: z.boolean().default(false),
         ecrKeepTaggedImages: z.number().int().min(1).max(1000).default(20),
     })
     .superRefine((c, ctx) => {
@@ -204,6 +236,27 @@ const configSchema = z
             if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
             if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
         }
+        for (const key of ["trainingJobsLogGroup", "pulumiOidcProvider"] as const) {
+            if (c.accountResources[key] && c.hostStack !== undefined) {
+                add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
+            }
+        }
+        if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
+            add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
+        }
+        const d = ep.deployment;
+        if (d.maximumExecutionTimeoutSeconds > PROVIDER_ENDPOINT_WAIT_SECONDS) {
+            add(["endpoint", "deployment", "maximumExecutionTimeoutSeconds"], d.maximumExecutionTimeoutSeconds,
+                `must be <= ${PROVIDER_ENDPOINT_WAIT_SECONDS}: pulumi up waits at most that long for the endpoint (the provider's InService waiter)`);
+        }
+        const steps = d.strategy === "linear" ? Math.ceil(100 / d.linearStepPercent) : d.strategy === "canary" ? 1 : 0;
+        const rollout = steps * d.waitIntervalSeconds + d.terminationWaitSeconds + ROLLOUT_PROVISIONING_SECONDS;
+        if (ep.kind === "instances" && rollout > d.maximumExecutionTimeoutSeconds) {
+            add(["endpoint", "deployment"], d.strategy,
+                `a ${d.strategy} rollout takes about ${rollout} s (${steps} wait(s) of ${d.waitIntervalSeconds} s, termination wait ` +
+                `${d.terminationWaitSeconds} s, ${ROLLOUT_PROVISIONING_SECONDS} s to provision), over maximumExecutionTimeoutSeconds ` +
+                `(${d.maximumExecutionTimeoutSeconds}); shorten the waits`);
+        }
         if (c.monitoring.enabled && !(ep.kind === "instances" && ep.dataCapture.enabled)) {
             add(["monitoring", "enabled"], true, "drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled");
         }
@@ -229,6 +282,7 @@ export type TrainingConfig = StackConfig["training"];
 export type EvaluationConfig = StackConfig["evaluation"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type DeploymentsConfig = StackConfig["deployments"];
+export type AccountResourcesConfig = StackConfig["accountResources"];
 
 /** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {

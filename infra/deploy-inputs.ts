@@ -93,6 +93,7 @@ export async function resolveDeployInputs(
         groupName,
         policy: config.modelVersionPolicy,
         pinnedArn: config.modelPackageArn,
+        environment: config.environment,
     });
     const liveEndpoint = await readLiveEndpoint(deps.client, endpointNameFor(config));
     if (modelVersion === null && liveEndpoint !== null) {

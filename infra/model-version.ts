@@ -7,7 +7,9 @@
 import {
     DescribeModelPackageCommand,
     DescribeModelPackageCommandOutput,
+    DescribeModelPackageGroupCommand,
     ListModelPackagesCommand,
+    ListTagsCommand,
     ModelPackageSummary,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
@@ -73,6 +75,54 @@ export interface ResolveModelVersionArgs {
     readonly policy: ModelVersionPolicy;
     /** `mlops:modelPackageArn`: serves exactly this version (it must belong to the group and not be Rejected). */
     readonly pinnedArn?: string;
+    /**
+     * The stack's environment: its registry pin (the group's tag {@link pinTagKey}) is read when no
+     * `mlops:modelPackageArn` is set.
+     * @default undefined — no registry pin is read
+     */
+    readonly environment?: string;
+}
+
+/**
+ * Where a promotion's pin lives: a tag on the model package group, `mlops:pin:<environment>` = the version's ARN.
+ * The registry is what every path that runs the program reads (a manual `pulumi up`, Pulumi Deployments, the
+ * pipeline's deploy step), so a pin set by the pipeline survives the build that set it; a config value set by the
+ * Automation API would live only in that build's copy of the stack file. `mlops:modelPackageArn` in the stack file
+ * still wins (an override committed for everyone to see, e.g. a rollback by pull request).
+ */
+export const PIN_TAG_PREFIX = "mlops:pin:";
+export function pinTagKey(environment: string): string {
+    return `${PIN_TAG_PREFIX}${environment}`;
+}
+
+export interface RegistryPin {
+    /** False when the group does not exist yet (a first dev `up`, before the registry is created). */
+    readonly groupExists: boolean;
+    readonly groupArn?: string;
+    /** The pinned version's ARN, if the group carries a pin for the environment. */
+    readonly pinnedArn?: string;
+}
+
+function isNotFound(e: unknown): boolean {
+    const err = e as { name?: string; message?: string };
+    return (err?.name === "ValidationException" || err?.name === "ResourceNotFound") &&
+        /could not find|not found|does not exist/i.test(err.message ?? "");
+}
+
+/** Whether the group exists, and the environment's pin on it. */
+export async function readRegistryPin(client: ResolveModelVersionArgs["client"], groupName: string, environment: string): Promise<RegistryPin> {
+    let group;
+    try {
+        group = await client.send(new DescribeModelPackageGroupCommand({ ModelPackageGroupName: groupName }));
+    } catch (e) {
+        if (isNotFound(e)) return { groupExists: false };
+        throw e;
+    }
+    const groupArn = group?.ModelPackageGroupArn;
+    if (!groupArn) return { groupExists: true };
+    const tags = await client.send(new ListTagsCommand({ ResourceArn: groupArn, MaxResults: 100 }));
+    const pinnedArn = tags?.Tags?.find((t) => t.Key === pinTagKey(environment))?.Value;
+    return { groupExists: true, groupArn, pinnedArn: pinnedArn || undefined };
 }
 
 /**
@@ -80,11 +130,18 @@ export interface ResolveModelVersionArgs {
  * Versions still being registered (status other than `Completed`) are never chosen: their artifacts may be missing.
  */
 export async function resolveModelVersion(args: ResolveModelVersionArgs): Promise<ModelVersion | null> {
-    if (args.pinnedArn) {
-        const version = toModelVersion(await describe(args.client, args.pinnedArn), args.pinnedArn);
+    let pinnedArn = args.pinnedArn;
+    if (!pinnedArn && args.environment !== undefined) {
+        const pin = await readRegistryPin(args.client, args.groupName, args.environment);
+        // No group yet (the host's first `up` creates it): nothing can serve, and listing it would fail.
+        if (!pin.groupExists) return null;
+        pinnedArn = pin.pinnedArn;
+    }
+    if (pinnedArn) {
+        const version = toModelVersion(await describe(args.client, pinnedArn), pinnedArn);
         if (version.groupName !== args.groupName) {
             throw new ModelVersionError(
-                `mlops:modelPackageArn ${args.pinnedArn} belongs to model package group ${version.groupName}; ` +
+                `mlops:modelPackageArn ${pinnedArn} belongs to model package group ${version.groupName}; ` +
                 `this stack serves group ${args.groupName}: pin a version of ${args.groupName}`);
         }
         if (version.approvalStatus === "Rejected") {
@@ -94,7 +151,14 @@ export async function resolveModelVersion(args: ResolveModelVersionArgs): Promis
         }
         return version;
     }
-    const summaries = await listVersions(args.client, args.groupName);
+    let summaries: ModelPackageSummary[];
+    try {
+        summaries = await listVersions(args.client, args.groupName);
+    } catch (e) {
+        // AWS does not document ListModelPackages on a group that does not exist; read "not found" as "no versions".
+        if (isNotFound(e)) return null;
+        throw e;
+    }
     const eligible = summaries
         .filter((s) => s.ModelPackageStatus === "Completed")
         .filter((s) => (args.policy === "latest-approved"

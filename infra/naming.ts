@@ -25,7 +25,6 @@ export const NAME_LIMITS = {
     glueSecurityConfiguration: 255,
     secret: 512,
     iamPolicy: 128,
-    cloudformationStack: 128,
 } as const;
 export type NameKind = keyof typeof NAME_LIMITS;
 

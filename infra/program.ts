@@ -83,6 +83,7 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
         namer: new Namer(config.project, config.environment),
         logRetentionDays: config.logRetentionDays,
         protectData: config.protectData,
+        reserveLambdaConcurrency: config.lambdaReservedConcurrency,
     };
     return { provider, context };
 }
@@ -98,7 +99,8 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
     // The host stack creates what exists once per project; the others read it from the host's outputs.
     const shared = config.isHost
         ? createSharedResources(config, context, baseline, componentOpts)
-        : sharedFromHost(config.hostStack!, { provider });
+        // No provider here: a stack reference is read by the engine itself, not by the AWS provider.
+        : sharedFromHost(config.hostStack!);
     const parts: StackParts = { config, context, baseline, shared, opts: componentOpts };
 
     const etl = config.isHost ? createEtl(parts) : undefined;
@@ -190,6 +192,8 @@ function createTrainingSteps({ config, context, baseline, shared, opts }: StackP
         modelPackageGroupArn: shared.modelPackageGroupArn,
         // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
         endpointName: endpointNameFor(config),
+        endpointKind: config.endpoint.kind,
+        createTrainingLogGroup: config.accountResources.trainingJobsLogGroup,
     }, opts);
 }
 
@@ -222,6 +226,7 @@ function createDriftMonitor({ config, context, baseline, shared, opts }: StackPa
             ? pulumi.interpolate`s3://${baseline.buckets.capture.name}/${config.monitoring.modelQuality.labelsPrefix}`
             : undefined,
         decisionThreshold: config.evaluation.decisionThreshold,
+        createProcessingLogGroup: config.accountResources.processingJobsLogGroup,
     }, opts);
 }
 
@@ -266,13 +271,14 @@ function createDeployments({ config, context, shared, opts }: StackParts): Deplo
         previewPullRequests: config.deployments.previewPullRequests,
         deployCommits: config.deployments.deployCommits,
         driftScheduleCron: config.deployments.driftScheduleCron,
-        // One OIDC provider per account: the host registers it, the other stacks use its fixed ARN.
-        createOidcProvider: config.isHost,
+        // One OIDC provider per account, set up once for the account (docs/delivery.md) unless the host opts in.
+        createOidcProvider: config.isHost && config.accountResources.pulumiOidcProvider,
         deployScope: {
             environment: config.environment,
             isHost: config.isHost,
             modelPackageGroupArn: shared.modelPackageGroupArn,
             connectionArn: config.isHost ? config.source?.connectionArn : undefined,
+            accountResources: config.accountResources,
         },
         sessionDurationSeconds: deploySessionSeconds(config.endpoint),
     }, opts);

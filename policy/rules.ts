@@ -161,7 +161,10 @@ export const policies: StackValidationPolicy[] = [
             const p = fn.props;
             if (!LAMBDA_RUNTIMES.includes(p.runtime)) report(`${label(fn)}: runtime ${p.runtime}; allowed: ${LAMBDA_RUNTIMES.join(", ")}`, fn.urn);
             if (!(p.timeout > 0) || !(p.memorySize > 0)) report(`${label(fn)}: set timeout and memorySize explicitly`, fn.urn);
-            if (!(p.reservedConcurrentExecutions >= 0)) report(`${label(fn)}: set reserved concurrency`, fn.urn);
+            // -1 is an explicit "unreserved" (config lambdaReservedConcurrency off); only an omission is reported.
+            if (typeof p.reservedConcurrentExecutions !== "number" || p.reservedConcurrentExecutions < -1) {
+                report(`${label(fn)}: set reserved concurrency (-1 to leave it explicitly unreserved)`, fn.urn);
+            }
             if (p.tracingConfig?.mode !== "Active") report(`${label(fn)}: X-Ray active tracing must be on`, fn.urn);
             if (p.environment && !p.kmsKeyArn) report(`${label(fn)}: environment must be encrypted with our key`, fn.urn);
             const invokeConfig = ofType(resources, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")

@@ -91,6 +91,14 @@ export interface DeliveryPipelineArgs {
      */
     readonly pulumiOrganization?: string;
     /**
+     * CodeBuild compute of the deploy projects. `pulumi up` runs the Node program and three provider plugins (aws,
+     * awsx, pulumiservice) at once; BUILD_GENERAL1_SMALL gives 4 GiB, BUILD_GENERAL1_MEDIUM 8 GiB and 4 vCPUs
+     * (CodeBuild API reference, ProjectEnvironment.computeType). Not measured here (no Pulumi CLI on the build
+     * machine): lower it only after watching a deploy's memory.
+     * @default "BUILD_GENERAL1_MEDIUM"
+     */
+    readonly deployComputeType?: string;
+    /**
      * Wait for a person to approve before the prod deployment. The evaluation gate is always there; this adds a
      * human on top of it (the request goes to the alerts topic).
      * @default false
@@ -328,7 +336,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                 artifacts: { type: "CODEPIPELINE" },
                 environment: {
                     type: "LINUX_CONTAINER",
-                    computeType: "BUILD_GENERAL1_SMALL",
+                    computeType: args.deployComputeType ?? "BUILD_GENERAL1_MEDIUM",
                     image: args.buildImage ?? "aws/codebuild/standard:7.0",
                     imagePullCredentialsType: "CODEBUILD",
                     privilegedMode: false,

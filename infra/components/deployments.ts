@@ -48,8 +48,9 @@ export interface DeploymentsArgs {
      */
     readonly ttlTimestamp?: string;
     /**
-     * Register Pulumi Cloud as this account's OIDC identity provider. An account holds one provider per URL, so
-     * exactly one stack per account (the host) creates it and the others refer to its fixed ARN.
+     * Register Pulumi Cloud as this account's OIDC identity provider. An account holds one provider per URL, so at
+     * most one stack per account creates it (config `accountResources.pulumiOidcProvider` on the host); by default
+     * the account setup step (docs/delivery.md) registers it and every stack refers to its fixed ARN.
      */
     readonly createOidcProvider: boolean;
     /**

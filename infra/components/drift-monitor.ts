@@ -1,4 +1,4 @@
-import * as crypto from "crypto";
+import { createHash } from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MonitoringConfig } from "../config";
@@ -6,6 +6,7 @@ import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
 import { PIPELINE_VARIABLES } from "./delivery-pipeline";
+import { SAGEMAKER_PROCESSING_LOG_GROUP } from "../lib/stack-deploy-policy";
 
 /**
  * Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule).
@@ -37,7 +38,7 @@ export const DRIFT_METRICS = {
     featureDistancePrefix: "feature_baseline_drift_",
 } as const;
 /** Processing jobs (every monitoring execution is one) log here; SageMaker names the group itself. */
-export const PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs";
+export const PROCESSING_LOG_GROUP = SAGEMAKER_PROCESSING_LOG_GROUP;
 /** Container paths of the monitoring job's input and output. */
 const ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint";
 const OUTPUT_PATH = "/opt/ml/processing/output";
@@ -114,6 +115,15 @@ export interface DriftMonitorArgs {
      */
     readonly volumeSizeGb?: number;
     /**
+     * Create SageMaker's account-wide `/aws/sagemaker/ProcessingJobs` log group with the stack's key and retention.
+     * Off by default: SageMaker creates the group on an account's first processing job, so creating it fails where
+     * one has run, and `pulumi destroy` would delete every processing job's logs. The account setup step
+     * (docs/delivery.md) sets its retention and key instead; turn this on (config
+     * `accountResources.processingJobsLogGroup`) only in the one stack that should own it, importing it first.
+     * @default false
+     */
+    readonly createProcessingLogGroup?: boolean;
+    /**
      * Hours a drift-metric result may be missing before the monitor counts as silent (failing or no traffic).
      * @default 3
      */
@@ -157,11 +167,15 @@ export class DriftMonitor extends pulumi.ComponentResource {
             : pulumi.output(args.groundTruthS3Uri).apply((uri) => s3Location(uri, "groundTruthS3Uri", parent));
         const reportsS3Uri = pulumi.interpolate`s3://${args.reportsBucket.name}/monitoring/${args.endpointName}`;
         const dataQualityScheduleName = namer.name("sagemaker", "data-quality");
+        // Only model quality runs the prebuilt analyzer. AWS documents it as
+        // `<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer`, untagged, i.e. `latest`
+        // ("Amazon SageMaker Model Monitor prebuilt container"); without a tag the provider would ask for `:1`.
         const image = monitoring.modelQuality.enabled
-            ? aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY }, { parent })
+            ? aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY, imageTag: "latest" }, { parent })
             : undefined;
 
-        const logGroup = createLogGroup();
+        const logGroup = args.createProcessingLogGroup ? createLogGroup() : undefined;
+        const logGroupDependency = logGroup ? [logGroup] : [];
         this.role = createRole();
         const rolePolicy = createRolePolicy();
         this.dataQuality = createDataQuality();
@@ -389,7 +403,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                             // new name (CloudFormation creates it, moves the schedule, deletes the old one), and the
                             // name keeps the stack's prefix, which the deploy role's permissions are scoped to.
                             JobDefinitionName: namer.name("sagemaker", "data-quality",
-                                crypto.createHash("sha256").update(JSON.stringify(properties)).digest("hex").slice(0, 8)),
+                                createHash("sha256").update(JSON.stringify(properties)).digest("hex").slice(0, 8)),
                             ...properties,
                         },
                     },
@@ -409,11 +423,18 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
             }));
             return new aws.cloudformation.Stack(`${name}-data-quality`, {
-                name: namer.name("cloudformationStack", "data-quality"),
+                // Named with the environment prefix the deploy policies scope CloudFormation to; updated in place.
+                name: namer.name("sagemaker", "data-quality-monitoring"),
                 templateBody: template,
                 onFailure: "ROLLBACK",
                 timeoutInMinutes: 30,
-            }, { parent, dependsOn: [rolePolicy, logGroup] });
+            }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
+        }
+
+        /** `<project>-<env>-<what>-<8 hex of the content's hash>`: within SageMaker's 63 characters. */
+        function contentName(what: string, content: unknown): pulumi.Output<string> {
+            return pulumi.jsonStringify(pulumi.output(content)).apply((json) =>
+                namer.name("sagemaker", what, createHash("sha256").update(json).digest("hex").slice(0, 8)));
         }
 
         function dataDimensions() {
@@ -472,37 +493,40 @@ export class DriftMonitor extends pulumi.ComponentResource {
 
         function createModelQuality() {
             const scheduleName = namer.name("sagemaker", "model-quality");
+            const jobDefinition = {
+                ModelQualityAppSpecification: { ImageUri: image!.registryPath, ProblemType: "BinaryClassification" },
+                ModelQualityJobInput: {
+                    EndpointInput: {
+                        EndpointName: args.endpointName,
+                        LocalPath: ENDPOINT_INPUT_PATH,
+                        ProbabilityAttribute: args.probabilityAttribute ?? "predictions[0]",
+                        ProbabilityThresholdAttribute: decisionThreshold,
+                        // Labels need time to arrive: judge the day before yesterday's traffic.
+                        StartTimeOffset: "-P2D",
+                        EndTimeOffset: "-P1D",
+                        S3InputMode: "File",
+                        S3DataDistributionType: "FullyReplicated",
+                    },
+                    GroundTruthS3Input: { S3Uri: args.groundTruthS3Uri },
+                },
+                ModelQualityJobOutputConfig: {
+                    KmsKeyId: args.kmsKeyArn,
+                    MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/model-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
+                },
+                JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
+                NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
+                RoleArn: parent.role.arn,
+                StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+            };
             const template = pulumi.jsonStringify(pulumi.output({
                 AWSTemplateFormatVersion: "2010-09-09",
                 Description: `Model-quality monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
                 Resources: {
                     JobDefinition: {
                         Type: "AWS::SageMaker::ModelQualityJobDefinition",
-                        Properties: {
-                            ModelQualityAppSpecification: { ImageUri: image!.registryPath, ProblemType: "BinaryClassification" },
-                            ModelQualityJobInput: {
-                                EndpointInput: {
-                                    EndpointName: args.endpointName,
-                                    LocalPath: ENDPOINT_INPUT_PATH,
-                                    ProbabilityAttribute: args.probabilityAttribute ?? "predictions[0]",
-                                    ProbabilityThresholdAttribute: decisionThreshold,
-                                    // Labels need time to arrive: judge the day before yesterday's traffic.
-                                    StartTimeOffset: "-P2D",
-                                    EndTimeOffset: "-P1D",
-                                    S3InputMode: "File",
-                                    S3DataDistributionType: "FullyReplicated",
-                                },
-                                GroundTruthS3Input: { S3Uri: args.groundTruthS3Uri },
-                            },
-                            ModelQualityJobOutputConfig: {
-                                KmsKeyId: args.kmsKeyArn,
-                                MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/model-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
-                            },
-                            JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
-                            NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
-                            RoleArn: parent.role.arn,
-                            StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
-                        },
+                        // Named like the data-quality definition (prefix + content hash): the deployers' policies
+                        // scope to the prefix, and a changed definition (replaced by CloudFormation) gets a new name.
+                        Properties: { JobDefinitionName: contentName("model-quality", jobDefinition), ...jobDefinition },
                     },
                     Schedule: {
                         Type: "AWS::SageMaker::MonitoringSchedule",
@@ -520,10 +544,12 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
             }));
             return new aws.cloudformation.Stack(`${name}-model-quality`, {
+                // Named with the environment prefix the deploy policies scope CloudFormation to; updated in place.
+                name: namer.name("sagemaker", "model-quality-monitoring"),
                 templateBody: template,
                 onFailure: "ROLLBACK",
                 timeoutInMinutes: 30,
-            }, { parent, dependsOn: [rolePolicy, logGroup] });
+            }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
         }
 
         function createAucAlarm(stack: aws.cloudformation.Stack) {

@@ -77,8 +77,8 @@ export class EtlJob extends pulumi.ComponentResource {
     readonly jobArn: pulumi.Output<string>;
     readonly role: aws.iam.Role;
     readonly securityConfiguration: aws.glue.SecurityConfiguration;
-    /** The log groups Glue writes to under the security configuration (`output`, `error`, `continuous`). */
-    readonly logGroups: Readonly<Record<"output" | "error" | "continuous", aws.cloudwatch.LogGroup>>;
+    /** The log groups Glue writes to under the security configuration (`output`, `error`). */
+    readonly logGroups: Readonly<Record<"output" | "error", aws.cloudwatch.LogGroup>>;
     readonly failureRule: aws.cloudwatch.EventRule;
     readonly failureDeadLetterQueue: aws.sqs.Queue;
     /** `s3://<curated>/<prefix>`: the job's `--output`; run `r` is published at `<curatedUri>/r/`. */
@@ -257,9 +257,11 @@ export class EtlJob extends pulumi.ComponentResource {
         }
 
         /**
-         * With a security configuration Glue writes to `/aws-glue/jobs/<config>-role/<role>/{output,error}` and
-         * (continuous logging) `/aws-glue/jobs/logs-v2-<config>`. Created here first, so they get the stack's key
-         * and retention instead of being created by Glue without a retention.
+         * With a security configuration Glue writes to `/aws-glue/jobs/<config>-role/<role>/{output,error}`. Created
+         * here first, so they get the stack's key and retention instead of being created by Glue without a retention.
+         * Glue 5.0 logs every job in real time to these two groups; the Glue 4.0 continuous-logging group
+         * (`/aws-glue/jobs/logs-v2-*`, `--enable-continuous-cloudwatch-log`) is not used (AWS Glue developer guide,
+         * "Logging for AWS Glue jobs" and "Enabling continuous logging for AWS Glue 4.0 and earlier jobs").
          */
         function createLogGroups() {
             const base = `/aws-glue/jobs/${securityConfigurationName}-role/${roleName}`;
@@ -271,7 +273,6 @@ export class EtlJob extends pulumi.ComponentResource {
             return {
                 output: group("output", `${base}/output`),
                 error: group("error", `${base}/error`),
-                continuous: group("continuous", `/aws-glue/jobs/logs-v2-${securityConfigurationName}`),
             };
         }
 
@@ -392,7 +393,6 @@ export class EtlJob extends pulumi.ComponentResource {
                     "--enable-metrics": "",
                     "--enable-job-insights": "true",
                     "--enable-observability-metrics": "true",
-                    "--enable-continuous-cloudwatch-log": "true",
                     // Every run is explicit (input and run id given): bookmarks would silently skip reprocessed input.
                     "--job-bookmark-option": "job-bookmark-disable",
                     "--TempDir": pulumi.interpolate`s3://${buckets.artifacts.name}/${ARTIFACTS_PREFIX}/temp/`,

@@ -64,7 +64,8 @@ export interface PipelineFunctionArgs {
      */
     readonly timeoutSeconds?: number;
     /**
-     * Concurrent executions reserved for (and capped at) this function.
+     * Concurrent executions reserved for (and capped at) this function, when the stack reserves Lambda concurrency
+     * (`context.reserveLambdaConcurrency`); otherwise the function is explicitly unreserved (-1).
      * @default 2
      */
     readonly reservedConcurrency?: number;
@@ -116,6 +117,8 @@ export class PipelineFunction extends pulumi.ComponentResource {
         const memorySizeMb = args.memorySizeMb ?? 256;
         const timeoutSeconds = args.timeoutSeconds ?? 60;
         const reservedConcurrency = args.reservedConcurrency ?? 2;
+        // -1 is the provider's explicit "unreserved" (no PutFunctionConcurrency call): a decision, not an omission.
+        const reservedConcurrentExecutions = context.reserveLambdaConcurrency ? reservedConcurrency : -1;
         const maximumRetryAttempts = args.maximumRetryAttempts ?? 2;
         const maximumEventAgeSeconds = args.maximumEventAgeSeconds ?? 3600;
         validate();
@@ -260,7 +263,7 @@ export class PipelineFunction extends pulumi.ComponentResource {
                 role: parent.role.arn,
                 memorySize: memorySizeMb,
                 timeout: timeoutSeconds,
-                reservedConcurrentExecutions: reservedConcurrency,
+                reservedConcurrentExecutions,
                 tracingConfig: { mode: "Active" },
                 kmsKeyArn: args.kmsKeyArn,
                 environment: { variables: { ...(args.environment ?? {}) } },

@@ -5,6 +5,7 @@ import { EvaluationConfig, TrainingConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
+import { SAGEMAKER_TRAINING_LOG_GROUP } from "../lib/stack-deploy-policy";
 
 /** A bucket another component owns. */
 export interface BucketRef {
@@ -36,6 +37,12 @@ export interface TrainingStepsArgs {
     /** The endpoint `evaluate` scores the test split against (the dev endpoint). */
     readonly endpointName: pulumi.Input<string>;
     /**
+     * What serves that endpoint (config `endpoint.kind`): the evaluate step sizes its scoring requests by its
+     * payload limit (serverless 4 MB, instances 6 MiB).
+     * @default "serverless"
+     */
+    readonly endpointKind?: "serverless" | "instances";
+    /**
      * Key prefix under the models bucket where training jobs write.
      * @default "training"
      */
@@ -52,14 +59,17 @@ export interface TrainingStepsArgs {
     readonly buildImage?: string;
     /**
      * Create `/aws/sagemaker/TrainingJobs` with our key and retention. SageMaker writes every training job's logs
-     * there (the name is fixed and account-wide): turn this off only if the account already has it.
-     * @default true
+     * there; the name is fixed and account-wide, and SageMaker creates the group on the account's first training
+     * job, so creating it fails in any account where a job has run and `pulumi destroy` would delete the account's
+     * training logs. Off by default: the account setup step (docs/delivery.md) sets its retention and key; turn it
+     * on (config `accountResources.trainingJobsLogGroup`) only in the one stack that owns it, importing it first.
+     * @default false
      */
     readonly createTrainingLogGroup?: boolean;
 }
 
 /** SageMaker's fixed log group for training jobs. */
-export const TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+export const TRAINING_LOG_GROUP = SAGEMAKER_TRAINING_LOG_GROUP;
 /** Where the evaluate build leaves junit.xml, evaluation.json and report.html. */
 export const REPORT_DIR = "reports";
 const MAX_BUILD_TIMEOUT_MINUTES = 2160;
@@ -89,7 +99,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
         const versionArns = pulumi.interpolate`${arnOf(context, "sagemaker", pulumi.interpolate`model-package/${args.modelPackageGroupName}`)}/*`;
         const modelsOutput = pulumi.interpolate`s3://${args.buckets.models.name}/${modelsPrefix}`;
 
-        if (args.createTrainingLogGroup ?? true) createTrainingLogGroup();
+        if (args.createTrainingLogGroup ?? false) createTrainingLogGroup();
         this.trainingRole = createTrainingRole();
         this.trainingRoleArn = this.trainingRole.arn;
         this.reportGroup = createReportGroup();
@@ -162,9 +172,11 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     Condition: { StringLike: { "s3:prefix": `${modelsPrefix}/*` } },
                 },
                 {
+                    // kms:Encrypt: the CreateTrainingJob API reference (OutputDataConfig.KmsKeyId) requires it of the
+                    // execution role when the key is given by id or alias; granted so either form works.
                     Sid: "UseStackKey",
                     Effect: "Allow",
-                    Action: ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                     Resource: args.kmsKeyArn,
                 },
                 {
@@ -213,7 +225,9 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     type: "S3",
                     s3Destination: {
                         bucket: args.buckets.artifacts.name,
-                        path: "codebuild-reports",
+                        // CodeBuild exports with the project's service role (CodeBuild user guide, "Create a report
+                        // group (CLI)"): the path must lie under the prefix the evaluate role may write.
+                        path: `${reportsPrefix}/codebuild-reports`,
                         packaging: "NONE",
                         encryptionKey: args.kmsKeyArn,
                     },
@@ -399,6 +413,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
             return createProject("evaluate", projectName, logGroup, role, evaluateBuildspec(parent.reportGroup.arn), {
                 MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
                 ENDPOINT_NAME: args.endpointName,
+                ENDPOINT_KIND: args.endpointKind ?? "serverless",
                 EVALUATION_CONFIG: JSON.stringify(args.evaluation),
                 REPORT_PREFIX: pulumi.interpolate`s3://${args.buckets.artifacts.name}/${reportsPrefix}`,
                 REPORT_DIR: REPORT_DIR,

@@ -16,6 +16,13 @@ export interface StackContext {
     readonly logRetentionDays: number;
     /** Data survives `pulumi destroy` (protect, no force-destroy). */
     readonly protectData: boolean;
+    /**
+     * Reserve Lambda concurrency for the stack's functions (config `lambdaReservedConcurrency`). Off by default:
+     * Lambda lets an account reserve only up to its unreserved concurrency minus 100 ("Managing Lambda reserved
+     * concurrency"), so in a new account whose concurrency quota is 10 any reservation is refused.
+     * @default false
+     */
+    readonly reserveLambdaConcurrency?: boolean;
 }
 
 /** `arn:<partition>:<service>:<region>:<account>:<resource>` for this stack's account and region. */

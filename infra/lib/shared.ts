@@ -34,9 +34,21 @@ export function sharedOutput(shared: SharedResources): pulumi.Output<Record<stri
     return pulumi.output(Object.fromEntries(FIELDS.map((f) => [f, shared[f]]))) as pulumi.Output<Record<string, string>>;
 }
 
+/**
+ * Options a stack reference may take. Never a provider: the Node SDK sends an explicit provider for every custom
+ * resource (`sendProvider = custom` in @pulumi/pulumi runtime/resource.js), and the engine would then ask that
+ * provider (AWS) to Read `pulumi:pulumi:StackReference`, which fails with "unrecognized resource type (Read)".
+ * Stack references are served by the engine's builtin provider, which is what omitting the option selects.
+ */
+export type StackReferenceOptions = Omit<pulumi.CustomResourceOptions, "provider">;
+
 /** Reads the host's `shared` output; a host that lacks a field fails the deployment with the field's name. */
-export function sharedFromHost(hostStack: string, opts?: pulumi.CustomResourceOptions): SharedResources {
-    const ref = new pulumi.StackReference(`host-${hostStack.replace(/\//g, "-")}`, { name: hostStack }, opts);
+export function sharedFromHost(hostStack: string, opts: StackReferenceOptions = {}): SharedResources {
+    const { provider, ...safe } = opts as pulumi.CustomResourceOptions;
+    if (provider !== undefined) {
+        throw new Error("sharedFromHost: a stack reference must not be given a provider (the engine reads it through its builtin provider)");
+    }
+    const ref = new pulumi.StackReference(`host-${hostStack.replace(/\//g, "-")}`, { name: hostStack }, safe);
     const shared = ref.requireOutput("shared") as pulumi.Output<Record<string, string | undefined>>;
     const field = (f: keyof SharedResources) => shared.apply((s) => {
         const value = s?.[f];

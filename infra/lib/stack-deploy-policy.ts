@@ -26,6 +26,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { physicalName } from "../naming";
+import { PIN_TAG_PREFIX } from "../model-version";
 import { policyDocument, PolicyStatement } from "./policy";
 import { StackContext } from "./context";
 
@@ -42,7 +43,21 @@ export interface StackDeployScope {
      * @default undefined — no connection
      */
     readonly connectionArn?: pulumi.Input<string>;
+    /**
+     * The account-wide, fixed-name resources this stack owns by opt-in (config `accountResources`): only then may
+     * its deployer manage them.
+     * @default none owned
+     */
+    readonly accountResources?: {
+        readonly trainingJobsLogGroup?: boolean;
+        readonly processingJobsLogGroup?: boolean;
+        readonly pulumiOidcProvider?: boolean;
+    };
 }
+
+/** SageMaker's fixed, account-wide log groups (created by SageMaker on the account's first job of each kind). */
+export const SAGEMAKER_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs";
+export const SAGEMAKER_PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs";
 
 /** Services the environment's roles may be handed to (`iam:PassedToService`). */
 export const PASSABLE_TO_SERVICES = [
@@ -311,6 +326,19 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             ],
         },
         {
+            // Model-quality monitoring is a CloudFormation stack (infra/components/drift-monitor.ts) named with the
+            // prefix; CloudFormation calls SageMaker with the caller's permissions (no service role), which the
+            // statement above grants. Stack ARNs are `stack/<name>/<id>` (Service Authorization Reference).
+            Sid: "ManageEnvironmentCloudFormationStacks",
+            Effect: "Allow",
+            Action: [
+                "cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
+                "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplate",
+                "cloudformation:TagResource", "cloudformation:UntagResource",
+            ],
+            Resource: arn("cloudformation", `stack/${prefix}-*/*`),
+        },
+        {
             // Models and endpoint configurations keep Pulumi's autonaming (fixed names break create-before-delete
             // replacement), so they have no name prefix. Creating and reading cannot touch another environment.
             Sid: "CreateAutonamedModelsAndEndpointConfigs",
@@ -330,6 +358,19 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Condition: taggedForEnvironment,
         },
         {
+            // A promotion pins the version for this environment on the host's group (steps/deploy/pin.ts); the
+            // condition keeps each deployer to its own environment's pin tag.
+            Sid: "PinServedVersionInRegistry",
+            Effect: "Allow",
+            Action: ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+            Resource: scope.modelPackageGroupArn,
+            // ForAllValues is also true when a request carries no tag keys: the Null check requires some.
+            Condition: {
+                "ForAllValues:StringEquals": { "aws:TagKeys": [`${PIN_TAG_PREFIX}${scope.environment}`] },
+                Null: { "aws:TagKeys": "false" },
+            },
+        },
+        {
             // Every stack resolves the version it serves from the host's registry (infra/model-version.ts).
             Sid: "ReadSharedModelRegistry",
             Effect: "Allow",
@@ -337,6 +378,23 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Resource: [scope.modelPackageGroupArn, packagesOfGroup],
         },
     ];
+    const ownedLogGroups = [
+        ...(scope.accountResources?.trainingJobsLogGroup ? [SAGEMAKER_TRAINING_LOG_GROUP] : []),
+        ...(scope.accountResources?.processingJobsLogGroup ? [SAGEMAKER_PROCESSING_LOG_GROUP] : []),
+    ];
+    if (ownedLogGroups.length > 0) {
+        statements.push({
+            // Opted in: this stack owns SageMaker's fixed-name log group(s) (config accountResources).
+            Sid: "ManageOwnedSageMakerLogGroups",
+            Effect: "Allow",
+            Action: [
+                "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
+                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+            ],
+            Resource: ownedLogGroups.flatMap((g) => [arn("logs", `log-group:${g}`), arn("logs", `log-group:${g}:*`)]),
+        });
+    }
     if (scope.isHost) statements.push(...hostStatements());
     return statements;
 
@@ -385,8 +443,13 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             {
                 Sid: "ManageBuildProjects",
                 Effect: "Allow",
-                Action: ["codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject", "codebuild:BatchGetProjects"],
-                Resource: arn("codebuild", `project/${prefix}-*`),
+                Action: [
+                    "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject", "codebuild:BatchGetProjects",
+                    // The evaluation report group (infra/components/training-steps.ts).
+                    "codebuild:CreateReportGroup", "codebuild:UpdateReportGroup", "codebuild:DeleteReportGroup",
+                    "codebuild:BatchGetReportGroups",
+                ],
+                Resource: [arn("codebuild", `project/${prefix}-*`), arn("codebuild", `report-group/${prefix}-*`)],
             },
             {
                 Sid: "ManagePipeline",
@@ -409,8 +472,10 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
                 ],
                 Resource: arn("secretsmanager", `secret:${prefix}-*`),
             },
-            {
-                // One provider per account and URL: the host registers it for every stack.
+        ];
+        if (scope.accountResources?.pulumiOidcProvider) {
+            host.push({
+                // Opted in: one provider per account and URL, and this host registers it for every stack.
                 Sid: "ManagePulumiOidcProvider",
                 Effect: "Allow",
                 Action: [
@@ -420,8 +485,8 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
                     "iam:UntagOpenIDConnectProvider",
                 ],
                 Resource: arn("iam", `oidc-provider/${PULUMI_OIDC_ISSUER}`, { global: true }),
-            },
-        ];
+            });
+        }
         if (scope.connectionArn !== undefined) {
             // The same permission under the service's old and new prefix; each checks its own condition key.
             for (const service of ["codestar-connections", "codeconnections"]) {
@@ -461,15 +526,18 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     CreateSageMakerAutoscalingServiceLinkedRole: "identity",
     ManageEnvironmentFunctions: "identity",
     ManageEnvironmentLogGroups: "identity",
+    ManageOwnedSageMakerLogGroups: "identity",
     ManageEnvironmentEventRules: "identity",
     ManageEnvironmentAlarms: "identity",
     ManageEnvironmentDashboards: "identity",
     ScaleSageMakerVariants: "serving",
     TagScalableTargets: "serving",
     ManageEnvironmentEndpointsAndMonitoring: "serving",
+    ManageEnvironmentCloudFormationStacks: "serving",
     CreateAutonamedModelsAndEndpointConfigs: "serving",
     DeleteEnvironmentModelsAndEndpointConfigs: "serving",
     ReadSharedModelRegistry: "serving",
+    PinServedVersionInRegistry: "serving",
     ManageModelRegistry: "host",
     ManageImageRepository: "host",
     ReadGlueSecurityConfigurations: "host",

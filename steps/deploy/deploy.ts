@@ -3,7 +3,10 @@
  * endpoint really serves what the update says. The Pulumi side goes through a {@link StackDriver}, the SageMaker
  * side through an {@link EndpointInspector}, so the whole sequence is tested with fakes and mocked clients.
  */
+import { pinTagKey } from "../../infra/model-version";
 import { Io } from "../lib/cli";
+import { UsageError } from "../lib/errors";
+import { PinStore } from "./pin";
 import { backoffDelay, Clock } from "../lib/retry";
 import { formatChanges, StackBusyError, StackDriver } from "./stack-driver";
 import { DeployError, EndpointInspector, EndpointState, verifyEndpoint } from "./verify";
@@ -11,10 +14,12 @@ import { DeployError, EndpointInspector, EndpointState, verifyEndpoint } from ".
 export const MODEL_PACKAGE_ARN_KEY = "mlops:modelPackageArn";
 
 export interface DeployRequest {
-    /** Pin this version (`mlops:modelPackageArn`) before updating. */
+    /** Pin this version (in the registry, for the stack's environment) before updating. */
     readonly modelPackageArn?: string;
-    /** Remove the pin, so the stack follows the registry again. */
+    /** Remove the pin, so the stack follows the registry's policy again. */
     readonly unpin?: boolean;
+    /** The model package group the stack serves from, and the stack's environment (the pin's tag). */
+    readonly registry: { readonly groupName: string; readonly environment: string };
     /** How long to wait for an endpoint still updating after `pulumi up` returns. */
     readonly verifyTimeoutMs: number;
     /** @default 15000 */
@@ -47,19 +52,32 @@ function desiredCount(endpoint: EndpointState | null | undefined, variantName: s
 
 export async function runDeploy(
     request: DeployRequest,
-    deps: { readonly driver: StackDriver; readonly inspector: EndpointInspector; readonly io: Io; readonly clock: Clock },
+    deps: { readonly driver: StackDriver; readonly inspector: EndpointInspector; readonly pins: PinStore; readonly io: Io; readonly clock: Clock },
 ): Promise<DeployResult> {
     const { driver, inspector, io, clock } = deps;
     const print = (text: string) => {
         for (const line of text.replace(/\n$/, "").split("\n")) io.out(line);
     };
 
+    // The pin lives in the registry, which every run of the program reads; a value in the stack file wins over it.
+    const { groupName, environment } = request.registry;
+    const tag = pinTagKey(environment);
+    const override = await driver.getConfig(MODEL_PACKAGE_ARN_KEY);
     if (request.modelPackageArn) {
-        await driver.setConfig(MODEL_PACKAGE_ARN_KEY, request.modelPackageArn);
-        io.out(`${driver.stackName}: ${MODEL_PACKAGE_ARN_KEY} = ${request.modelPackageArn}`);
+        const group = /:model-package\/([^/]+)\/\d+$/.exec(request.modelPackageArn)?.[1];
+        if (group !== groupName) {
+            throw new UsageError(`${request.modelPackageArn} is a version of ${group ?? "no group"}; ${driver.stackName} serves from ${groupName}`);
+        }
+        if (override && override !== request.modelPackageArn) {
+            throw new UsageError(`${driver.stackName}'s stack file sets ${MODEL_PACKAGE_ARN_KEY} = ${override}, which wins over the ` +
+                `registry pin; remove it from Pulumi.${driver.stackName.split("/").pop()}.yaml to promote ${request.modelPackageArn}`);
+        }
+        await deps.pins.pin(groupName, environment, request.modelPackageArn);
+        io.out(`${driver.stackName}: pinned ${request.modelPackageArn} (tag ${tag} on ${groupName})`);
     } else if (request.unpin) {
-        await driver.removeConfig(MODEL_PACKAGE_ARN_KEY);
-        io.out(`${driver.stackName}: ${MODEL_PACKAGE_ARN_KEY} removed; the stack follows the model registry`);
+        await deps.pins.unpin(groupName, environment);
+        io.out(`${driver.stackName}: tag ${tag} removed from ${groupName}; the stack follows the model registry's policy`);
+        if (override) io.err(`warning: the stack file still pins ${override} (${MODEL_PACKAGE_ARN_KEY}); it wins until removed`);
     }
 
     const previous = await driver.outputs();
@@ -96,7 +114,7 @@ export async function runDeploy(
     const endpointName = typeof up.outputs.endpointName === "string" ? up.outputs.endpointName : undefined;
     if (request.modelPackageArn && servingModelVersion !== request.modelPackageArn) {
         throw new DeployError("wrong-version", `${driver.stackName} serves ${servingModelVersion} after the update, not the ` +
-            `requested ${request.modelPackageArn}; check ${MODEL_PACKAGE_ARN_KEY} in the stack's config`);
+            `requested ${request.modelPackageArn}; check the tag ${tag} on ${groupName} and ${MODEL_PACKAGE_ARN_KEY} in the stack file`);
     }
     if (servingModelVersion === "none") {
         io.out(`${driver.stackName}: no model version to serve yet; the endpoint is not deployed and there is nothing to verify`);

@@ -19,6 +19,8 @@ import { UsageError } from "../lib/errors";
 import { Clock } from "../lib/retry";
 import { runDeploy } from "./deploy";
 import { automationStackDriver, StackDriver } from "./stack-driver";
+import { PinStore, registryPinStore } from "./pin";
+import { modelPackageGroupName } from "../../infra/model-version";
 import { awsEndpointInspector, DeployError, DeployFailure, EndpointInspector } from "./verify";
 
 export const EXIT_CODES: Readonly<Record<DeployFailure, number>> = {
@@ -35,13 +37,16 @@ const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-pac
 
 export const USAGE = `Usage: deploy --stack STACK [options]
 
-Updates a stack with the Pulumi Automation API (select, set the model version, preview, up, summary), then checks
+Updates a stack with the Pulumi Automation API (select, pin the model version, preview, up, summary), then checks
 on SageMaker that the endpoint is InService on the update's endpoint configuration and runs the requested version.
+The pin is kept in the model registry (tag mlops:pin:<environment> on the model package group), which every run of
+the program reads; mlops:modelPackageArn in the stack file, when set, wins over it.
 
 Options:
-  --stack STACK                 the stack (dev, prod; org/STACK also accepted) (PULUMI_STACK)
-  --model-package-arn ARN       pin this model package version (sets mlops:modelPackageArn) (MODEL_PACKAGE_ARN)
-  --unpin                       remove mlops:modelPackageArn: serve what the registry's policy picks
+  --stack STACK                 the stack (dev, prod; org/project/STACK also accepted) (PULUMI_STACK); with
+                                PULUMI_ORGANIZATION set, a bare name is qualified as <org>/<project>/<stack>
+  --model-package-arn ARN       pin this model package version in the registry (MODEL_PACKAGE_ARN)
+  --unpin                       remove the registry pin: serve what the registry's policy picks
   --verify-timeout-seconds N    wait this long for an endpoint still updating after the update (default 1800)
   --poll-seconds N              first wait between endpoint checks (default 15; backs off to 60)
   --work-dir DIR                the Pulumi project (default: the repository root)
@@ -54,6 +59,8 @@ export interface DeployDeps extends StepDeps {
     readonly driver?: (stackName: string, workDir: string) => Promise<StackDriver>;
     /** The SageMaker side; the default talks to SageMaker in the stack's `aws:region`. */
     readonly inspector?: (region: string, clock: Clock) => EndpointInspector;
+    /** Where pins are kept; the default tags the model package group in the stack's `aws:region`. */
+    readonly pins?: (region: string) => PinStore;
 }
 
 export async function main(argv: readonly string[], deps: DeployDeps = {}): Promise<number> {
@@ -83,13 +90,24 @@ export async function main(argv: readonly string[], deps: DeployDeps = {}): Prom
         const verifyTimeoutSeconds = intOption(values, "verify-timeout-seconds", env, undefined, 1800, 0, 86_400);
         const pollSeconds = intOption(values, "poll-seconds", env, undefined, 15, 1, 600);
 
-        const driver = await (deps.driver ?? automationStackDriver)(stackName, workDir);
+        const driver = await (deps.driver ?? automationStackDriver)(qualifiedStackName(stackName, env.PULUMI_ORGANIZATION, workDir), workDir);
         const region = await driver.getConfig("aws:region");
         if (!region) throw new UsageError(`stack ${stackName} has no aws:region`);
+        const environment = await driver.getConfig("mlops:environment");
+        if (!environment) throw new UsageError(`stack ${stackName} has no mlops:environment`);
+        const groupName = modelPackageGroupName({
+            project: projectName(workDir),
+            environment,
+            modelName: (await driver.getConfig("mlops:modelName")) ?? "churn",
+            hostStack: await driver.getConfig("mlops:hostStack"),
+        });
         const inspector = (deps.inspector ?? defaultInspector)(region, clock);
+        const pins = (deps.pins ?? ((r: string) => registryPinStore(new SageMakerClient({ region: r }))))(region);
         try {
-            await runDeploy({ modelPackageArn, unpin: values.unpin, verifyTimeoutMs: verifyTimeoutSeconds * 1000, pollMs: pollSeconds * 1000 },
-                { driver, inspector, io, clock });
+            await runDeploy({
+                modelPackageArn, unpin: values.unpin, verifyTimeoutMs: verifyTimeoutSeconds * 1000, pollMs: pollSeconds * 1000,
+                registry: { groupName, environment },
+            }, { driver, inspector, pins, io, clock });
         } catch (e) {
             if (e instanceof DeployError) return fail(io, e);
             throw e;
@@ -105,6 +123,23 @@ function fail(io: Io, e: DeployError): number {
 
 function defaultInspector(region: string, clock: Clock): EndpointInspector {
     return awsEndpointInspector(new SageMakerClient({ region }), clock);
+}
+
+/** The project's name (`name:` in Pulumi.yaml). */
+function projectName(workDir: string): string {
+    const file = path.join(workDir, "Pulumi.yaml");
+    const name = fs.existsSync(file) ? /^name:\s*([\w.-]+)\s*$/m.exec(fs.readFileSync(file, "utf8"))?.[1] : undefined;
+    if (!name) throw new UsageError(`no project name in ${file}`);
+    return name;
+}
+
+/**
+ * `prod` → `<org>/<project>/prod` when PULUMI_ORGANIZATION is set (the deploy projects set it), so the step selects
+ * the organization's stack rather than whatever the logged-in user's default organization holds.
+ */
+export function qualifiedStackName(stackName: string, organization: string | undefined, workDir: string): string {
+    if (stackName.includes("/") || !organization) return stackName;
+    return `${organization}/${projectName(workDir)}/${stackName}`;
 }
 
 /** The stack must have its stack file in the project: `--stack prod` reads Pulumi.prod.yaml. */

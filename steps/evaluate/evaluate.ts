@@ -18,7 +18,7 @@ import { calibrationCurve, classificationMetrics, percentile, prCurve, rocCurve 
 import { calibrationBins, EvaluationReport, plotPoints, renderHtml, renderJson, renderJunit } from "../lib/report";
 import { Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
-import { readTestSet, scoreRows, ScoreOptions } from "./score";
+import { EndpointKind, PAYLOAD_LIMIT_BYTES, probeLatency, readTestSet, scoreRows, ScoreOptions, warmUp } from "./score";
 import { REGISTRY_METADATA } from "../lib/registry-metadata";
 
 export interface EvaluateOptions {
@@ -34,6 +34,21 @@ export interface EvaluateOptions {
     /** Local folder for the CodeBuild report group and artifacts: junit.xml, evaluation.json, report.html. */
     readonly reportDir?: string;
     readonly scoring?: Omit<ScoreOptions, "endpoint">;
+    /**
+     * What serves the endpoint: its request payload limit sizes the scoring batches (serverless 4 MB, instances
+     * 6 MiB); an explicit `scoring.maxPayloadBytes` may only lower it.
+     * @default "serverless" (the smaller limit)
+     */
+    readonly endpointKind?: EndpointKind;
+    /** Warm-up and latency probe (see ./score). */
+    readonly latency?: {
+        /** @default 300 — a serverless cold start can take minutes */
+        readonly warmUpDeadlineSeconds?: number;
+        /** A one-row request this fast counts as warm. @default thresholds.maxLatencyP99Ms */
+        readonly warmUpFastMs?: number;
+        /** @default MIN_PROBE_REQUESTS (200) */
+        readonly probeRequests?: number;
+    };
     /** @default () => new Date() */
     readonly now?: () => Date;
 }
@@ -62,7 +77,23 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
     const test = await retry(() => readTestSet(backend.objects, testPrefix, run.manifest.features.length));
     io.out(`test split: ${test.rows.length} rows in ${test.files.length} file(s)`);
 
-    const scored = await scoreRows(backend.invoker, test.rows, { ...options.scoring, endpoint: options.endpoint }, clock, (l) => io.out(l));
+    // Latency is the model's, per request, on a warm endpoint: warm up first (recorded), then a probe of single-row
+    // requests. Timing whole scoring batches would make p99 the slowest of a handful of large requests, the first
+    // of them paying a fresh serverless endpoint's cold start.
+    const fastMs = options.latency?.warmUpFastMs ?? options.thresholds.maxLatencyP99Ms;
+    const warm = await warmUp(backend.invoker, test.rows[0], {
+        endpoint: options.endpoint, fastMs, deadlineMs: (options.latency?.warmUpDeadlineSeconds ?? 300) * 1000,
+    }, clock);
+    io.out(warm.warm
+        ? `warm-up: a one-row request answered in ${Math.round(warm.latenciesMs[warm.latenciesMs.length - 1])} ms after ${warm.attempts} attempt(s), ${formatDuration(warm.elapsedMs)}`
+        : `warm-up: no one-row request within ${fastMs} ms after ${warm.attempts} attempts (${formatDuration(warm.elapsedMs)}); measuring anyway`);
+    const probe = await probeLatency(backend.invoker, test.rows, { endpoint: options.endpoint, requests: options.latency?.probeRequests }, clock);
+    io.out(`latency probe: ${probe.requests} one-row requests, p50 ${fmtMs(probe.p50Ms)}, p95 ${fmtMs(probe.p95Ms)}, p99 ${fmtMs(probe.p99Ms)}` +
+        (probe.failed > 0 ? `, ${probe.failed} failed` : ""));
+
+    const kindLimit = PAYLOAD_LIMIT_BYTES[options.endpointKind ?? "serverless"];
+    const maxPayloadBytes = Math.min(options.scoring?.maxPayloadBytes ?? kindLimit, kindLimit);
+    const scored = await scoreRows(backend.invoker, test.rows, { ...options.scoring, maxPayloadBytes, endpoint: options.endpoint }, clock, (l) => io.out(l));
     const labels: number[] = [];
     const scores: number[] = [];
     scored.predictions.forEach((p, i) => {
@@ -79,8 +110,8 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
         rocAuc: base.rocAuc, prAuc: base.prAuc, accuracy: base.accuracy, precision: base.precision, recall: base.recall,
         f1: base.f1, logLoss: base.logLoss, brier: base.brier,
         errorRate: scored.failedRows / test.rows.length,
-        latencyP50Ms: percentile(scored.latenciesMs, 50),
-        latencyP99Ms: percentile(scored.latenciesMs, 99),
+        latencyP50Ms: probe.p50Ms,
+        latencyP99Ms: probe.p99Ms,
     };
 
     const champion = await findChampion(backend, challenger, retry);
@@ -101,6 +132,12 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
             ...(run.manifest.splitBy === "id" || run.manifest.splitBy === "position" ? { splitBy: run.manifest.splitBy } : {}),
         },
         requests: { count: scored.requests, failed: scored.failedRequests, retries: scored.retries, errors: scored.errors },
+        latency: {
+            warmUp: { warm: warm.warm, attempts: warm.attempts, elapsedMs: warm.elapsedMs, fastMs, latenciesMs: warm.latenciesMs, errors: warm.errors },
+            probe: { requests: probe.requests, failed: probe.failed, p50Ms: probe.p50Ms, p95Ms: probe.p95Ms, p99Ms: probe.p99Ms, errors: probe.errors },
+            scoringPayloadLimitBytes: maxPayloadBytes,
+            scoringRequestP50Ms: percentile(scored.latenciesMs, 50),
+        },
         threshold,
         metrics,
         confusionMatrix: base.confusion,
@@ -139,6 +176,10 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
     }));
     io.out(`version ${challenger.version} is now ${gate.decision}: ${gate.reasons.join("; ")}`);
     return { exitCode: gate.decision === "Approved" ? EXIT_OK : EXIT_FAILED, report, gate, reportUri };
+}
+
+function fmtMs(ms: number | null): string {
+    return ms === null ? "n/a" : `${Math.round(ms * 10) / 10} ms`;
 }
 
 async function resolveVersion(options: EvaluateOptions, backend: Backend, retry: <T>(fn: () => Promise<T>) => Promise<T>): Promise<ModelVersion> {

@@ -10,7 +10,7 @@ import {
 import { evaluationConfigSchema, parseJsonConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { runEvaluate } from "./evaluate";
-import { MAX_PAYLOAD_BYTES } from "./score";
+import { ENDPOINT_KINDS, EndpointKind, MAX_PAYLOAD_BYTES, MIN_PROBE_REQUESTS } from "./score";
 
 export const USAGE = `Usage: evaluate [options]
 
@@ -25,7 +25,11 @@ Options (each may come from the environment variable in parentheses):
   --config JSON              mlops:evaluation as JSON (EVALUATION_CONFIG)
   --report-prefix URI        reports go to <prefix>/<group>/<version>/ (REPORT_PREFIX)
   --report-dir DIR           local copies incl. junit.xml for the CodeBuild report group (REPORT_DIR; default reports)
-  --max-rows-per-request N   rows per request (default 1000; payloads also stay under 6 MiB)
+  --endpoint-kind KIND       serverless | instances: sizes scoring requests by the payload limit, 4 MB or
+                             6 MiB (ENDPOINT_KIND; default serverless)
+  --max-rows-per-request N   rows per scoring request (default: only the payload limit bounds a request)
+  --probe-requests N         one-row requests timed for the latency percentiles (default 200, at least 200)
+  --warm-up-seconds N        warm the endpoint at most this long before timing (default 300)
   --concurrency N            requests in flight (default 4)
   --retries N                retries per request on throttling (default 5)
 ${BACKEND_USAGE}
@@ -46,6 +50,9 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             "report-prefix": { type: "string" },
             "report-dir": { type: "string" },
             "max-rows-per-request": { type: "string" },
+            "endpoint-kind": { type: "string" },
+            "probe-requests": { type: "string" },
+            "warm-up-seconds": { type: "string" },
             "max-payload-bytes": { type: "string" },
             concurrency: { type: "string" },
             retries: { type: "string" },
@@ -58,8 +65,17 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
         if (!modelPackageArn && !(modelPackageGroup && executionId)) {
             throw new UsageError("name the version: --model-package-arn (MODEL_PACKAGE_ARN), or --model-package-group with --execution-id");
         }
+        const endpointKind = optionOrEnv(values, "endpoint-kind", env, "ENDPOINT_KIND", "serverless")!;
+        if (!(ENDPOINT_KINDS as string[]).includes(endpointKind)) {
+            throw new UsageError(`--endpoint-kind (ENDPOINT_KIND) is ${JSON.stringify(endpointKind)}; expected one of ${ENDPOINT_KINDS.join(", ")}`);
+        }
         const options = {
             modelPackageArn,
+            endpointKind: endpointKind as EndpointKind,
+            latency: {
+                probeRequests: intOption(values, "probe-requests", env, undefined, MIN_PROBE_REQUESTS, MIN_PROBE_REQUESTS, 100_000),
+                warmUpDeadlineSeconds: intOption(values, "warm-up-seconds", env, undefined, 300, 0, 3600),
+            },
             modelPackageGroup,
             executionId,
             dataPrefix: requireOption(values, "data-prefix", env, "DATA_PREFIX"),
@@ -68,7 +84,7 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             reportPrefix: requireOption(values, "report-prefix", env, "REPORT_PREFIX"),
             reportDir: path.resolve(optionOrEnv(values, "report-dir", env, "REPORT_DIR", "reports")!),
             scoring: {
-                maxRowsPerRequest: intOption(values, "max-rows-per-request", env, undefined, 1000, 1, 1_000_000),
+                maxRowsPerRequest: intOption(values, "max-rows-per-request", env, undefined, Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER),
                 maxPayloadBytes: intOption(values, "max-payload-bytes", env, undefined, MAX_PAYLOAD_BYTES, 1024, MAX_PAYLOAD_BYTES),
                 concurrency: intOption(values, "concurrency", env, undefined, 4, 1, 64),
                 retries: intOption(values, "retries", env, undefined, 5, 0, 20),

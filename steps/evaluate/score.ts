@@ -8,9 +8,19 @@ import { EndpointInvoker, ObjectStore } from "../lib/backend";
 import { errorMessage, isStepError, StepError } from "../lib/errors";
 import { Clock, mapWithConcurrency, withRetry } from "../lib/retry";
 import { asPrefix } from "../lib/uri";
+import { percentile } from "../lib/metrics";
 
 /** SageMaker real-time endpoints accept at most 6 MiB per request. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Request payload limit by endpoint kind: instance-backed endpoints 6 MiB (InvokeEndpoint API reference);
+ * serverless endpoints 4 MB for request and response ("Invoke a serverless endpoint", SageMaker developer
+ * guide), taken as 4,000,000 bytes so a decimal reading of "MB" is also respected.
+ */
+export const PAYLOAD_LIMIT_BYTES = { serverless: 4_000_000, instances: MAX_PAYLOAD_BYTES } as const;
+export type EndpointKind = keyof typeof PAYLOAD_LIMIT_BYTES;
+export const ENDPOINT_KINDS = Object.keys(PAYLOAD_LIMIT_BYTES) as EndpointKind[];
 
 export interface TestSet {
     readonly labels: number[];
@@ -85,7 +95,10 @@ export function makeBatches(rows: readonly string[], maxRows: number, maxBytes =
 
 export interface ScoreOptions {
     readonly endpoint: string;
-    /** @default 1000 */
+    /**
+     * Rows per scoring request; batches are otherwise sized by the payload limit alone.
+     * @default unlimited
+     */
     readonly maxRowsPerRequest?: number;
     /** @default MAX_PAYLOAD_BYTES */
     readonly maxPayloadBytes?: number;
@@ -135,7 +148,7 @@ const MAX_ERRORS_KEPT = 5;
 
 export async function scoreRows(invoker: EndpointInvoker, rows: readonly string[], options: ScoreOptions, clock: Clock,
     onProgress?: (line: string) => void): Promise<ScoreResult> {
-    const batches = makeBatches(rows, options.maxRowsPerRequest ?? 1000, options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES);
+    const batches = makeBatches(rows, options.maxRowsPerRequest ?? Number.MAX_SAFE_INTEGER, options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES);
     const predictions: (number | null)[] = new Array(rows.length).fill(null);
     const latencies: number[] = [];
     const errors: string[] = [];
@@ -170,4 +183,98 @@ export async function scoreRows(invoker: EndpointInvoker, rows: readonly string[
         if (onProgress && (done === batches.length || done % 25 === 0)) onProgress(`scored ${done}/${batches.length} requests`);
     });
     return { predictions, latenciesMs: latencies, requests: batches.length, failedRequests, failedRows, retries, errors };
+}
+
+export interface WarmUpOptions {
+    readonly endpoint: string;
+    /** A ping-sized request answered within this counts as warm. */
+    readonly fastMs: number;
+    /** Give up warming after this long (the probe then measures what a caller would see). */
+    readonly deadlineMs: number;
+    /** @default 1000 */
+    readonly intervalMs?: number;
+}
+
+export interface WarmUpResult {
+    /** True when a ping-sized request was answered within `fastMs` before the deadline. */
+    readonly warm: boolean;
+    readonly attempts: number;
+    readonly elapsedMs: number;
+    /** Latency of each answered warm-up request, in order. */
+    readonly latenciesMs: number[];
+    readonly errors: string[];
+}
+
+/**
+ * Sends one-row requests until one is answered within `fastMs` or `deadlineMs` has passed. A freshly deployed
+ * (serverless) endpoint's first requests pay its cold start, which is not the model's latency. Failures while
+ * warming (a cold start can time out) are recorded and retried; a missing endpoint or a refusal aborts.
+ */
+export async function warmUp(invoker: EndpointInvoker, row: string, options: WarmUpOptions, clock: Clock): Promise<WarmUpResult> {
+    if (!(options.fastMs > 0) || !(options.deadlineMs >= 0)) throw new RangeError("warmUp: fastMs must be > 0 and deadlineMs >= 0");
+    const start = clock.now();
+    const latencies: number[] = [];
+    const errors: string[] = [];
+    let attempts = 0;
+    for (;;) {
+        attempts++;
+        const t0 = clock.now();
+        try {
+            await invoker.invoke({ endpoint: options.endpoint, body: `${row}\n`, contentType: "text/csv", accept: "application/json" });
+            const ms = clock.now() - t0;
+            latencies.push(ms);
+            if (ms <= options.fastMs) return { warm: true, attempts, elapsedMs: clock.now() - start, latenciesMs: latencies, errors };
+        } catch (e) {
+            if (isStepError(e, "access-denied") || isStepError(e, "not-found") || isStepError(e, "usage")) throw e;
+            if (errors.length < MAX_ERRORS_KEPT) errors.push(errorMessage(e));
+        }
+        if (clock.now() - start >= options.deadlineMs) return { warm: false, attempts, elapsedMs: clock.now() - start, latenciesMs: latencies, errors };
+        await clock.sleep(options.intervalMs ?? 1000);
+    }
+}
+
+export interface ProbeResult {
+    readonly requests: number;
+    readonly failed: number;
+    /** Latency of each answered single-row request. */
+    readonly latenciesMs: number[];
+    readonly p50Ms: number | null;
+    readonly p95Ms: number | null;
+    readonly p99Ms: number | null;
+    readonly errors: string[];
+}
+
+/** Fewest single-row requests the latency probe sends: with 200, p99 is not simply the slowest request. */
+export const MIN_PROBE_REQUESTS = 200;
+
+/**
+ * Per-request latency as a caller sees it: `requests` one-row requests, one at a time (rows taken in turn), so
+ * p50/p95/p99 describe single predictions, not the time to score a thousand-row batch.
+ */
+export async function probeLatency(invoker: EndpointInvoker, rows: readonly string[], options: { endpoint: string; requests?: number },
+    clock: Clock): Promise<ProbeResult> {
+    const requests = options.requests ?? MIN_PROBE_REQUESTS;
+    if (!Number.isInteger(requests) || requests < MIN_PROBE_REQUESTS) {
+        throw new RangeError(`probeLatency: ${requests} requests; at least ${MIN_PROBE_REQUESTS} are needed for a meaningful p99`);
+    }
+    if (rows.length === 0) throw new StepError("invalid", "the latency probe has no rows to send");
+    const latencies: number[] = [];
+    const errors: string[] = [];
+    let failed = 0;
+    for (let i = 0; i < requests; i++) {
+        const t0 = clock.now();
+        try {
+            const response = await invoker.invoke({ endpoint: options.endpoint, body: `${rows[i % rows.length]}\n`, contentType: "text/csv", accept: "application/json" });
+            parsePredictions(response.body, 1);
+            latencies.push(clock.now() - t0);
+        } catch (e) {
+            if (isStepError(e, "access-denied") || isStepError(e, "not-found") || isStepError(e, "usage")) throw e;
+            failed++;
+            if (errors.length < MAX_ERRORS_KEPT) errors.push(errorMessage(e));
+        }
+    }
+    return {
+        requests, failed, latenciesMs: latencies, errors,
+        p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), p99Ms: percentile(latencies, 99),
+    };
 }

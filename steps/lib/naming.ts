@@ -28,3 +28,15 @@ export function trainingJobName(prefix: string, executionId: string): string {
     const hash = createHash("sha256").update(executionId).digest("hex").slice(0, HASH_CHARS);
     return `${prefix}-${hash}`;
 }
+
+/**
+ * `CreateModelPackage.ClientToken` allows 1-36 characters matching `[a-zA-Z0-9-]+` (botocore's SageMaker model,
+ * `CreateModelPackageInput.ClientToken`; API reference "CreateModelPackage"), while a training job name may have
+ * 63. The token is derived from the idempotency seed (the training job's name) so a rerun of the same job sends the
+ * same token: `mp-` and 32 hex characters of sha256(seed), 35 characters.
+ */
+export const CLIENT_TOKEN = /^[a-zA-Z0-9-]{1,36}$/;
+export function modelPackageClientToken(seed: string): string {
+    if (seed.length === 0) throw new UsageError("the model package idempotency seed is empty; pass the training job name");
+    return `mp-${createHash("sha256").update(seed).digest("hex").slice(0, 32)}`;
+}

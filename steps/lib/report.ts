@@ -28,6 +28,24 @@ export interface EvaluationReport {
         readonly splitBy?: "id" | "position";
     };
     readonly requests: { readonly count: number; readonly failed: number; readonly retries: number; readonly errors: readonly string[] };
+    /**
+     * How latency was measured: the warm-up before it (a cold start is not the model's latency) and the probe of
+     * single-row requests whose p50/p99 are the gate's latency metrics.
+     */
+    readonly latency?: {
+        readonly warmUp: {
+            readonly warm: boolean; readonly attempts: number; readonly elapsedMs: number; readonly fastMs: number;
+            readonly latenciesMs: readonly number[]; readonly errors: readonly string[];
+        };
+        readonly probe: {
+            readonly requests: number; readonly failed: number; readonly p50Ms: number | null; readonly p95Ms: number | null;
+            readonly p99Ms: number | null; readonly errors: readonly string[];
+        };
+        /** Largest scoring request body, from the endpoint kind's payload limit. */
+        readonly scoringPayloadLimitBytes: number;
+        /** Median time of a whole scoring request (for information; not a gate metric). */
+        readonly scoringRequestP50Ms: number | null;
+    };
     /** Decision threshold: a row is predicted positive when its probability is >= this. */
     readonly threshold: number;
     readonly metrics: EvaluationMetrics;

@@ -115,13 +115,16 @@ export function emulateState(type: string, name: string, inputs: Record<string, 
         id = state.bucket;
         state.arn = `arn:aws:s3:::${state.bucket}`;
     } else if (type === "aws:kms/key:Key") {
-        state.keyId = `key-${shortHash(name)}`;
+        // Key ids are random per key: two stacks' keys never share an ARN.
+        state.keyId = `key-${shortHash(`${pulumi.getStack()}/${name}`)}`;
         id = state.keyId;
         state.arn = `arn:aws:kms:${region}:${ACCOUNT_ID}:key/${state.keyId}`;
     } else if (pkg === "aws" && state.arn === undefined) {
-        const service = (module ?? "").split("/")[0];
-        const kind = type.split(":").pop() ?? "resource";
-        state.arn = `arn:aws:${service}:${region}:${ACCOUNT_ID}:${kind.toLowerCase()}/${state.name ?? name}`;
+        state.arn = realArn(type, state, region) ?? (() => {
+            const service = (module ?? "").split("/")[0];
+            const kind = type.split(":").pop() ?? "resource";
+            return `arn:aws:${service}:${region}:${ACCOUNT_ID}:${kind.toLowerCase()}/${state.name ?? name}`;
+        })();
     }
     if (type === "aws:ecr/repository:Repository") {
         state.repositoryUrl = `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/${state.name}`;
@@ -130,6 +133,41 @@ export function emulateState(type: string, name: string, inputs: Record<string, 
         state.invokeArn = `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${state.arn}/invocations`;
     }
     return { id, state };
+}
+
+/**
+ * The ARN AWS gives a resource of `type` (Service Authorization Reference, "Resource types defined by …"), so
+ * policies that embed a resource's `arn` can be simulated against what AWS would authorize. Undefined for types
+ * whose ARN nothing checks.
+ */
+function realArn(type: string, state: Record<string, any>, region: string): string | undefined {
+    const regional = (service: string, resource: string) => `arn:aws:${service}:${region}:${ACCOUNT_ID}:${resource}`;
+    const global = (service: string, resource: string) => `arn:aws:${service}::${ACCOUNT_ID}:${resource}`;
+    const name = state.name;
+    switch (type) {
+        case "aws:iam/role:Role": return global("iam", `role/${name}`);
+        case "aws:iam/policy:Policy": return global("iam", `policy/${name}`);
+        case "aws:iam/openIdConnectProvider:OpenIdConnectProvider": return global("iam", `oidc-provider/${String(state.url).replace(/^https:\/\//, "")}`);
+        case "aws:cloudwatch/logGroup:LogGroup": return regional("logs", `log-group:${name}`);
+        case "aws:cloudwatch/metricAlarm:MetricAlarm": return regional("cloudwatch", `alarm:${name}`);
+        case "aws:cloudwatch/eventRule:EventRule": return regional("events", `rule/${name}`);
+        case "aws:sns/topic:Topic": return regional("sns", name);
+        case "aws:sqs/queue:Queue": return regional("sqs", name);
+        case "aws:lambda/function:Function": return regional("lambda", `function:${name}`);
+        case "aws:codebuild/project:Project": return regional("codebuild", `project/${name}`);
+        case "aws:codebuild/reportGroup:ReportGroup": return regional("codebuild", `report-group/${name}`);
+        case "aws:codepipeline/pipeline:Pipeline": return regional("codepipeline", name);
+        case "aws:glue/job:Job": return regional("glue", `job/${name}`);
+        case "aws:ecr/repository:Repository": return regional("ecr", `repository/${name}`);
+        case "aws:secretsmanager/secret:Secret": return regional("secretsmanager", `secret:${name}-AbCdEf`);
+        case "aws:sagemaker/endpoint:Endpoint": return regional("sagemaker", `endpoint/${String(name).toLowerCase()}`);
+        case "aws:sagemaker/model:Model": return regional("sagemaker", `model/${String(name).toLowerCase()}`);
+        case "aws:sagemaker/endpointConfiguration:EndpointConfiguration": return regional("sagemaker", `endpoint-config/${String(name).toLowerCase()}`);
+        case "aws:sagemaker/modelPackageGroup:ModelPackageGroup": return regional("sagemaker", `model-package-group/${state.modelPackageGroupName ?? name}`);
+        case "aws:sagemaker/monitoringSchedule:MonitoringSchedule": return regional("sagemaker", `monitoring-schedule/${name}`);
+        case "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": return regional("sagemaker", `data-quality-job-definition/${name}`);
+        default: return undefined;
+    }
 }
 
 /**
@@ -196,7 +234,8 @@ function defaultCall(token: string, inputs: Record<string, any>, region: string)
             return { name: region, region, id: region };
         case "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
             return {
-                registryPath: `156813124566.dkr.ecr.${region}.amazonaws.com/${inputs.repositoryName}:${inputs.imageTag ?? "latest"}`,
+                // The provider's default tag is "1" (its getPrebuiltEcrImage docs), not "latest".
+                registryPath: `156813124566.dkr.ecr.${region}.amazonaws.com/${inputs.repositoryName}:${inputs.imageTag ?? "1"}`,
                 registryId: "156813124566",
             };
         default:

@@ -111,6 +111,36 @@ const invalidCases: InvalidCase[] = [
         config: { endpoint: { ...prodEndpoint, dataCapture: { enabled: false } } },
         message: "mlops:monitoring.enabled: got true; drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled",
     },
+    {
+        title: "a blue/green timeout longer than the provider waits for InService",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, deployment: { ...prodEndpoint.deployment, maximumExecutionTimeoutSeconds: 7200 } } },
+        message: "mlops:endpoint.deployment.maximumExecutionTimeoutSeconds: got 7200; must be <= 3600: pulumi up waits at most that long for the endpoint (the provider's InService waiter)",
+    },
+    {
+        title: "a linear rollout whose waits do not fit the timeout",
+        stack: "prod",
+        config: { endpoint: { ...prodEndpoint, deployment: { strategy: "linear", linearStepPercent: 10, waitIntervalSeconds: 600, maximumExecutionTimeoutSeconds: 3600 } } },
+        message: "mlops:endpoint.deployment: got \"linear\"; a linear rollout takes about 7200 s (10 wait(s) of 600 s, termination wait 300 s, 900 s to provision), over maximumExecutionTimeoutSeconds (3600); shorten the waits",
+    },
+    {
+        title: "a non-host stack owning the account's training log group",
+        stack: "prod",
+        config: { accountResources: { trainingJobsLogGroup: true } },
+        message: "mlops:accountResources.trainingJobsLogGroup: got true; only the host stack (no hostStack) may own this account-wide resource",
+    },
+    {
+        title: "a non-host stack creating the account's Pulumi OIDC provider",
+        stack: "prod",
+        config: { accountResources: { pulumiOidcProvider: true } },
+        message: "mlops:accountResources.pulumiOidcProvider: got true; only the host stack (no hostStack) may own this account-wide resource",
+    },
+    {
+        title: "owning the processing-job log group without monitoring",
+        stack: "dev",
+        config: { accountResources: { processingJobsLogGroup: true } },
+        message: "mlops:accountResources.processingJobsLogGroup: got true; only a stack with monitoring.enabled runs processing jobs",
+    },
 ];
 
 describe("config: invalid values fail before any resource is registered", () => {

@@ -75,8 +75,14 @@ describe("deployments: dev (host) stack", () => {
         assert.ok(!Object.keys(context.environmentVariables).some((k) => /TOKEN|SECRET|PASSWORD/.test(k)), "no secret in plaintext");
     });
 
-    it("registers the account's Pulumi OIDC provider with both audiences and a thumbprint", () => {
-        const provider = graph.one(OIDC_PROVIDER).inputs;
+    it("refers to the account's Pulumi OIDC provider by default (set up once per account, docs/delivery.md)", () => {
+        assert.equal(graph.ofType(OIDC_PROVIDER).length, 0);
+    });
+
+    it("with accountResources.pulumiOidcProvider, registers the provider with both audiences and a thumbprint", async () => {
+        const { graph: owning } = await evaluateStack("dev", { config: { accountResources: { pulumiOidcProvider: true } } });
+        const provider = owning.one(OIDC_PROVIDER).inputs;
+        assert.deepEqual(trustOf(deploymentsRole(owning))[0].Principal, { Federated: owning.one(OIDC_PROVIDER).state.arn });
         assert.equal(provider.url, "https://api.pulumi.com/oidc");
         assert.deepEqual(provider.clientIdLists, ["example-org", "aws:example-org"]);
         assert.deepEqual(provider.thumbprintLists, [PULUMI_OIDC_THUMBPRINT]);
@@ -87,7 +93,7 @@ describe("deployments: dev (host) stack", () => {
         const [statement, ...rest] = trustOf(deploymentsRole(graph));
         assert.equal(rest.length, 0);
         assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
-        assert.deepEqual(statement.Principal, { Federated: graph.one(OIDC_PROVIDER).state.arn });
+        assert.deepEqual(statement.Principal, { Federated: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/api.pulumi.com/oidc` });
         assert.deepEqual(statement.Condition, {
             StringEquals: { "api.pulumi.com/oidc:aud": "example-org" },
             StringLike: { "api.pulumi.com/oidc:sub": "pulumi:deploy:org:example-org:project:mlops:stack:dev:*" },
@@ -138,9 +144,9 @@ describe("deployments: prod stack", () => {
     });
 
     it("outlasts a canary rollout: session and role allow the program's hour plus the endpoint's rollout", () => {
-        const seconds = 3600 + 7200;
+        const seconds = 3600 + 3600;
         assert.equal(deploymentsRole(graph).inputs.maxSessionDuration, seconds);
-        assert.equal(graph.one(SETTINGS).inputs.operationContext.oidc.aws.duration, "3h0m0s");
+        assert.equal(graph.one(SETTINGS).inputs.operationContext.oidc.aws.duration, "2h0m0s");
         assert.equal(graph.one(SETTINGS).inputs.operationContext.oidc.aws.roleARN, outputs.deploymentsRoleArn);
     });
 
@@ -151,7 +157,8 @@ describe("deployments: prod stack", () => {
         const resources = statements.flatMap((s: any) => [s.Resource].flat()) as string[];
         assert.ok(resources.some((r) => r.includes("mlops-prod-")));
         assert.deepEqual(resources.filter((r) => r.includes("mlops-dev-")).sort(),
-            [GROUP_ARN, `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-dev-churn/*`], "only the shared registry, read");
+            [GROUP_ARN, GROUP_ARN, `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-dev-churn/*`],
+            "only the shared registry: read it, and set prod's pin on it");
         const actions = new Set(statements.flatMap((s: any) => [s.Action].flat()));
         assert.ok(!actions.has("codepipeline:UpdatePipeline") && !actions.has("iam:CreateOpenIDConnectProvider"));
     });
@@ -244,9 +251,9 @@ describe("deployments: helpers", () => {
             environment: "dev", owner: "o", alertEmail: "a@example.com", endpoint,
         }, { stack: "dev", region: "us-east-1" }).endpoint;
         assert.equal(deploySessionSeconds(config({ kind: "serverless" })), 3600);
-        assert.equal(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 7200 } })), 10_800);
-        assert.equal(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 28_800 } })), 32_400);
-        assert.ok(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 28_800 } })) <= 43_200);
+        assert.equal(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 1800 } })), 5400);
+        // The longest rollout config allows is what the provider waits for InService (3600 s): well within 12 hours.
+        assert.equal(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 3600 } })), 7200);
     });
 
     it("lists the paths that change a stack's deployment, the host's ETL included and the model image in neither", () => {

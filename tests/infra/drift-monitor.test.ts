@@ -99,7 +99,7 @@ describe("drift monitor: prod (stack file values)", () => {
         // Named after its content: within the deploy role's data-quality-job-definition/mlops-prod-* scope, and new
         // whenever a property changes (every property forces replacement).
         assert.match(p.JobDefinitionName, /^mlops-prod-data-quality-[0-9a-f]{8}$/);
-        assert.equal(graph.one("aws:cloudformation/stack:Stack", "drift-monitor-data-quality").inputs.name, "mlops-prod-data-quality");
+        assert.equal(graph.one("aws:cloudformation/stack:Stack", "drift-monitor-data-quality").inputs.name, "mlops-prod-data-quality-monitoring");
     });
 
     it("encrypts outputs and volumes with the stack key and isolates the job", () => {
@@ -206,8 +206,14 @@ describe("drift monitor: prod (stack file values)", () => {
         }
     });
 
-    it("creates the processing-job log group with the key and prod retention", () => {
-        const group = graph.one("aws:cloudwatch/logGroup:LogGroup", "drift-monitor-processing-logs").inputs;
+    it("does not own SageMaker's account-wide processing-job log group by default", () => {
+        assert.equal(graph.ofType("aws:cloudwatch/logGroup:LogGroup").filter((g) => g.inputs.name === "/aws/sagemaker/ProcessingJobs").length, 0);
+    });
+
+    it("with accountResources.processingJobsLogGroup, creates it with the key and prod retention", async () => {
+        const { graph: owning } = await evaluateStackOk("prod", { config: { accountResources: { processingJobsLogGroup: true } } });
+        const group = owning.one("aws:cloudwatch/logGroup:LogGroup", "drift-monitor-processing-logs").inputs;
+        const keyArn = owning.one("aws:kms/key:Key").state.arn;
         assert.equal(group.name, "/aws/sagemaker/ProcessingJobs");
         assert.equal(group.kmsKeyId, keyArn);
         assert.equal(group.retentionInDays, 365);
@@ -310,7 +316,7 @@ describe("drift monitor: prod (stack file values)", () => {
                 TRIGGER_VARIABLE: PIPELINE_VARIABLES.trigger,
             });
             assert.equal(fn.environment.variables.RETRAIN_COOLDOWN_HOURS, "24");
-            assert.equal(fn.reservedConcurrentExecutions, 1);
+            assert.equal(fn.reservedConcurrentExecutions, -1, "unreserved unless lambdaReservedConcurrency");
             assert.deepEqual(fn.tracingConfig, { mode: "Active" });
             assert.equal(fn.kmsKeyArn, keyArn);
             const policy = statements(graph.one("aws:iam/rolePolicy:RolePolicy", "drift-monitor-retrain-trigger-role-policy").inputs.policy);

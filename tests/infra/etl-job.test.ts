@@ -57,7 +57,6 @@ describe("stack dev: ETL Glue job", () => {
             "--enable-metrics": "",
             "--enable-job-insights": "true",
             "--enable-observability-metrics": "true",
-            "--enable-continuous-cloudwatch-log": "true",
             "--job-bookmark-option": "job-bookmark-disable",
             "--TempDir": `s3://${bucket("artifacts")}/etl/temp/`,
             "--extra-py-files": `s3://${bucket("artifacts")}/${pkg.key}`,
@@ -111,12 +110,15 @@ describe("stack dev: ETL Glue job", () => {
     it("creates the encrypted log groups Glue writes to under the security configuration, before the job", () => {
         const sc = graph.one("aws:glue/securityConfiguration:SecurityConfiguration").inputs.name;
         const role = graph.one("aws:iam/role:Role", /^etl-role$/).inputs.name;
-        const groups = ["output", "error", "continuous"].map((g) => graph.one("aws:cloudwatch/logGroup:LogGroup", new RegExp(`^etl-${g}-logs$`)));
+        const groups = ["output", "error"].map((g) => graph.one("aws:cloudwatch/logGroup:LogGroup", new RegExp(`^etl-${g}-logs$`)));
         assert.deepEqual(groups.map((g) => g.inputs.name), [
             `/aws-glue/jobs/${sc}-role/${role}/output`,
             `/aws-glue/jobs/${sc}-role/${role}/error`,
-            `/aws-glue/jobs/logs-v2-${sc}`,
         ]);
+        // Glue 5.0 has no continuous logging: no Glue 4.0 argument, no logs-v2 group.
+        assert.equal(job.inputs.glueVersion, "5.0");
+        assert.ok(!Object.keys(job.inputs.defaultArguments).some((k) => /continuous/.test(k)));
+        assert.ok(!graph.ofType("aws:cloudwatch/logGroup:LogGroup").some((g) => /logs-v2/.test(g.inputs.name)));
         for (const g of groups) {
             assert.equal(g.inputs.kmsKeyId, keyArn);
             assert.equal(g.inputs.retentionInDays, 30);
@@ -177,7 +179,7 @@ describe("stack dev: ETL Glue job", () => {
             assert.equal(kms.Resource, keyArn);
             const logs = policy.find((s) => s.Sid === "WriteEncryptedJobLogs")!;
             assert.ok(list(logs.Action).includes("logs:AssociateKmsKey"));
-            const names = ["output", "error", "continuous"].map((g) => graph.one("aws:cloudwatch/logGroup:LogGroup", new RegExp(`^etl-${g}-logs$`)).inputs.name);
+            const names = ["output", "error"].map((g) => graph.one("aws:cloudwatch/logGroup:LogGroup", new RegExp(`^etl-${g}-logs$`)).inputs.name);
             const expected = names.flatMap((n) => {
                 const a = `arn:aws:logs:us-east-1:${ACCOUNT_ID}:log-group:${n}`;
                 return [a, `${a}:log-stream:*`];

@@ -129,7 +129,7 @@ describe("ModelEndpoint in both stacks", () => {
         assert.deepEqual(policy.trafficRoutingConfiguration, {
             type: "CANARY", canarySize: { type: "CAPACITY_PERCENT", value: 10 }, waitIntervalInSeconds: 600,
         });
-        assert.deepEqual([policy.terminationWaitInSeconds, policy.maximumExecutionTimeoutInSeconds], [600, 7200]);
+        assert.deepEqual([policy.terminationWaitInSeconds, policy.maximumExecutionTimeoutInSeconds], [600, 3600]);
         const rollbackAlarms = deployment.autoRollbackConfiguration.alarms.map((a: any) => a.alarmName);
         assert.deepEqual(rollbackAlarms, ["mlops-prod-churn-endpoint-5xx-errors", "mlops-prod-churn-endpoint-model-latency-p99"]);
         const alarmsInStack = new Map(prod.graph.ofType(TYPES.alarm).map((a) => [a.inputs.name, a]));

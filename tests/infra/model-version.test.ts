@@ -4,7 +4,9 @@ import {
     DescribeEndpointConfigCommand,
     DescribeModelCommand,
     DescribeModelPackageCommand,
+    DescribeModelPackageGroupCommand,
     ListModelPackagesCommand,
+    ListTagsCommand,
     ModelPackageSummary,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
@@ -14,6 +16,7 @@ import { endpointNameFor, readLiveEndpoint, resolveDeployInputs } from "../../in
 import {
     describeVersion,
     MODEL_METADATA_KEYS,
+    pinTagKey,
     MODEL_PACKAGE_ENV,
     modelPackageGroupName,
     ModelVersionError,
@@ -58,6 +61,40 @@ describe("resolveModelVersion", () => {
     const client = new SageMakerClient({ region: "us-east-1" });
     beforeEach(() => sagemaker.reset());
     after(() => sagemaker.restore());
+
+    const GROUP_ARN = `arn:aws:sagemaker:us-east-1:123456789012:model-package-group/${GROUP}`;
+    const groupExists = (tags: { Key: string; Value: string }[] = []) => {
+        sagemaker.on(DescribeModelPackageGroupCommand, { ModelPackageGroupName: GROUP }).resolves({
+            ModelPackageGroupName: GROUP, ModelPackageGroupArn: GROUP_ARN, CreationTime: new Date(), CreatedBy: {}, ModelPackageGroupStatus: "Completed",
+        });
+        sagemaker.on(ListTagsCommand, { ResourceArn: GROUP_ARN }).resolves({ Tags: tags });
+    };
+
+    it("first dev up: a group that does not exist yet means nothing to serve, without listing it", async () => {
+        sagemaker.on(DescribeModelPackageGroupCommand).rejects(Object.assign(
+            new Error(`ModelPackageGroup arn:aws:sagemaker:us-east-1:123456789012:model-package-group/${GROUP} does not exist.`), { name: "ValidationException" }));
+        sagemaker.on(ListModelPackagesCommand).rejects(new Error("must not be called"));
+        assert.equal(await resolveModelVersion({ client, groupName: GROUP, policy: "latest-candidate", environment: "dev" }), null);
+        assert.equal(sagemaker.commandCalls(ListModelPackagesCommand).length, 0);
+    });
+
+    it("reads 'not found' from ListModelPackages as no versions (its behaviour on a missing group is undocumented)", async () => {
+        sagemaker.on(ListModelPackagesCommand).rejects(Object.assign(new Error("Model package group mlops-dev-churn does not exist"), { name: "ValidationException" }));
+        assert.equal(await resolveModelVersion({ client, groupName: GROUP, policy: "latest-approved" }), null);
+        sagemaker.on(ListModelPackagesCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+        await assert.rejects(resolveModelVersion({ client, groupName: GROUP, policy: "latest-approved" }), /Rate exceeded/);
+    });
+
+    it("serves the registry's pin for the environment over the policy; the stack file's pin wins over both", async () => {
+        groupExists([{ Key: pinTagKey("prod"), Value: arnOf(2) }, { Key: pinTagKey("dev"), Value: arnOf(3) }]);
+        sagemaker.on(ListModelPackagesCommand).resolves({ ModelPackageSummaryList: [summary(3, "Approved", 3), summary(2, "Approved", 2)] });
+        sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: arnOf(2) }).resolves(described(2, "Approved"));
+        sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: arnOf(3) }).resolves(described(3, "Approved"));
+        sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: arnOf(1) }).resolves(described(1, "Approved"));
+        assert.equal((await resolveModelVersion({ client, groupName: GROUP, policy: "latest-approved", environment: "prod" }))?.version, 2);
+        assert.equal((await resolveModelVersion({ client, groupName: GROUP, policy: "latest-approved", environment: "staging" }))?.version, 3, "no pin: the policy");
+        assert.equal((await resolveModelVersion({ client, groupName: GROUP, policy: "latest-approved", environment: "prod", pinnedArn: arnOf(1) }))?.version, 1);
+    });
 
     /** Answers DescribeModelPackage for every version listed. */
     function registry(summaries: ModelPackageSummary[]) {

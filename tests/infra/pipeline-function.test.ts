@@ -38,7 +38,8 @@ describe("stack dev: ETL trigger function", () => {
         assert.deepEqual(fn.inputs.architectures, ["arm64"]);
         assert.equal(fn.inputs.memorySize, 256);
         assert.equal(fn.inputs.timeout, 60);
-        assert.equal(fn.inputs.reservedConcurrentExecutions, 2);
+        // Explicitly unreserved unless the stack reserves concurrency (config lambdaReservedConcurrency).
+        assert.equal(fn.inputs.reservedConcurrentExecutions, -1);
         assert.deepEqual(fn.inputs.tracingConfig, { mode: "Active" });
     });
 
@@ -110,7 +111,7 @@ describe("stack dev: ETL trigger function", () => {
 });
 
 describe("PipelineFunction component", () => {
-    function build(overrides: Partial<PipelineFunctionArgs> = {}) {
+    function build(overrides: Partial<PipelineFunctionArgs> = {}, config: Record<string, unknown> = {}) {
         return evaluate("dev", () => {
             const bed = testBed();
             const fn = new PipelineFunction("probe", {
@@ -121,7 +122,7 @@ describe("PipelineFunction component", () => {
                 ...overrides,
             }, bed.opts);
             return { arn: fn.functionArn };
-        });
+        }, { config });
     }
 
     it("grants each invoker with its source ARN and our account only", async () => {
@@ -133,8 +134,16 @@ describe("PipelineFunction component", () => {
             ["events.amazonaws.com", ruleArn, ACCOUNT_ID, "lambda:InvokeFunction"]);
     });
 
+    it("reserves no concurrency by default (new accounts refuse any reservation), its setting only when the stack opts in", async () => {
+        const unreserved = (await build({ reservedConcurrency: 5 })).graph.one("aws:lambda/function:Function").inputs;
+        assert.equal(unreserved.reservedConcurrentExecutions, -1);
+        const reserved = (await build({}, { lambdaReservedConcurrency: true })).graph.one("aws:lambda/function:Function").inputs;
+        assert.equal(reserved.reservedConcurrentExecutions, 2);
+    });
+
     it("is not a CodePipeline job worker unless asked, and applies its settings", async () => {
-        const { graph } = await build({ memorySizeMb: 512, timeoutSeconds: 120, reservedConcurrency: 5, architecture: "x86_64", maximumRetryAttempts: 0 });
+        const { graph } = await build({ memorySizeMb: 512, timeoutSeconds: 120, reservedConcurrency: 5, architecture: "x86_64", maximumRetryAttempts: 0 },
+            { lambdaReservedConcurrency: true });
         const fn = graph.one("aws:lambda/function:Function").inputs;
         assert.deepEqual([fn.memorySize, fn.timeout, fn.reservedConcurrentExecutions, fn.architectures], [512, 120, 5, ["x86_64"]]);
         assert.equal(graph.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs.maximumRetryAttempts, 0);

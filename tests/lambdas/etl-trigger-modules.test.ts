@@ -203,7 +203,7 @@ describe("etl-trigger entry point (module `handler`)", () => {
         return require(modulePath).handler;
     }
 
-    const event = { "CodePipeline.job": { id: "job-1", data: { actionConfiguration: { configuration: {
+    const event = { "CodePipeline.job": { id: "0c1d2e3f-4a5b-4c6d-8e7f-901234567890", data: { actionConfiguration: { configuration: {
         UserParameters: JSON.stringify({ inputUri: `s3://${ENV.RAW_BUCKET}/in.csv`, runId: "exec-1" }),
     } } } } };
 

@@ -171,10 +171,10 @@ describe("etl-trigger handler", () => {
 
         it("passes a per-run schema and defaults the run id to the CodePipeline job id", async () => {
             glue.on(StartJobRunCommand).resolves({ JobRunId: JOB_RUN_ID });
-            await handler()(pipelineEvent({ id: "job-7", userParameters: { inputUri: INPUT, schemaUri: "s3://raw-bucket/schemas/s.json" } }));
+            await handler()(pipelineEvent({ id: "77777777-8888-4999-aaaa-bbbbbbbbbbbb", userParameters: { inputUri: INPUT, schemaUri: "s3://raw-bucket/schemas/s.json" } }));
             assert.deepEqual(glue.commandCalls(StartJobRunCommand)[0].args[0].input.Arguments,
-                { "--input": INPUT, "--run-id": "job-7", "--schema": "s3://raw-bucket/schemas/s.json" });
-            assert.equal(token(successes()[0]).runId, "job-7");
+                { "--input": INPUT, "--run-id": "77777777-8888-4999-aaaa-bbbbbbbbbbbb", "--schema": "s3://raw-bucket/schemas/s.json" });
+            assert.equal(token(successes()[0]).runId, "77777777-8888-4999-aaaa-bbbbbbbbbbbb");
         });
 
         it("adopts a run already started for the same run id instead of starting another", async () => {

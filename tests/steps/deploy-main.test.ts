@@ -1,14 +1,22 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import {
+    AddTagsCommand,
+    DeleteTagsCommand,
     DescribeEndpointCommand,
     DescribeEndpointCommandOutput,
     DescribeEndpointConfigCommand,
     DescribeModelCommand,
+    DescribeModelPackageCommand,
+    DescribeModelPackageGroupCommand,
+    ListTagsCommand,
     SageMakerClient,
+    Tag,
 } from "@aws-sdk/client-sagemaker";
+import { resolveDeployInputs } from "../../infra/deploy-inputs";
+import { registryPinStore } from "../../steps/deploy/pin";
 import { mockClient } from "aws-sdk-client-mock";
-import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
+import { MODEL_PACKAGE_ENV, pinTagKey } from "../../infra/model-version";
 import { PROJECT_DIR } from "../../infra/stack-files";
 import { EXIT_CODES, main } from "../../steps/deploy/main";
 import { ChangeSummary, formatChanges, StackBusyError, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
@@ -23,7 +31,9 @@ const OLD_CONFIG = "model-endpoint-config-old";
 /** Records what the step asks of Pulumi, and answers like a stack whose update serves `serves`. */
 class FakeStack implements StackDriver {
     readonly calls: string[] = [];
-    readonly config: Record<string, string> = { "aws:region": "eu-west-1" };
+    readonly config: Record<string, string> = {
+        "aws:region": "eu-west-1", "mlops:environment": "prod", "mlops:modelName": "churn", "mlops:hostStack": "example-org/mlops/dev",
+    };
     upResult: Partial<UpSummary> = {};
     serves = VERSION;
     previewError?: Error;
@@ -95,7 +105,11 @@ describe("steps/deploy main", () => {
             regions.push(region);
             return awsEndpointInspector(new SageMakerClient({ region }), c);
         },
+        pins: (region) => registryPinStore(new SageMakerClient({ region })),
     });
+    const GROUP_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/mlops-dev-churn";
+    /** The group's tags as SageMaker keeps them (AddTags, DeleteTags and ListTags act on this). */
+    let groupTags: Tag[];
 
     beforeEach(() => {
         sagemaker.reset();
@@ -103,6 +117,21 @@ describe("steps/deploy main", () => {
         io = new CapturedIo();
         clock = new FakeClock();
         regions = [];
+        groupTags = [];
+        sagemaker.on(DescribeModelPackageGroupCommand, { ModelPackageGroupName: "mlops-dev-churn" }).resolves({
+            ModelPackageGroupName: "mlops-dev-churn", ModelPackageGroupArn: GROUP_ARN, CreationTime: new Date(),
+            CreatedBy: {}, ModelPackageGroupStatus: "Completed",
+        });
+        sagemaker.on(AddTagsCommand).callsFake((input: { ResourceArn: string; Tags: Tag[] }) => {
+            assert.equal(input.ResourceArn, GROUP_ARN);
+            groupTags = [...groupTags.filter((t) => !input.Tags.some((n) => n.Key === t.Key)), ...input.Tags];
+            return { Tags: input.Tags };
+        });
+        sagemaker.on(DeleteTagsCommand).callsFake((input: { ResourceArn: string; TagKeys: string[] }) => {
+            groupTags = groupTags.filter((t) => !input.TagKeys.includes(t.Key!));
+            return {};
+        });
+        sagemaker.on(ListTagsCommand, { ResourceArn: GROUP_ARN }).callsFake(() => ({ Tags: groupTags }));
         sagemaker.on(DescribeEndpointConfigCommand, { EndpointConfigName: NEW_CONFIG }).resolves({
             EndpointConfigName: NEW_CONFIG, EndpointConfigArn: "arn", CreationTime: new Date(),
             ProductionVariants: [{ VariantName: "primary", ModelName: "model-new", InitialInstanceCount: 3 }],
@@ -120,7 +149,9 @@ describe("steps/deploy main", () => {
             .resolves(endpoint("InService", NEW_CONFIG, 3));
         const code = await run("--stack", "prod", "--model-package-arn", VERSION);
         assert.equal(code, 0, io.all);
-        assert.deepEqual(stack.calls, ["select prod in the project", `set mlops:modelPackageArn=${VERSION}`, "outputs", "preview", "up"]);
+        // The pin goes to the registry (the group's tag), not to this build's copy of the stack file.
+        assert.deepEqual(stack.calls, ["select prod in the project", "outputs", "preview", "up"]);
+        assert.deepEqual(groupTags, [{ Key: "mlops:pin:prod", Value: VERSION }]);
         assert.deepEqual(regions, ["eu-west-1"]);
         const out = io.stdout.join("\n");
         assert.match(out, /prod: preview: create 1, replace 2, same 40/);
@@ -168,12 +199,53 @@ describe("steps/deploy main", () => {
         assert.equal(sagemaker.commandCalls(DescribeEndpointCommand).length, 1, "only the look at the endpoint before the update");
     });
 
-    it("--unpin removes the pin so the stack follows the registry", async () => {
+    it("--unpin removes the registry pin so the stack follows the registry, warning about a stack-file pin", async () => {
+        groupTags = [{ Key: "mlops:pin:prod", Value: VERSION }, { Key: "mlops:pin:dev", Value: VERSION }];
         stack.config["mlops:modelPackageArn"] = "arn:old";
         sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 2));
         assert.equal(await run("--stack", "prod", "--unpin"), 0, io.all);
-        assert.ok(stack.calls.includes("remove mlops:modelPackageArn"));
-        assert.equal(stack.config["mlops:modelPackageArn"], undefined);
+        assert.deepEqual(groupTags, [{ Key: "mlops:pin:dev", Value: VERSION }], "only this environment's pin is removed");
+        assert.match(io.stderr.join("\n"), /warning: the stack file still pins arn:old/);
+    });
+
+    it("the pin outlives the build: the program's next run (any path) resolves the pinned version from the registry", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 3));
+        assert.equal(await run("--stack", "prod", "--model-package-arn", VERSION), 0, io.all);
+        // A later `pulumi up` (Pulumi Deployments, a person, the next pipeline run) starts from the committed stack
+        // file, which has no mlops:modelPackageArn, and reads the registry.
+        sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: VERSION }).resolves({
+            ModelPackageArn: VERSION, ModelPackageGroupName: "mlops-dev-churn", ModelPackageVersion: 4, ModelPackageStatus: "Completed",
+            ModelApprovalStatus: "Approved", CreationTime: new Date(), ModelPackageName: "mlops-dev-churn",
+            InferenceSpecification: { Containers: [{ Image: "img", ModelDataUrl: "s3://m/model.tar.gz" }], SupportedContentTypes: [], SupportedResponseMIMETypes: [] },
+        });
+        const inputs = await resolveDeployInputs({
+            project: "mlops", environment: "prod", modelName: "churn", hostStack: "example-org/mlops/dev",
+            modelPackageArn: undefined, modelVersionPolicy: "latest-approved",
+        }, { client: new SageMakerClient({ region: "eu-west-1" }) });
+        assert.equal(inputs.modelVersion?.arn, VERSION);
+        assert.equal(pinTagKey("prod"), "mlops:pin:prod");
+    });
+
+    it("refuses to pin a version of another group, or one the stack file overrides (exit 2)", async () => {
+        assert.equal(await run("--stack", "prod", "--model-package-arn", "arn:aws:sagemaker:us-east-1:123456789012:model-package/other-group/4"), 2);
+        assert.match(io.stderr.join("\n"), /is a version of other-group; prod serves from mlops-dev-churn/);
+        io = new CapturedIo();
+        stack.config["mlops:modelPackageArn"] = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn/2";
+        assert.equal(await run("--stack", "prod", "--model-package-arn", VERSION), 2);
+        assert.match(io.stderr.join("\n"), /stack file sets mlops:modelPackageArn = .*mlops-dev-churn\/2, which wins over the registry pin/);
+        assert.deepEqual(groupTags, []);
+        assert.ok(!stack.calls.includes("up"));
+    });
+
+    it("selects <organization>/<project>/<stack> when PULUMI_ORGANIZATION is set", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolves(endpoint("InService", NEW_CONFIG, 2));
+        io = new CapturedIo({ PULUMI_ORGANIZATION: "example-org" });
+        assert.equal(await run("--stack", "prod"), 0, io.all);
+        assert.equal(stack.calls[0], "select example-org/mlops/prod in the project");
+        io = new CapturedIo({ PULUMI_ORGANIZATION: "example-org" });
+        stack.calls.length = 0;
+        assert.equal(await run("--stack", "other-org/mlops/prod"), 0, io.all);
+        assert.equal(stack.calls[0], "select other-org/mlops/prod in the project", "an explicit qualified name is kept");
     });
 
     it("warns when the update reset an autoscaled instance count", async () => {

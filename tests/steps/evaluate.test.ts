@@ -105,9 +105,10 @@ describe("steps/evaluate against AWS (aws-sdk-client-mock)", () => {
     it("pass, no champion yet: Approved with reasons, metrics equal scikit-learn's, reports written, exit 0", async () => {
         const code = await run();
         assert.equal(code, 0, io.all);
-        // 600 rows in batches of at most 100 rows.
-        assert.equal(invocations.length, 6);
-        assert.ok(invocations.every((i) => i.rows <= 100));
+        // One warm-up request (answered fast), 200 one-row probe requests, then 600 rows in batches of at most 100.
+        assert.equal(invocations.length, 1 + 200 + 6);
+        assert.ok(invocations.slice(0, 201).every((i) => i.rows === 1));
+        assert.deepEqual(invocations.slice(201).map((i) => i.rows), [100, 100, 100, 100, 100, 100]);
 
         const u = update();
         assert.equal(u.ModelApprovalStatus, "Approved");
@@ -195,18 +196,75 @@ describe("steps/evaluate against AWS (aws-sdk-client-mock)", () => {
         let calls = 0;
         const inner = mocks.runtime.on(InvokeEndpointCommand);
         inner.callsFake((input: any) => {
-            calls++;
-            if (calls <= 2) throw throttled();
             const rows = Buffer.from(input.Body).toString("utf8").split("\n").filter((l) => l !== "");
+            if (rows.length > 1 && ++calls <= 2) throw throttled();
             return { Body: body(JSON.stringify({ predictions: rows.map((r) => CASE.scores[Number(r.split(",")[0])]) })) };
         });
         const code = await run();
         assert.equal(code, 0, io.all);
+        // Six scoring batches, two of them retried once.
         assert.equal(calls, 8);
         assert.ok(clock.sleeps.length >= 2);
         const report = JSON.parse(putBody("evaluation.json").text);
         assert.equal(report.metrics.errorRate, 0);
         assert.equal(report.requests.retries, 2);
+    });
+
+    /** An endpoint whose first `cold` requests pay a cold start, then answer one row in `warmMs` and a batch in 40 ms/100 rows. */
+    function serveWithColdStart(cold: number, coldMs: number, warmMs: number) {
+        let n = 0;
+        mocks.runtime.on(InvokeEndpointCommand).callsFake((input: any) => {
+            const rows = Buffer.from(input.Body).toString("utf8").split("\n").filter((l) => l !== "");
+            invocations.push({ rows: rows.length, bytes: Buffer.byteLength(String(input.Body)) });
+            clock.time += ++n <= cold ? coldMs : rows.length === 1 ? warmMs : 40 * Math.ceil(rows.length / 100);
+            return { Body: body(JSON.stringify({ predictions: rows.map((r) => CASE.scores[Number(r.split(",")[0])]) })) };
+        });
+    }
+
+    it("a fresh endpoint's cold start does not fail the latency gate: warm-up first, recorded in the report", async () => {
+        // Three 8-second cold-start answers, then 30 ms per row: timing the scoring batches made p99 the cold start.
+        serveWithColdStart(3, 8000, 30);
+        const code = await run(CONFIG, ["--max-rows-per-request", "250"]);
+        assert.equal(code, 0, io.all);
+        const report = JSON.parse(putBody("evaluation.json").text);
+        assert.deepEqual([report.latency.warmUp.warm, report.latency.warmUp.attempts], [true, 4]);
+        assert.deepEqual(report.latency.warmUp.latenciesMs, [8000, 8000, 8000, 30]);
+        assert.equal(report.latency.probe.requests, 200);
+        assert.deepEqual([report.latency.probe.p50Ms, report.latency.probe.p95Ms, report.latency.probe.p99Ms], [30, 30, 30]);
+        assert.equal(report.metrics.latencyP99Ms, 30);
+        assert.match(io.all, /warm-up: a one-row request answered in 30 ms after 4 attempt\(s\)/);
+        assert.match(io.all, /latency probe: 200 one-row requests, p50 30 ms, p95 30 ms, p99 30 ms/);
+    });
+
+    it("a model slow per request fails the gate on the probe's per-request p99, the warm-up's deadline recorded", async () => {
+        serveWithColdStart(0, 0, 700);
+        const code = await run(CONFIG, ["--warm-up-seconds", "5"]);
+        assert.equal(code, 1);
+        const report = JSON.parse(putBody("evaluation.json").text);
+        assert.equal(report.latency.warmUp.warm, false);
+        assert.ok(report.latency.warmUp.elapsedMs >= 5000, "warmed until the deadline");
+        assert.equal(report.metrics.latencyP99Ms, 700);
+        assert.match(update().ApprovalDescription!, /latency p99/);
+    });
+
+    it("sizes scoring requests by the endpoint's payload limit: serverless 4 MB, instances 6 MiB", async () => {
+        for (const [kind, limit] of [["serverless", 4_000_000], ["instances", 6 * 1024 * 1024]] as const) {
+            invocations = [];
+            serveWithColdStart(0, 0, 10);
+            const code = await main([
+                "--model-package-arn", CHALLENGER, "--data-prefix", DATA, "--endpoint", "mlops-dev-churn", "--config", JSON.stringify(CONFIG),
+                "--report-prefix", REPORTS, "--report-dir", tmp, "--endpoint-kind", kind,
+            ], { backend: mocks.backend, io, clock });
+            assert.equal(code, 0, io.all);
+            // No row cap: the 600 small rows go in one request, far under either limit.
+            assert.deepEqual(invocations.slice(201).map((i) => i.rows), [600]);
+            assert.equal(JSON.parse(putBody("evaluation.json").text).latency.scoringPayloadLimitBytes, limit);
+            mocks.s3.resetHistory();
+            mocks.sagemaker.resetHistory();
+        }
+        assert.equal(await main(["--model-package-arn", CHALLENGER, "--data-prefix", DATA, "--endpoint", "e", "--config", JSON.stringify(CONFIG),
+            "--report-prefix", REPORTS, "--endpoint-kind", "lambda"], { backend: mocks.backend, io, clock }), 2);
+        assert.match(io.all, /--endpoint-kind \(ENDPOINT_KIND\) is "lambda"; expected one of serverless, instances/);
     });
 
     it("failing requests count as errors: error rate above the maximum → Rejected, errors listed", async () => {

@@ -8,7 +8,9 @@ import {
     DescribeTrainingJobCommandOutput, ListModelPackagesCommand,
 } from "@aws-sdk/client-sagemaker";
 import { main } from "../../steps/train/main";
-import { trainingJobName } from "../../steps/lib/naming";
+import { SageMakerRegistry } from "../../steps/lib/aws";
+import { NewModelVersion } from "../../steps/lib/backend";
+import { CLIENT_TOKEN, modelPackageClientToken, trainingJobName } from "../../steps/lib/naming";
 import { accessDenied, awsError, body, CapturedIo, FakeClock, mockedAwsBackend, notFound, throttled } from "./helpers";
 
 const EXECUTION = "0b7a3c9e-1f2d-4e5a-9b8c-7d6e5f4a3b2c";
@@ -144,7 +146,9 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
         const pkg = pkgs[0].args[0].input;
         assert.equal(pkg.ModelApprovalStatus, "PendingManualApproval");
         assert.equal(pkg.ModelPackageGroupName, GROUP);
-        assert.equal(pkg.ClientToken, JOB);
+        // Derived from the job name (a rerun sends the same token) and within AWS's 36-character limit.
+        assert.equal(pkg.ClientToken, modelPackageClientToken(JOB));
+        assert.match(pkg.ClientToken!, CLIENT_TOKEN);
         assert.equal(pkg.MetadataProperties?.CommitId, "4f2c1e9a0b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e");
         assert.deepEqual(pkg.InferenceSpecification?.Containers?.[0], {
             Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-churn:abc", ModelDataUrl: `${OUTPUT}/${JOB}/output/model.tar.gz`,
@@ -314,5 +318,34 @@ describe("training job names", () => {
         assert.equal(long.length, 63);
         assert.throws(() => trainingJobName("a".repeat(47), "x"), /expected 1-46 letters/);
         assert.throws(() => trainingJobName("p", " "), /execution id is empty/);
+    });
+});
+
+describe("model package client tokens", () => {
+    it("fit CreateModelPackage.ClientToken (≤ 36 of [a-zA-Z0-9-]) for every job name a 24-character model name gives", () => {
+        // The longest prefix config allows (`mlops-dev-` + a 24-character model name) and the longest job names.
+        const names = [
+            trainingJobName("mlops-dev-churn", EXECUTION),
+            trainingJobName(`mlops-staging-${"m".repeat(24)}`, EXECUTION),
+            trainingJobName("a".repeat(46), "x"),
+        ];
+        assert.ok(names.slice(1).every((n) => n.length > 36), "job names longer than the token limit are covered");
+        for (const name of names) {
+            const token = modelPackageClientToken(name);
+            assert.match(token, CLIENT_TOKEN, `${token} from ${name}`);
+            assert.equal(modelPackageClientToken(name), token, "a rerun of the same job sends the same token");
+        }
+        assert.notEqual(modelPackageClientToken(names[0]), modelPackageClientToken(trainingJobName("mlops-dev-churn", "other")));
+        assert.throws(() => modelPackageClientToken(""), /seed is empty/);
+    });
+
+    it("are what the AWS registry sends, never the raw job name", () => {
+        const job = trainingJobName(`mlops-staging-${"m".repeat(24)}`, EXECUTION);
+        const request = SageMakerRegistry.createInput({
+            groupName: GROUP, description: "d", imageUri: "i", modelDataUri: "s3://b/k", idempotencyToken: job,
+            metrics: {}, properties: {}, datasetManifestUri: "s3://b/manifest.json",
+        } as NewModelVersion);
+        assert.match(request.ClientToken!, CLIENT_TOKEN);
+        assert.equal(request.ClientToken, modelPackageClientToken(job));
     });
 });

@@ -18,6 +18,7 @@ import {
 } from "../backend";
 import { fromAwsError, isStepError, StepError } from "../errors";
 import { parseS3Uri, s3Uri } from "../uri";
+import { modelPackageClientToken } from "../naming";
 import { checkProperties, cutApprovalDescription, versionProperties } from "../registry-limits";
 
 async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -243,7 +244,8 @@ export class SageMakerRegistry implements ModelRegistry {
                     : undefined,
             },
             CustomerMetadataProperties: properties,
-            ClientToken: input.idempotencyToken,
+            // AWS caps ClientToken at 36 characters of [a-zA-Z0-9-]: a derived token, never the raw seed.
+            ClientToken: input.idempotencyToken === undefined ? undefined : modelPackageClientToken(input.idempotencyToken),
         };
     }
 

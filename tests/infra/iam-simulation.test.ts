@@ -1,0 +1,254 @@
+/**
+ * IAM as AWS would evaluate it (@cloud-copilot/iam-simulate with AWS's action catalogue, offline), on the policies
+ * the stacks really create and the ARNs of the resources they really register:
+ *
+ * (a) every action of every policy exists in AWS's catalogue;
+ * (b) each role can do what its code does, on the real ARNs;
+ * (c) each identity that deploys a stack may create, update and delete every resource of that stack;
+ * (d) the dev deployer is denied on prod's resources and the reverse, except what is documented.
+ */
+import { strict as assert } from "assert";
+import { allPolicies, decide, keyPolicies, NamedPolicy, notAllowed, policiesOfRole, Request, rolesNamed, unknownActions } from "../harness/iam-oracle";
+import { deployRequests } from "../harness/deploy-requests";
+import { ACCOUNT_ID, evaluateStackOk, hostSharedFixture, stackGraph, StackGraph } from "../harness/pulumi-harness";
+import { trainingJobName } from "../../steps/lib/naming";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const REGION = "us-east-1";
+const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${resource}`;
+
+interface Identity {
+    readonly principal: string;
+    readonly policies: NamedPolicy[];
+}
+
+function identity(graph: StackGraph, roleName: string): Identity {
+    const [role] = rolesNamed(graph, new RegExp(`^${roleName}$`));
+    assert.ok(role, `role ${roleName} is not in ${graph.stack}`);
+    const policies = policiesOfRole(graph, role);
+    assert.ok(policies.length > 0, `role ${roleName} has no policy`);
+    return { principal: role.state.arn, policies };
+}
+
+/** Requests a deployer of another environment may make too, each with the reason it is harmless. */
+const CROSS_ENVIRONMENT_ALLOWED: readonly { match: (r: Request) => boolean; reason: string }[] = [
+    {
+        match: (r) => /^sagemaker:(CreateModel|DescribeModel|CreateEndpointConfig|DescribeEndpointConfig|AddTags)$/.test(r.action) &&
+            /:(model|endpoint-config)\//.test(r.resource),
+        reason: "models and endpoint configs are autonamed (no prefix); creating or reading one touches no other environment, deleting is tag-scoped",
+    },
+    {
+        match: (r) => r.action.startsWith("application-autoscaling:"),
+        reason: "scalable targets have service-generated ids; the deployer is confined to SageMaker variants by condition",
+    },
+    { match: (r) => r.action === "ecr:GetAuthorizationToken", reason: "registry login has no resource-level permission" },
+    {
+        match: (r) => /^sagemaker:Describe(ModelPackageGroup|ModelPackage)$/.test(r.action) && r.resource.includes(":model-package-group/mlops-dev-"),
+        reason: "every stack resolves the version it serves from the host's registry (ReadSharedModelRegistry)",
+    },
+];
+
+/**
+ * The pipeline's deploy projects read their input artifacts (the source) from the host's artifacts bucket, which
+ * the host's key encrypts (infra/lib/codebuild.ts buildBaseStatements).
+ */
+const PIPELINE_ARTIFACT_READS = (who: string, hostKeyArn: string) => (r: Request) =>
+    who.startsWith("mlops-dev-deploy-") && (
+        (/^s3:GetObject/.test(r.action) && r.resource.startsWith("arn:aws:s3:::mlops-dev-artifacts-")) ||
+        (/^kms:(Decrypt|DescribeKey|GenerateDataKey)$/.test(r.action) && r.resource === hostKeyArn));
+
+describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and evaluation logic)", function () {
+    this.timeout(300_000);
+    let dev: StackGraph;
+    let prod: StackGraph;
+    /** prod with model-quality monitoring, so the CloudFormation stack is part of what the deployers must manage. */
+    let prodFull: StackGraph;
+    /** Key policies of both stacks; the host's key (hostSharedFixture's ARN) has dev's key policy. */
+    const keys = () => {
+        const fromGraphs = keyPolicies(dev, prod, prodFull);
+        return (resource: string) => fromGraphs(resource) ??
+            (resource === hostSharedFixture().kmsKeyArn ? fromGraphs(dev.one("aws:kms/key:Key").state.arn) : undefined);
+    };
+    before(async () => {
+        dev = (await stackGraph("dev")).graph;
+        prod = (await stackGraph("prod")).graph;
+        prodFull = (await evaluateStackOk("prod", {
+            config: {
+                monitoring: { enabled: true, modelQuality: { enabled: true } },
+                accountResources: { processingJobsLogGroup: true },
+            },
+        })).graph;
+    });
+
+    it("(a) every action in every policy the stacks create exists in AWS's catalogue", async () => {
+        let policies = 0;
+        let actions = 0;
+        const unknown: string[] = [];
+        for (const graph of [dev, prod, prodFull]) {
+            for (const p of allPolicies(graph)) {
+                policies++;
+                actions += p.policy.Statement.flatMap((s: any) => [s.Action].flat()).length;
+                for (const a of await unknownActions(p.policy)) unknown.push(`${graph.stack} ${p.name}: ${a}`);
+            }
+        }
+        console.log(`      checked ${actions} actions in ${policies} policies`);
+        assert.ok(policies >= 25, `only ${policies} policies`);
+        assert.deepEqual(unknown, []);
+    });
+
+    it("(a) the catalogue check can fail: an invented action is reported", async () => {
+        assert.deepEqual(await unknownActions({ Statement: [{ Effect: "Allow", Action: ["sagemaker:CreateModel", "sagemaker:CreateModelz", "s3:*"], Resource: "*" }] }),
+            ["sagemaker:CreateModelz", "s3:*"]);
+    });
+
+    describe("(b) each role may do what its code does, on the real ARNs", () => {
+        const shared = hostSharedFixture();
+        const job = trainingJobName("mlops-dev-churn", "0b7a3c9e-1f2d-4e5a-9b8c-7d6e5f4a3b2c");
+        const bucketOf = (graph: StackGraph, purpose: string) => graph.ofType("aws:s3/bucket:Bucket").find((b) => b.name === `baseline-${purpose}`)!.state.bucket;
+        const keyOf = (graph: StackGraph) => graph.one("aws:kms/key:Key").state.arn;
+
+        const tables: { role: string; graph: () => StackGraph; requests: () => Request[] }[] = [
+            {
+                role: "mlops-dev-churn-train",
+                graph: () => dev,
+                requests: () => [
+                    { action: "sagemaker:CreateTrainingJob", resource: arn("sagemaker", `training-job/${job}`) },
+                    { action: "sagemaker:DescribeTrainingJob", resource: arn("sagemaker", `training-job/${job}`) },
+                    { action: "sagemaker:AddTags", resource: arn("sagemaker", `training-job/${job}`) },
+                    { action: "iam:PassRole", resource: `arn:aws:iam::${ACCOUNT_ID}:role/mlops-dev-churn-training`, context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                    { action: "sagemaker:CreateModelPackage", resource: arn("sagemaker", "model-package/mlops-dev-churn/5") },
+                    { action: "sagemaker:DescribeModelPackage", resource: arn("sagemaker", "model-package/mlops-dev-churn/4") },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::${bucketOf(dev, "curated")}/run-42/manifest.json` },
+                ],
+            },
+            {
+                role: "mlops-dev-churn-training",
+                graph: () => dev,
+                requests: () => [
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::${bucketOf(dev, "curated")}/run-42/train/part-0.csv` },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "models")}/training/${job}/output/model.tar.gz` },
+                    { action: "kms:GenerateDataKey", resource: keyOf(dev) },
+                    { action: "kms:Decrypt", resource: keyOf(dev) },
+                    // OutputDataConfig.KmsKeyId: the role encrypts the model artifact with the key (CreateTrainingJob API reference).
+                    { action: "kms:Encrypt", resource: keyOf(dev) },
+                    { action: "ecr:BatchGetImage", resource: arn("ecr", "repository/mlops-dev-model") },
+                    { action: "ecr:GetAuthorizationToken", resource: "*" },
+                    { action: "logs:CreateLogStream", resource: arn("logs", `log-group:/aws/sagemaker/TrainingJobs:log-stream:${job}/algo-1`) },
+                    { action: "logs:PutLogEvents", resource: arn("logs", `log-group:/aws/sagemaker/TrainingJobs:log-stream:${job}/algo-1`) },
+                ],
+            },
+            {
+                role: "mlops-dev-churn-evaluate",
+                graph: () => dev,
+                requests: () => [
+                    { action: "sagemaker:InvokeEndpoint", resource: arn("sagemaker", "endpoint/mlops-dev-churn") },
+                    { action: "sagemaker:UpdateModelPackage", resource: arn("sagemaker", "model-package/mlops-dev-churn/4") },
+                    { action: "sagemaker:ListModelPackages", resource: "*" },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "artifacts")}/evaluations/run-1/evaluation.json` },
+                    // The report group's export: CodeBuild writes it with this project's role.
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "artifacts")}/${dev.one("aws:codebuild/reportGroup:ReportGroup").inputs.exportConfig.s3Destination.path}/report-1/junit.xml` },
+                    { action: "codebuild:BatchPutTestCases", resource: dev.one("aws:codebuild/reportGroup:ReportGroup").state.arn },
+                ],
+            },
+            {
+                role: "mlops-dev-etl-trigger-lambda",
+                graph: () => dev,
+                requests: () => [
+                    { action: "glue:StartJobRun", resource: arn("glue", "job/mlops-dev-etl") },
+                    { action: "glue:GetJobRun", resource: arn("glue", "job/mlops-dev-etl") },
+                    { action: "codepipeline:PutJobSuccessResult", resource: "*" },
+                    { action: "codepipeline:PutJobFailureResult", resource: "*" },
+                ],
+            },
+            {
+                role: "mlops-prod-model-monitor",
+                graph: () => prod,
+                requests: () => [
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::${shared.curatedBucketName}/runs/2026-11-01T00-00-00Z/baseline/statistics.json` },
+                    { action: "kms:Decrypt", resource: shared.kmsKeyArn },
+                    { action: "cloudwatch:PutMetricData", resource: "*", context: { "cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics" } },
+                    { action: "logs:PutLogEvents", resource: arn("logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:job/algo-1") },
+                ],
+            },
+            {
+                role: "mlops-prod-retrain-trigger-lambda",
+                graph: () => prod,
+                requests: () => [
+                    { action: "codepipeline:StartPipelineExecution", resource: shared.pipelineArn },
+                    { action: "codepipeline:ListPipelineExecutions", resource: shared.pipelineArn },
+                ],
+            },
+        ];
+
+        for (const table of tables) {
+            it(`${table.role}`, async () => {
+                const who = identity(table.graph(), table.role);
+                const requests = table.requests();
+                assert.deepEqual(await notAllowed(who.policies, who.principal, requests, keys()), []);
+                console.log(`      ${table.role}: ${requests.length} requests Allowed`);
+            });
+        }
+
+        it("each deployer may pin its own environment's version on the host's registry, not the other's", async () => {
+            const group = arn("sagemaker", "model-package-group/mlops-dev-churn");
+            for (const [who, own, other] of [["mlops-dev-deploy-prod", "prod", "dev"], ["mlops-prod-pulumi-deployments", "prod", "dev"],
+                ["mlops-dev-deploy-dev", "dev", "prod"]] as const) {
+                const id = identity(who.startsWith("mlops-prod") ? prodFull : dev, who);
+                const tagging = (env: string, action: string) => ({ action, resource: group, context: { "aws:TagKeys": [`mlops:pin:${env}`] } });
+                assert.deepEqual(await notAllowed(id.policies, id.principal, [tagging(own, "sagemaker:AddTags"), tagging(own, "sagemaker:DeleteTags")]), [], who);
+                if (who !== "mlops-dev-deploy-dev") {
+                    assert.notEqual(await decide(id.policies, id.principal, tagging(other, "sagemaker:AddTags")), "Allowed", `${who} may pin ${other}`);
+                }
+            }
+        });
+
+        it("the table can fail: the training role may not write outside its prefix nor pass itself", async () => {
+            const who = identity(dev, "mlops-dev-churn-training");
+            assert.equal(await decide(who.policies, who.principal, { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "models")}/elsewhere/x` }), "ImplicitlyDenied");
+            assert.equal(await decide(who.policies, who.principal, { action: "iam:PassRole", resource: who.principal }), "ImplicitlyDenied");
+        });
+    });
+
+    describe("(c) each deploy identity may create, update and delete every resource of its stack", () => {
+        const cases: { who: string; graph: () => StackGraph; identityGraph: () => StackGraph; environment: string }[] = [
+            { who: "mlops-dev-deploy-dev", graph: () => dev, identityGraph: () => dev, environment: "dev" },
+            { who: "mlops-dev-pulumi-deployments", graph: () => dev, identityGraph: () => dev, environment: "dev" },
+            { who: "mlops-dev-deploy-prod", graph: () => prodFull, identityGraph: () => dev, environment: "prod" },
+            { who: "mlops-prod-pulumi-deployments", graph: () => prodFull, identityGraph: () => prodFull, environment: "prod" },
+        ];
+        for (const c of cases) {
+            it(`${c.who} on the ${c.environment} stack`, async () => {
+                const { requests, exempt } = deployRequests(c.graph(), c.environment);
+                // The pipeline's prod deployer does not know prod's opt-ins; owned account resources are the admin's.
+                const relevant = c.who === "mlops-dev-deploy-prod" ? requests.filter((r) => !r.resource.includes(":log-group:/aws/sagemaker/")) : requests;
+                const who = identity(c.identityGraph(), c.who);
+                const refused = await notAllowed(who.policies, who.principal, relevant, keys());
+                console.log(`      ${c.who}: ${relevant.length} deploy requests on ${new Set(relevant.map((r) => r.resource)).size} ARNs; exempt: ${exempt.map((e) => e.type).join(", ")}`);
+                assert.deepEqual(refused, []);
+            });
+        }
+    });
+
+    describe("(d) one environment's deployer is denied on the other's resources", () => {
+        const cases = [
+            { who: "mlops-dev-deploy-dev", identityGraph: () => dev, target: () => prodFull, environment: "prod" },
+            { who: "mlops-dev-pulumi-deployments", identityGraph: () => dev, target: () => prodFull, environment: "prod" },
+            { who: "mlops-dev-deploy-prod", identityGraph: () => dev, target: () => dev, environment: "dev" },
+            { who: "mlops-prod-pulumi-deployments", identityGraph: () => prodFull, target: () => dev, environment: "dev" },
+        ];
+        for (const c of cases) {
+            it(`${c.who} on the ${c.environment} stack`, async () => {
+                const { requests } = deployRequests(c.target(), c.environment);
+                const who = identity(c.identityGraph(), c.who);
+                const crossing = requests.filter((r) => !CROSS_ENVIRONMENT_ALLOWED.some((a) => a.match(r)) && !PIPELINE_ARTIFACT_READS(c.who, dev.one("aws:kms/key:Key").state.arn)(r));
+                const allowed: string[] = [];
+                for (const r of crossing) {
+                    if (await decide(who.policies, who.principal, r, keys()) === "Allowed") allowed.push(`${r.action} on ${r.resource}`);
+                }
+                console.log(`      ${c.who}: ${crossing.length} requests on ${c.environment} resources denied`);
+                assert.ok(crossing.length > 50);
+                assert.deepEqual(allowed, []);
+            });
+        }
+    });
+});
