@@ -6,6 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
 import { DeliveryPipeline } from "./components/delivery-pipeline";
+import { DeliveryMetrics } from "./components/delivery-metrics";
 import { Deployments, deploySessionSeconds } from "./components/deployments";
 import { DriftMonitor } from "./components/drift-monitor";
 import { EtlJob } from "./components/etl-job";
@@ -108,6 +109,7 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
     const serving = createServing(config, context, baseline, shared, options, componentOpts);
     const driftMonitor = config.monitoring.enabled ? createDriftMonitor(parts, serving) : undefined;
     const delivery = etl && trainingSteps ? createDelivery(parts, etl.trigger, trainingSteps) : undefined;
+    if (delivery) createDeliveryMetrics(parts, delivery);
     const deployments = config.deployments.enabled ? createDeployments(parts) : undefined;
 
     return {
@@ -227,6 +229,20 @@ function createDriftMonitor({ config, context, baseline, shared, opts }: StackPa
             : undefined,
         decisionThreshold: config.evaluation.decisionThreshold,
         createProcessingLogGroup: config.accountResources.processingJobsLogGroup,
+    }, opts);
+}
+
+/** Host only: lead time of every execution, recorded by the prod deploy: its permissions, dashboard, failure alarm. */
+function createDeliveryMetrics({ context, baseline, shared, opts }: StackParts, delivery: DeliveryPipeline): DeliveryMetrics {
+    return new DeliveryMetrics("delivery-metrics", {
+        context,
+        pipelineName: shared.pipelineName,
+        // IAM's format for a pipeline (arn:<partition>:codepipeline:<region>:<account>:<name>), built from the name.
+        pipelineArn: shared.pipelineArn,
+        artifactsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
+        kmsKeyArn: baseline.kmsKeyArn,
+        alertsTopicArn: baseline.alertsTopicArn,
+        recorder: { roleName: delivery.deployRoleNames.prod, logGroupName: delivery.deployLogGroupNames.prod },
     }, opts);
 }
 

@@ -93,7 +93,10 @@ def run_window(baseline: Baseline, manifest: dict, rows: int, seed: int, drift: 
     lines = csv_rows(encode_records(window, manifest), manifest)
     requests = [CapturedRequest(line, '{"predictions": [0.5]}', WINDOW_START + timedelta(seconds=3 * i), f"{seed}-{i}")
                 for i, line in enumerate(lines)]
-    root = workdir / f"capture-{seed}-{drift.shift.get(IMPORTANT_FEATURE, 0.0)}"
+    # One folder per (seed, shifted feature, shift): both arms of a seed must not share a capture folder,
+    # whichever feature is shifted (keyed on one fixed feature, every other feature's arms collided).
+    shifts = "-".join(f"{name}={value}" for name, value in sorted(drift.shift.items())) or "none"
+    root = workdir / f"capture-{seed}-{shifts}"
     write_capture(requests, root, "churn-prod", file_id=str(seed))
     result, _ = check_rows(baseline, input_rows(read_capture(root)), alpha=alpha)
     kinds = [f"{v.feature_name}:{v.constraint_check_type}" for v in result.violations]

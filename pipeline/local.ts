@@ -25,6 +25,8 @@ import { freePort, ManagedProcess, ProcessSupervisor, waitForHealthy } from "./l
 import { REPO_ROOT, runPython, summaryLine } from "./lib/python";
 import { StageRunner, StageStop } from "./lib/stage-runner";
 import { replayTraffic, ReplayResult } from "./lib/traffic";
+import { findEtlRun, localEtlReuseInputs, localImageUri, recordEtlRun } from "./lib/reuse";
+import { etlReuseKey } from "../steps/lib/reuse-key";
 
 export const SCENARIOS = ["default", "drift", "bad-data", "weak-model"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -44,6 +46,8 @@ Options:
   --requests N       production requests to replay (default 1000)
   --runs-root DIR    where runs and the local model registry live (default .runs)
   --stack NAME       whose config (evaluation thresholds, hyperparameters) to use (default dev)
+  --no-reuse         recompute every stage (audit): by default the ETL and training are reused when their
+                     inputs (data, ETL code, schema, settings; curated data, image, hyperparameters) are unchanged
   -h, --help
 
 Exit codes: 0 a model was promoted to the local prod endpoint; 1 the run stopped (gate) or failed; 2 usage.`;
@@ -57,6 +61,11 @@ export interface LocalPipelineOptions {
     readonly requests: number;
     readonly runsRoot: string;
     readonly stack: string;
+    /**
+     * Reuse the ETL run and the trained version of unchanged inputs (steps/lib/reuse-key.ts).
+     * @default true
+     */
+    readonly reuse?: boolean;
     /** Where stage lines go. @default console.log */
     readonly print?: (line: string) => void;
 }
@@ -123,6 +132,11 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     const supervisor = new ProcessSupervisor();
     const stages = new StageRunner(print);
     const summary: Record<string, unknown> = { run: runDir, scenario: options.scenario };
+    const reuse = options.reuse ?? true;
+    // The ETL reuse index outlives runs, like the registry: `s3://reuse-index/etl/<key>.json` under the runs root.
+    const etlIndex = "s3://reuse-index/etl/";
+    const reused: Record<string, { key: string; reused: boolean }> = {};
+    summary.reuse = { enabled: reuse, stages: reused };
     let prod: { version: ModelVersion; server: ManagedProcess } | undefined;
     let proxy: CaptureProxy | undefined;
     let promoted = false;
@@ -214,24 +228,36 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
             // ── ETL ──
             const etl = await stages.run(`${prefix}etl`, async () => {
                 if (!dataset) throw new Error("no dataset");
+                const etlSettings = { maxQuarantineShare: config.etl.maxQuarantineShare, minRows: config.etl.minRows };
+                const reuseInputs = localEtlReuseInputs(REPO_ROOT, dataset, etlSettings);
+                const reuseKey = etlReuseKey(reuseInputs);
+                const hit = reuse ? await findEtlRun(objects, etlIndex, reuseKey) : undefined;
+                reused[`${prefix}etl`] = { key: reuseKey, reused: hit !== undefined };
+                if (hit) {
+                    const dir = localPath(hit.runPrefix);
+                    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"));
+                    summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits, splitBy: manifest.splitBy, reusedRun: hit.runPrefix };
+                    return { value: { prefix: hit.runPrefix, dir, manifest }, detail: `reused run ${hit.runId} (same data, ETL code, schema, settings; key ${reuseKey.slice(0, 16)}…): rows in=${manifest.rowsIn} out=${manifest.rowsOut}` };
+                }
                 const output = localPath(s3("curated/datasets"));
                 const result = await runPython("etl/glue_job.py", [
                     "--input", dataset.csv, "--schema", dataset.schema, "--output", output, "--run-id", cycleId,
                     // Platform limits from stack config (the schema may only tighten them); --rows never changes them.
-                    "--max-quarantine-share", String(config.etl.maxQuarantineShare), "--min-rows", String(config.etl.minRows),
+                    "--max-quarantine-share", String(etlSettings.maxQuarantineShare), "--min-rows", String(etlSettings.minRows),
                 ], path.join(logs, "etl.log"));
                 const line = summaryLine(result.output, "etl:") ?? result.output.trim().split("\n").pop() ?? "";
                 if (result.code !== 0) {
                     const failure = path.join(output, `_failed-${cycleId}`, "failure.json");
                     if (!fs.existsSync(failure)) throw new Error(`ETL failed (exit ${result.code}): ${line}; see ${logs}/etl.log`);
                     const report = JSON.parse(fs.readFileSync(failure, "utf8"));
-                    summary.etl = { rowsIn: report.rowsIn, rowsOut: 0, rowsQuarantined: report.rowsQuarantined, quarantineByReason: report.quarantineByReason, failure };
                     // The ETL read a copy of the schema in the run folder: name the file the user edits.
                     const message = options.schema ? String(report.message).split(dataset.schema).join(path.resolve(options.schema)) : report.message;
-                    throw new StageStop(`quality gate: ${message}; nothing published (report: ${failure})`);
+                    summary.etl = { rowsIn: report.rowsIn, rowsOut: 0, rowsQuarantined: report.rowsQuarantined, quarantineByReason: report.quarantineByReason, failure, kind: report.kind, message };
+                    throw new StageStop(`${report.kind === "gate" ? "quality gate" : `ETL (${report.kind})`}: ${message}; nothing published (report: ${failure})`);
                 }
                 const manifest = JSON.parse(fs.readFileSync(path.join(output, cycleId, "manifest.json"), "utf8"));
                 summary.etl = { rowsIn: manifest.rowsIn, rowsOut: manifest.rowsOut, rowsQuarantined: manifest.rowsQuarantined, splits: manifest.splits, splitBy: manifest.splitBy };
+                await recordEtlRun(objects, etlIndex, reuseKey, reuseInputs, { runId: cycleId, runPrefix: s3(`curated/datasets/${cycleId}/`) });
                 return { value: { prefix: s3(`curated/datasets/${cycleId}/`), dir: path.join(output, cycleId), manifest }, detail: line.replace(/^etl: /, "") };
             });
 
@@ -240,14 +266,15 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                 const resultFile = path.join(runDir, `train-${cycle.label || "result"}.json`);
                 const training = { ...config.training, hyperparameters: { ...config.training.hyperparameters, ...(cycle.hyperparameters ?? {}) }, spot: { enabled: false, maxWaitSeconds: 7200 } };
                 const code = await trainMain([
-                    "--data-prefix", etl!.prefix, "--output-prefix", s3("models/training"), "--image-uri", "local/model-container",
+                    "--data-prefix", etl!.prefix, "--output-prefix", s3("models/training"), "--image-uri", localImageUri(REPO_ROOT),
                     "--model-package-group", group, "--execution-id", cycleId, "--config", JSON.stringify(training),
-                    "--output-file", resultFile, "--poll-seconds", "1",
+                    "--output-file", resultFile, "--poll-seconds", "1", "--reuse", String(reuse),
                 ], { backend, io: logIo(path.join(logs, "train.log")) });
                 if (code !== 0) throw new Error(`train step exited ${code}; see ${logs}/train.log`);
-                const { modelPackageArn } = JSON.parse(fs.readFileSync(resultFile, "utf8"));
-                const registered = await backend.registry.describeVersion(modelPackageArn);
-                return { value: registered, detail: `version ${registered.version} (${registered.approvalStatus}), validation AUC ${registered.properties["train.validation_auc"] ?? "?"}` };
+                const result = JSON.parse(fs.readFileSync(resultFile, "utf8"));
+                reused[`${prefix}train + register`] = { key: result.reuseKey, reused: result.reused === true };
+                const registered = await backend.registry.describeVersion(result.modelPackageArn);
+                return { value: registered, detail: `${result.reused ? "reused " : ""}version ${registered.version} (${registered.approvalStatus}), validation AUC ${registered.properties["train.validation_auc"] ?? "?"}` };
             });
 
             // ── dev endpoint ──
@@ -378,6 +405,33 @@ function trainingDataOf(version: ModelVersion | undefined, pathOf: (uri: string)
     return dir && fs.existsSync(path.join(dir, "manifest.json")) ? dir : undefined;
 }
 
+/** What the summary keeps of the ETL run: manifest counts, or failure.json's counts, kind and message. */
+export interface EtlSummary {
+    rowsIn?: number;
+    rowsOut?: number;
+    rowsQuarantined?: number;
+    quarantineByReason?: Record<string, number>;
+    /** Path of failure.json when the ETL stopped. */
+    failure?: string;
+    kind?: string;
+    message?: string;
+}
+
+/**
+ * The summary's "data" line. A run the ETL stopped says so and why (failure.json's kind and message), instead of
+ * "569 rows in, 0 out, 0 quarantined ()": on a gate stop nothing was output, and the reason need not be quarantine.
+ */
+export function etlDataLine(etl: EtlSummary | undefined): string {
+    if (!etl) return "—";
+    const reasons = Object.entries(etl.quarantineByReason ?? {}).filter(([, n]) => Number(n) > 0).map(([k, n]) => `${k} ${n}`).join(", ");
+    const quarantined = `${etl.rowsQuarantined ?? 0} quarantined${reasons ? ` (${reasons})` : ""}`;
+    if (etl.failure) {
+        const read = typeof etl.rowsIn === "number" ? `${etl.rowsIn} rows read, ${quarantined}; ` : "";
+        return `stopped by the ETL ${etl.kind === "gate" ? "quality gate" : `(${etl.kind ?? "error"})`}, nothing published: ${read}${etl.message ?? "see " + etl.failure}`;
+    }
+    return `${etl.rowsIn} rows in, ${etl.rowsOut} out, ${quarantined}`;
+}
+
 // The summary is assembled from JSON files the stages wrote; its shape is documented by printSummary itself.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function printSummary(print: (l: string) => void, summary: Record<string, any>, stages: StageRunner): void {
@@ -387,9 +441,10 @@ function printSummary(print: (l: string) => void, summary: Record<string, any>, 
     const fmt = (v: unknown) => (typeof v === "number" ? v.toFixed(4) : "—");
     const rows: [string, string][] = [
         ["scenario", summary.scenario],
+        ["reuse", summary.reuse?.enabled === false ? "off (--no-reuse): every stage recomputed" :
+            Object.entries(summary.reuse?.stages ?? {}).map(([stage, r]) => `${stage} ${(r as { reused: boolean }).reused ? "reused" : "computed"}`).join(", ") || "—"],
         ["stages", `${stages.results.filter((r) => r.status === "ok").length} ok, ${stages.results.filter((r) => r.status !== "ok").length} not; ${total.toFixed(1)} s in all`],
-        ["data", summary.etl ? `${summary.etl.rowsIn} rows in, ${summary.etl.rowsOut} out, ${summary.etl.rowsQuarantined} quarantined` +
-            (summary.etl.quarantineByReason ? ` (${Object.entries(summary.etl.quarantineByReason).filter(([, n]) => Number(n) > 0).map(([k, n]) => `${k} ${n}`).join(", ")})` : "") : "—"],
+        ["data", etlDataLine(summary.etl)],
         ["best achievable ROC AUC", fmt(summary.bayesAuc)],
         ["metrics", evaluation ? `ROC AUC ${fmt(m.rocAuc)}, PR AUC ${fmt(m.prAuc)}, F1 ${fmt(m.f1)}, log loss ${fmt(m.logLoss)}, p99 ${fmt(m.latencyP99Ms)} ms` : "—"],
         ["gate", evaluation ? `${evaluation.decision} (version ${evaluation.version})` : "—"],
@@ -418,6 +473,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
             requests: { type: "string", default: "1000" },
             "runs-root": { type: "string", default: path.join(REPO_ROOT, ".runs") },
             stack: { type: "string", default: "dev" },
+            "no-reuse": { type: "boolean" },
             help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -444,6 +500,7 @@ export function parseCli(argv: readonly string[]): LocalPipelineOptions | "help"
         schema: values.schema,
         runsRoot: values["runs-root"]!,
         stack: values.stack!,
+        reuse: !values["no-reuse"],
     };
 }
 

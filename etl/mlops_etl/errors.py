@@ -26,3 +26,9 @@ class GateFailure(EtlFailure):
     """The input was read, but the data quality gate rejected it."""
 
     kind = "gate"
+
+
+class InternalError(EtlFailure):
+    """An unexpected error (a bug, a Spark or Java failure): reported in one line, the run not published."""
+
+    kind = "internal"

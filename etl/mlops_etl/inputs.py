@@ -115,7 +115,8 @@ def _first_line(data: bytes, complete: bool) -> str | None:
     """The first non-blank line, or None if more bytes are needed (or, when complete, there is none)."""
     start = 0
     while True:
-        end = data.find(b"\n", start)
+        ends = [e for e in (data.find(b"\n", start), data.find(b"\r", start)) if e >= 0]
+        end = min(ends) if ends else -1  # a CR-only file ends its lines with CR alone
         if end < 0:
             if not complete:
                 return None
@@ -125,7 +126,7 @@ def _first_line(data: bytes, complete: bool) -> str | None:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"input is not UTF-8 text (first line: {exc})") from exc
-        line = line.removeprefix(_BOM).rstrip("\r")
+        line = line.removeprefix(_BOM)
         if line.strip(SPACE):
             return line
         if end >= len(data):

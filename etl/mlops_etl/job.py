@@ -11,6 +11,7 @@ under `<output>/_failed-<runId>/` for diagnosis, and EtlFailure is raised.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from . import baseline as B
+from . import records as R
 from . import transforms as X
-from .errors import EtlFailure, GateFailure
-from .inputs import InputInfo, parse_header
-from .rules import REASONS, SPLITS
+from .errors import EtlFailure, GateFailure, InternalError
+from .inputs import InputInfo, open_uri
+from .rules import REASONS, SPACE, SPLITS
 from .schema import DatasetSchema, Quality
 from .storage import Storage, join
 
@@ -113,7 +115,8 @@ def effective_limits(schema: DatasetSchema, opts: JobOptions) -> dict[str, Limit
 
 def effective_quality(schema: DatasetSchema, opts: JobOptions) -> Quality:
     limits = effective_limits(schema, opts)
-    return Quality(float(limits["maxQuarantineShare"].value), int(limits["minRows"].value))
+    return Quality(float(limits["maxQuarantineShare"].value), int(limits["minRows"].value),
+                   schema.quality.max_unknown_category_share)
 
 
 def looser_schema_notes(limits: dict[str, Limit], schema_uri: str | None) -> list[str]:
@@ -154,8 +157,22 @@ def gate_checks(summary: dict[str, Any], schema: DatasetSchema, quality: Quality
     negatives = rows_out - positives
     checks.append(_check("target_classes", positives > 0 and negatives > 0,
                          {"positive": positives, "negative": negatives}, "both classes",
-                         f"target {schema.target.column!r} has a single class among usable rows "
-                         f"({positives} {schema.target.positive!r}, {negatives} {schema.target.negative!r})"))
+                         (f"target {schema.target.column!r} has a single class among usable rows "
+                          f"({positives} {schema.target.positive!r}, {negatives} {schema.target.negative!r})")
+                         if rows_out else
+                         (f"no usable rows to learn target {schema.target.column!r} from "
+                          + ("(the input has a header but no data rows)" if rows_in == 0 else
+                             f"(all {rows_in} rows were quarantined)"))))
+    for f in schema.categorical:
+        unknown = int(summary[f"other:{f.name}"])
+        if rows_out > 0:
+            share_unknown = unknown / rows_out
+            checks.append(_check(
+                f"unknown_categories:{f.name}", share_unknown <= quality.max_unknown_category_share,
+                round(share_unknown, 6), quality.max_unknown_category_share,
+                f"categorical feature {f.name!r}: {unknown} of {rows_out} usable rows ({share_unknown:.1%}) hold a "
+                f"value that is not one of its categories {list(f.categories)}; maxUnknownCategoryShare is "
+                f"{quality.max_unknown_category_share}"))
     if positives > 0 and negatives > 0:
         for s in ("train", "validation"):
             pos, total = int(summary[f"positive:{s}"]), int(summary[f"split:{s}"])
@@ -189,9 +206,11 @@ def _move_part(storage: Storage, spark_dir: str, dest_dir: str) -> None:
 
 
 def write_quarantine(rows: DataFrame, columns: X.ColumnMap, path: str) -> None:
-    """Rejected rows with every original column as text, `_reason` and `_row_number`, in input order."""
+    """Rejected rows with every original column as text, `_reason`, `_row_number`, where the record is (`_file`,
+    `_line`, `_byte_offset`) and what records.py found wrong with its bytes (`_detail`), in input order."""
     q = (rows.filter(F.col(X.REASON).isNotNull()).coalesce(1).sortWithinPartitions(X.ROW)
-         .select(*[F.col(X.raw_col(i)).alias(name) for i, name in enumerate(columns.header)], X.REASON, X.ROW))
+         .select(*[F.col(X.raw_col(i)).alias(name) for i, name in enumerate(columns.header)], X.REASON, X.ROW,
+                 *X.LOCATION))
     # Spark's CSV writer trims values unless told not to; the quarantine keeps the text exactly as read.
     (q.write.option("header", "true").option("quote", '"').option("escape", '"')
      .option("ignoreLeadingWhiteSpace", "false").option("ignoreTrailingWhiteSpace", "false").csv(path))
@@ -225,7 +244,7 @@ def _count_written(spark: SparkSession, staging: str) -> dict[str, int]:
 
 
 def _failure_report(opts: JobOptions, info: InputInfo, exc: EtlFailure, summary: dict | None,
-                    quarantine_kept: bool) -> dict[str, Any]:
+                    quarantine_kept: bool, scanned: R.ScanReport | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "runId": opts.run_id, "createdAt": _now(), "status": "failed", "kind": exc.kind, "message": exc.message,
         "checks": exc.checks, "input": {"uri": info.uri, "sha256": info.sha256},
@@ -235,7 +254,85 @@ def _failure_report(opts: JobOptions, info: InputInfo, exc: EtlFailure, summary:
         report["rowsIn"] = int(summary["rows"])
         report["quarantineByReason"] = {r: int(summary[f"reason:{r}"]) for r in REASONS}
         report["rowsQuarantined"] = sum(report["quarantineByReason"].values())
+    if scanned is not None:
+        report["inputRecords"] = scanned.manifest()
     return report
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for an unexpected error: the Java exception's own first line for Spark errors (their Python
+    text is the whole JVM stack trace)."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.toString()) if java is not None else f"{type(exc).__name__}: {exc}"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    if len(first) > 300:
+        first = first[:300] + "…"
+    return f"unexpected error: {first} (rerun with --debug for the stack trace)"
+
+
+class _LocalSink:
+    def __init__(self, path: str):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._fh = open(path, "wb")
+
+    def __enter__(self):
+        return self._fh.write
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
+class _HadoopSink:
+    """Streams bytes through Hadoop's FileSystem (s3:// on Glue) in the chunks records.scan hands over."""
+
+    def __init__(self, storage: Storage, uri: str):
+        fs, path = storage._fs(uri)
+        self._stream = fs.create(path, True)
+
+    def __enter__(self):
+        return lambda chunk: self._stream.write(bytearray(chunk))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stream.close()
+
+
+def _open_sink(storage: Storage, uri: str):
+    if "://" not in uri or uri.startswith("file://"):
+        return _LocalSink(uri.removeprefix("file://"))
+    return _HadoopSink(storage, uri)
+
+
+def _top_values(df: DataFrame, value: Any, condition: Any, k: int = 3) -> list[list[Any]]:
+    rows = (df.filter(condition).groupBy(value.alias("v")).count()
+            .orderBy(F.desc("count"), F.asc("v")).limit(k).collect())
+    return [[r["v"], int(r["count"])] for r in rows]
+
+
+def _describe(values: list[list[Any]]) -> str:
+    return ", ".join(f"{v!r} ({n})" for v, n in values)
+
+
+def _add_examples(failing: list[dict[str, Any]], prepared: DataFrame, schema: DatasetSchema, columns: X.ColumnMap,
+                  summary: dict[str, Any]) -> None:
+    """Names the values behind a failed check: the commonest invalid target labels, unknown categories."""
+    invalid = int(summary["reason:invalid_target"])
+    pos = columns.position(schema.target.column)
+    if invalid and pos is not None and any(c["name"] in ("min_rows", "quarantine_share", "target_classes")
+                                           for c in failing):
+        top = _top_values(prepared, F.btrim(F.col(X.raw_col(pos)), F.lit(SPACE)),
+                          F.col(X.REASON) == "invalid_target")
+        failing[0]["examples"] = {"invalid_target": top}
+        failing[0]["message"] += (f" ({invalid} rows have an invalid target {schema.target.column!r}, commonest: "
+                                  f"{_describe(top)}; allowed: {schema.target.positive!r}, "
+                                  f"{schema.target.negative!r})")
+    n_num = len(schema.numeric)
+    for j, f in enumerate(schema.categorical, start=n_num):
+        for c in failing:
+            if c["name"] == f"unknown_categories:{f.name}":
+                top = _top_values(prepared, F.col(X.unknown_col(j)),
+                                  F.col(X.REASON).isNull() & F.col(X.unknown_col(j)).isNotNull())
+                c["examples"] = top
+                c["message"] += f"; commonest unknown values: {_describe(top)}"
 
 
 def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: JobOptions,
@@ -267,18 +364,31 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         phases[name] = round(now - mark[0], 3)
         mark[0] = now
 
+    scanned: R.ScanReport | None = None
     try:
-        header = parse_header(info.header_line) if info.header_line is not None else None
-        columns = X.map_columns(header, schema)
-        raw = X.read_raw(spark, list(info.files) if len(info.files) > 1 else info.files[0], columns,
-                         single_file=len(info.files) == 1)
+        # The input's records are found on its bytes (records.py), not by Spark's CSV parser: every physical
+        # line is accounted for, and a record that is not one row is quarantined instead of swallowing others.
+        records_path = join(staging, "_records", "records.jsonl")
+        found: list[X.ColumnMap] = []
+        with _open_sink(storage, records_path) as sink:
+            scanned = R.scan(info.files, open_uri, lambda names: found.append(X.map_columns(names, schema)), sink)
+        if not found:
+            X.map_columns(None, schema)  # raises: the input is empty
+        columns = found[0]
+        try:
+            scanned.check()
+        except AssertionError as exc:
+            raise EtlFailure(f"record accounting: {exc}") from None
+        phase("scan_records")
+        raw = X.read_records(spark, records_path, columns)
         prepared = X.prepare(raw, schema, columns, seed).persist(StorageLevel.MEMORY_AND_DISK)
 
         summary = X.summarize(prepared, schema)
         phase("read_classify_summarize")
         rows_in = int(summary["rows"])
-        if rows_in != int(summary["max_row"] or 0):
-            raise EtlFailure(f"row accounting: {rows_in} classified rows but {summary['max_row']} records read")
+        if not rows_in == int(summary["max_row"] or 0) == scanned.records:
+            raise EtlFailure(f"record accounting: {scanned.records} records found in the input, {rows_in} rows "
+                             f"classified, highest row number {summary['max_row']}")
 
         write_quarantine(prepared, columns, join(staging, "_quarantine"))
         _move_part(storage, join(staging, "_quarantine"), join(staging, "quarantine"))
@@ -288,6 +398,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         checks = gate_checks(summary, schema, quality, limits, opts.schema_uri)
         failing = [c for c in checks if not c["ok"]]
         if failing:
+            _add_examples(failing, prepared, schema, columns, summary)
             raise GateFailure("quality gate failed: " + "; ".join(c["message"] for c in failing), failing)
 
         n_feat = len(schema.features)
@@ -297,6 +408,7 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
         for s in SPLITS:
             _move_part(storage, join(staging, "_splits", f"{X.SPLIT}={s}"), join(staging, s))
         storage.delete(join(staging, "_splits"))
+        storage.delete(join(staging, "_records"))
         phase("write_splits")
 
         counts = {s: int(summary[f"split:{s}"]) for s in SPLITS}
@@ -344,22 +456,28 @@ def run_job(spark: SparkSession, schema: DatasetSchema, info: InputInfo, opts: J
             "baselineColumns": [{"name": B.column_name(j), "feature": f, "type": schema.feature_types[f]}
                                 for j, f in enumerate(schema.features)],
             "quality": {"maxQuarantineShare": quality.max_quarantine_share, "minRows": quality.min_rows,
+                        "maxUnknownCategoryShare": quality.max_unknown_category_share,
                         "quarantineShare": quarantined / rows_in if rows_in else 0.0,
                         "limitSources": {k: lim.source for k, lim in limits.items()}},
+            "inputRecords": scanned.manifest(),
         }
         storage.rename(staging, final)
         storage.write_text(join(final, "manifest.json"), json.dumps(manifest, indent=2) + "\n")
         phase("publish")
         return JobResult(opts.run_id, final, manifest, clock() - started, phases)
-    except EtlFailure as exc:
+    except Exception as exc:
+        # Whatever went wrong (a Spark or Java error included) ends in failure.json with a kind and one line.
+        failure = exc if isinstance(exc, EtlFailure) else InternalError(describe_exception(exc))
         quarantine = join(staging, "quarantine")
         kept = storage.exists(join(quarantine, PART_FILE))
         if kept:
             storage.rename(quarantine, join(failed, "quarantine"))
-        storage.write_text(join(failed, "failure.json"),
-                           json.dumps(_failure_report(opts, info, exc, summary, kept), indent=2) + "\n")
+        storage.write_text(join(failed, "failure.json"), json.dumps(
+            _failure_report(opts, info, failure, summary, kept, scanned), indent=2) + "\n")
         storage.delete(staging)
-        raise
+        if failure is exc:
+            raise
+        raise failure from exc
     except BaseException:
         storage.delete(staging)  # an unexpected error must not leave a half-written run behind either
         raise

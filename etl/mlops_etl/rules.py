@@ -19,6 +19,8 @@ NUMBER_CHARS = "0123456789+-.eE"
 
 # Why a row was quarantined, in the order they are checked: a row gets the first that applies.
 REASONS = (
+    "unparseable_record",  # the bytes cannot be read as one CSV row (bad quoting, over-long field): records.py
+    "invalid_encoding",    # the record is not valid UTF-8
     "wrong_column_count",  # the CSV record has more or fewer fields than the header
     "missing_id",          # the schema declares an id column and the row has none
     "null_target",         # empty target

@@ -17,7 +17,7 @@ OTHER = "__other__"
 RESERVED_PREFIX = "_"
 
 _TOP_LEVEL = {"name", "description", "target", "id", "numeric", "categorical", "quality", "split"}
-_DEFAULT_QUALITY = {"maxQuarantineShare": 0.05, "minRows": 100}
+_DEFAULT_QUALITY = {"maxQuarantineShare": 0.05, "minRows": 100, "maxUnknownCategoryShare": 0.25}
 _DEFAULT_SPLIT = {"train": 0.7, "validation": 0.15, "test": 0.15, "seed": 42}
 
 
@@ -66,6 +66,9 @@ class CategoricalFeature:
 class Quality:
     max_quarantine_share: float
     min_rows: int
+    # Per categorical feature: the share of usable rows whose value is not a known category (mapped to
+    # __other__). A feature mostly unknown (say, every value upper-cased) carries no signal the model learnt.
+    max_unknown_category_share: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,10 @@ def _parse_quality(value: Any) -> Quality:
     rows = q["minRows"]
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         _fail("quality.minRows", f"expected an integer >= 1, got {rows!r}")
-    return Quality(share, rows)
+    unknown = _number(q["maxUnknownCategoryShare"], "quality.maxUnknownCategoryShare")
+    if not 0.0 <= unknown <= 1.0:
+        _fail("quality.maxUnknownCategoryShare", f"expected a share between 0 and 1, got {unknown}")
+    return Quality(share, rows, unknown)
 
 
 def _parse_split(value: Any) -> Split:

@@ -23,14 +23,18 @@ from .errors import InputError
 from .rules import HASH_HEX_DIGITS, HASH_SCALE, NUMBER_CHARS, REASONS, SPACE, SPLITS
 from .schema import CategoricalFeature, DatasetSchema, Target
 
-CORRUPT = "_corrupt_record"
 ROW = "_row_number"
+PROBLEM = "_problem"  # what records.py found wrong with the record's bytes, or null
+DETAIL = "_detail"
+FILE = "_file"
+LINE = "_line"
+OFFSET = "_byte_offset"
+LOCATION = (FILE, LINE, OFFSET, DETAIL)
 REASON = "_reason"
 ID = "_id"
 LABEL = "_label"
 SPLIT = "_split"
 HASH = "_hash"
-_MID = "_mid"
 
 
 def raw_col(i: int) -> str:
@@ -43,6 +47,11 @@ def feature_col(j: int) -> str:
 
 def other_col(j: int) -> str:
     return f"_o{j}"
+
+
+def unknown_col(j: int) -> str:
+    """The (trimmed) text of categorical feature j when it is an unknown category, else null."""
+    return f"_u{j}"
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,12 @@ def map_columns(header: Sequence[str] | None, schema: DatasetSchema) -> ColumnMa
     present = set(header)
     # A data row may hold a value equal to a column name by chance; a real header names most required columns.
     if len(present & set(schema.columns)) < max(1, len(schema.required_columns) / 2):
+        other = [d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]]
+        hint = (f"; it looks {other[0]!r}-separated, and the ETL reads comma-separated files" if other else
+                "; the input must start with a header row")
         raise InputError(
             f"the first line is not a header: it names few of the schema's columns {schema.columns} "
-            f"(first line parsed as {list(header)[:12]}); the input must start with a header row")
+            f"(first line parsed as {[h[:80] for h in list(header)[:12]]}){hint}")
     missing = [c for c in schema.required_columns if c not in present]
     if missing:
         raise InputError(
@@ -84,33 +96,23 @@ def map_columns(header: Sequence[str] | None, schema: DatasetSchema) -> ColumnMa
     return ColumnMap(tuple(header))
 
 
-def read_raw(spark: SparkSession, path: str | Sequence[str], columns: ColumnMap, single_file: bool) -> DataFrame:
-    """Every record of the CSV as text (`_h<i>`), its malformed-record text, and `_row_number`.
+RECORDS_SCHEMA = T.StructType([
+    T.StructField("r", T.LongType()), T.StructField("p", T.StringType()), T.StructField("d", T.StringType()),
+    T.StructField("f", T.StringType()), T.StructField("l", T.LongType()), T.StructField("o", T.LongType()),
+    T.StructField("v", T.ArrayType(T.StringType()))])
 
-    `_row_number` is the 1-based data record number (header not counted; a quoted value spanning lines is one
-    record). multiLine keeps quoted newlines inside their record; the all-string schema leaves every cast to
-    us, so a bad number is quarantined instead of silently becoming null.
+
+def read_records(spark: SparkSession, path: str, columns: ColumnMap) -> DataFrame:
+    """The records records.scan wrote (JSON Lines) -> `_row_number`, `_problem`, location and `_h<i>` text.
+
+    `_row_number` is the 1-based data record number over all input files (header and blank lines not counted; a
+    quoted value spanning lines is one record). Every value stays text; the casts are ours, so a bad number is
+    quarantined instead of silently becoming null.
     """
-    struct = T.StructType([T.StructField(raw_col(i), T.StringType()) for i in range(len(columns.header))]
-                          + [T.StructField(CORRUPT, T.StringType())])
-    df = (spark.read.schema(struct)
-          .option("header", "false")
-          .option("multiLine", "true")
-          .option("mode", "PERMISSIVE")
-          .option("columnNameOfCorruptRecord", CORRUPT)
-          .option("quote", '"')
-          .option("escape", '"')
-          .option("encoding", "UTF-8")
-          .csv(path if isinstance(path, str) else list(path))
-          .withColumn(_MID, F.monotonically_increasing_id()))
-    if single_file:
-        # One file is one partition (multiLine files are not split), so the ids count records from 0, the header.
-        return df.filter(F.col(_MID) > 0).withColumnRenamed(_MID, ROW)
-    # Several files, each with its own header: drop header records and number the rest in file order.
-    is_header = reduce(lambda a, b: a & b, [_clean(F.col(raw_col(i))).eqNullSafe(name)
-                                            for i, name in enumerate(columns.header)])
-    numbered = df.filter(~is_header).withColumn(ROW, F.row_number().over(Window.orderBy(_MID)).cast("long"))
-    return numbered.drop(_MID)
+    df = spark.read.schema(RECORDS_SCHEMA).option("mode", "FAILFAST").json(path)
+    return df.select(F.col("r").alias(ROW), F.col("p").alias(PROBLEM), F.col("d").alias(DETAIL),
+                     F.col("f").alias(FILE), F.col("l").alias(LINE), F.col("o").alias(OFFSET),
+                     *[F.col("v").getItem(i).alias(raw_col(i)) for i in range(len(columns.header))])
 
 
 def _clean(c: Column) -> Column:
@@ -192,7 +194,8 @@ def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFr
         c = t(f.name)
         known = _category_map(f)[c]
         typed += [F.coalesce(known, F.lit(f.other_code)).cast("int").alias(feature_col(j)),
-                  (c.isNotNull() & known.isNull()).alias(other_col(j))]
+                  (c.isNotNull() & known.isNull()).alias(other_col(j)),
+                  F.when(c.isNotNull() & known.isNull(), c).alias(unknown_col(j))]
     target = t(schema.target.column)
     id_value = t(schema.id) if schema.id else F.lit(None).cast("string")
     missing_required = _any(t(f.name).isNull() for f in (*schema.numeric, *schema.categorical) if f.required)
@@ -200,7 +203,7 @@ def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFr
         "*", *typed,
         id_value.alias(ID),
         F.when(_label_is(target, schema.target, positive=True), 1).otherwise(0).cast("int").alias(LABEL),
-        (F.col(CORRUPT).isNotNull()).alias("_q0"),
+        (F.col(PROBLEM).isNotNull()).alias("_q0"),
         (id_value.isNull() if schema.id else F.lit(False)).alias("_q1"),
         target.isNull().alias("_q2"),
         (~(_label_is(target, schema.target, positive=True) | _label_is(target, schema.target, positive=False)))
@@ -210,11 +213,14 @@ def validate(df: DataFrame, schema: DatasetSchema, columns: ColumnMap) -> DataFr
     # The non-numeric and out-of-range flags exist only after the projection above.
     flagged = flagged.select("*", _any(F.col(_bad_col(j)) for j in range(n_num)).alias("_q5"),
                              _any(F.col(_range_col(j)) for j in range(n_num)).alias("_q6"))
-    checks = [F.col(f"_q{i}") for i in range(len(REASONS) - 1)]
-    reason = F.when(checks[0], REASONS[0])
-    for i in range(1, len(checks)):
-        reason = reason.when(checks[i], REASONS[i])
-    temp = [_cleaned_col(k) for k in range(len(used))] + [f"_q{i}" for i in range(len(checks))] \
+    # _q0: the record's bytes were already refused by records.py, for the reason it names (the first REASONS);
+    # then one flag per later reason, in REASONS order; duplicate_id is mark_duplicates' (it needs a window).
+    row_reasons = REASONS[REASONS.index("wrong_column_count") + 1:-1]
+    checks = [F.col(f"_q{i}") for i in range(1, len(row_reasons) + 1)]
+    reason = F.when(F.col("_q0"), F.col(PROBLEM))
+    for check, name in zip(checks, row_reasons):
+        reason = reason.when(check, name)
+    temp = [_cleaned_col(k) for k in range(len(used))] + [f"_q{i}" for i in range(len(checks) + 1)] \
         + [c for j in range(n_num) for c in (_bad_col(j), _range_col(j))]
     return flagged.withColumn(REASON, reason.otherwise(F.lit(None).cast("string"))).drop(*temp)
 
@@ -258,6 +264,8 @@ def prepare(df_raw: DataFrame, schema: DatasetSchema, columns: ColumnMap, seed: 
     return df.select(
         ROW, REASON, ID, LABEL, SPLIT, HASH,
         *[feature_col(j) for j in range(n)], *[other_col(j) for j in range(n_num, n)],
+        *[unknown_col(j) for j in range(n_num, n)],
+        *[F.when(rejected, F.col(c)).alias(c) for c in LOCATION],
         *[F.when(rejected, F.col(raw_col(i))).alias(raw_col(i)) for i in range(len(columns.header))])
 
 

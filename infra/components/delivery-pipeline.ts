@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { EXECUTION_SUMMARY_PREFIX } from "./delivery-metrics";
 import * as YAML from "yaml";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
@@ -133,6 +134,8 @@ export const PIPELINE_VARIABLES = {
     inputUri: "inputUri",
     /** Why the execution started: the retrain trigger writes the alarm here. */
     trigger: "trigger",
+    /** "true" (default): unchanged ETL and training are reused (steps/lib/reuse-key.ts); "false" recomputes, for audits. */
+    reuse: "reuse",
 } as const;
 
 /** Stage and action names: variable namespaces (`#{Prepare.trainPrefix}`) and runbooks refer to them. */
@@ -203,6 +206,9 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
     readonly accessTokenSecret: aws.secretsmanager.Secret;
     readonly deployProjectNames: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
     readonly deployRoleArns: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
+    /** The deploy projects' roles and log groups: the prod deploy records lead time (./delivery-metrics.ts). */
+    readonly deployRoleNames: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
+    readonly deployLogGroupNames: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
     /** Trigger and notification events EventBridge could not deliver. */
     readonly deadLetterQueue: aws.sqs.Queue;
 
@@ -230,6 +236,8 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
         const deployProjects = Object.fromEntries(targets.map((t) => [t.key, createDeployProject(t)])) as Record<DeployTargetKey, DeployProject>;
         this.deployProjectNames = { dev: deployProjects.dev.project.name, prod: deployProjects.prod.project.name };
         this.deployRoleArns = { dev: deployProjects.dev.role.arn, prod: deployProjects.prod.role.arn };
+        this.deployRoleNames = { dev: deployProjects.dev.role.name, prod: deployProjects.prod.role.name };
+        this.deployLogGroupNames = { dev: pulumi.interpolate`/aws/codebuild/${deployProjects.dev.project.name}`, prod: pulumi.interpolate`/aws/codebuild/${deployProjects.prod.project.name}` };
         const pipelineRole = createPipelineRole();
         this.pipeline = createPipeline();
         this.pipelineArn = this.pipeline.arn;
@@ -322,6 +330,11 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                 // `npm test` type-checks in CI; the deploy need not do it again.
                 { name: "PULUMI_NODEJS_TRANSPILE_ONLY", value: "true", type: "PLAINTEXT" },
                 ...(args.pulumiOrganization ? [{ name: "PULUMI_ORGANIZATION", value: args.pulumiOrganization, type: "PLAINTEXT" }] : []),
+                // The prod deploy records each execution's lead time once prod serves (steps/lib/lead-time.ts).
+                ...(target.key === "prod" ? [
+                    { name: "PIPELINE_NAME", value: args.pipelineName, type: "PLAINTEXT" },
+                    { name: "EXECUTION_SUMMARY_PREFIX", value: pulumi.interpolate`s3://${args.artifactsBucket.name}/${EXECUTION_SUMMARY_PREFIX}`, type: "PLAINTEXT" },
+                ] : []),
             ];
             const project = new aws.codebuild.Project(`${name}-deploy-${target.key}`, {
                 name: projectName,
@@ -462,6 +475,11 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                         defaultValue: "source-change",
                         description: "Why this execution started (the retrain trigger records the drift alarm here)",
                     },
+                    {
+                        name: PIPELINE_VARIABLES.reuse,
+                        defaultValue: "true",
+                        description: "true: reuse the ETL run and model version of unchanged inputs; false: recompute every stage (audit)",
+                    },
                 ],
                 stages: [sourceStage(), prepareStage(), trainStage(), devStage(), prodStage()],
                 triggers: args.gitSource ? [{
@@ -550,6 +568,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                         UserParameters: JSON.stringify({
                             inputUri: `#{variables.${PIPELINE_VARIABLES.inputUri}}`,
                             runId: "#{codepipeline.PipelineExecutionId}",
+                            reuse: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
                         }),
                     },
                 }, {
@@ -574,6 +593,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
                     MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
                     PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
+                    REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
                 }, ACTIONS.train)],
             };
         }

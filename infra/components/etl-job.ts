@@ -136,6 +136,11 @@ export class EtlJob extends pulumi.ComponentResource {
             CURATED_BUCKET: buckets.curated.name,
             CURATED_PREFIX: curatedPrefix,
             GLUE_MAX_RETRIES: String(etl.maxRetries),
+            // Reuse key inputs (steps/lib/reuse-key.ts): the code and schema deployed with this job, and the settings
+            // that change its output. Deployed together with the job, so they describe what the job runs.
+            ETL_CODE_SHA256: sha256(`${script.sha256}\n${pkg.sha256}`),
+            ETL_SCHEMA_SHA256: schema.sha256,
+            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: etl.maxQuarantineShare, minRows: etl.minRows }),
         };
         this.triggerPolicyStatements = [
             {
@@ -154,6 +159,25 @@ export class EtlJob extends pulumi.ComponentResource {
                 Sid: "DecryptRunManifests",
                 Effect: "Allow",
                 Action: "kms:Decrypt",
+                Resource: args.kmsKeyArn,
+            },
+            {
+                // HeadObject needs s3:GetObject: the input's VersionId is the dataset half of the ETL reuse key.
+                Sid: "ReadInputVersions",
+                Effect: "Allow",
+                Action: "s3:GetObject",
+                Resource: pulumi.interpolate`${buckets.raw.arn}/*`,
+            },
+            {
+                Sid: "ReadAndRecordReuseIndex",
+                Effect: "Allow",
+                Action: ["s3:GetObject", "s3:PutObject"],
+                Resource: pulumi.interpolate`${buckets.curated.arn}/${curatedPrefix}/_reuse/*`,
+            },
+            {
+                Sid: "EncryptReuseIndex",
+                Effect: "Allow",
+                Action: "kms:GenerateDataKey",
                 Resource: args.kmsKeyArn,
             },
         ];

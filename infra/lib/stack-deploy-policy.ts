@@ -253,6 +253,8 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
                 "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
                 "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
                 "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+                // Metric filters on the environment's log groups (the delivery metrics' failure alarm).
+                "logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:DescribeMetricFilters",
             ],
             Resource: arn("logs", `log-group:*${prefix}-*`),
         },

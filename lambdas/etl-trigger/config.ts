@@ -8,6 +8,8 @@ import { ConfigError, loadEnvironment, parseEnvironment } from "../shared/enviro
 
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "expected an S3 bucket name" });
 const seconds = z.coerce.number().int().min(0).max(86_400);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "expected a SHA-256 in lowercase hex (64 characters)" });
+const settingsSchema = z.strictObject({ maxQuarantineShare: z.number().min(0).max(1), minRows: z.number().int().min(0) });
 
 const envSchema = z.object({
     /** The Glue job this function starts and watches. */
@@ -27,6 +29,22 @@ const envSchema = z.object({
     CONCURRENCY_BUDGET_SECONDS: seconds.default(3600),
     /** How long after a failed attempt Glue gets to show its retry run before the failure is reported. */
     RETRY_GRACE_SECONDS: seconds.default(300),
+    /** Reuse inputs (./reuse.ts), set by the stack: SHA-256 of the deployed ETL script and package. Unset: no reuse. */
+    ETL_CODE_SHA256: sha256.optional(),
+    /** SHA-256 of the job's default dataset schema. */
+    ETL_SCHEMA_SHA256: sha256.optional(),
+    /** The job's output-changing settings as JSON: {"maxQuarantineShare": 0.05, "minRows": 1000}. */
+    ETL_SETTINGS: z.string().optional().transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        try {
+            const parsed = settingsSchema.safeParse(JSON.parse(text));
+            if (parsed.success) return parsed.data;
+        } catch {
+            // reported below
+        }
+        ctx.addIssue({ code: "custom", message: "expected JSON {\"maxQuarantineShare\": <0..1>, \"minRows\": <whole number>}" });
+        return z.NEVER;
+    }),
 });
 
 export interface TriggerConfig {
@@ -38,6 +56,12 @@ export interface TriggerConfig {
     readonly throttleBudgetMs: number;
     readonly concurrencyBudgetMs: number;
     readonly retryGraceMs: number;
+    /** What the ETL reuse key needs besides the input's version; undefined: reuse unavailable (older stack). */
+    readonly reuse?: {
+        readonly etlCodeSha256: string;
+        readonly schemaSha256: string;
+        readonly settings: { readonly maxQuarantineShare: number; readonly minRows: number };
+    };
 }
 
 export { ConfigError };
@@ -54,6 +78,9 @@ export function parseConfig(env: Record<string, string | undefined>): TriggerCon
         throttleBudgetMs: e.THROTTLE_BUDGET_SECONDS * 1000,
         concurrencyBudgetMs: e.CONCURRENCY_BUDGET_SECONDS * 1000,
         retryGraceMs: e.RETRY_GRACE_SECONDS * 1000,
+        ...(e.ETL_CODE_SHA256 && e.ETL_SCHEMA_SHA256 && e.ETL_SETTINGS
+            ? { reuse: { etlCodeSha256: e.ETL_CODE_SHA256, schemaSha256: e.ETL_SCHEMA_SHA256, settings: e.ETL_SETTINGS } }
+            : {}),
     };
 }
 

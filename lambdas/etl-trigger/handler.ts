@@ -18,6 +18,11 @@
  * the Glue run already started for the same run id (GetJobRuns, `--run-id`), no second run is started. An event
  * without a job id cannot be answered at all: it is logged (never the event itself) and the invocation throws.
  *
+ * Reuse (./reuse.ts): on the first invocation, unless UserParameters say `"reuse": "false"`, the function computes
+ * the ETL reuse key of the input's version, the ETL code, the schema and the settings; a run recorded under that key
+ * is reported at once (output variable `reused` = "true", no Glue run). Otherwise the key travels in the continuation
+ * token and the finished run is recorded under it. Reuse never fails the action: a lookup or record error is logged.
+ *
  * The event carries temporary artifact credentials: only a summary of identifiers is ever logged.
  */
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
@@ -37,6 +42,7 @@ import { ConfigError, loadConfig, TriggerConfig } from "./config";
 import { failureMessage, retriedByGlue, runStatus } from "./glue-run";
 import { ManifestError, manifestKey, outputVariables, runPrefix } from "./manifest";
 import { ParameterError, parseUserParameters, UserParameters } from "./parameters";
+import { findRecordedRun, planReuse, recordRun, ReusePlan } from "./reuse";
 import { ContinuationToken, decodeToken, encodeToken, RunningToken, StartingToken, TokenError } from "./token";
 
 /** GetJobRuns pages (up to 200 runs each, newest first) searched for a run of the same run id or a retry. */
@@ -153,7 +159,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         if (token.runId !== params.runId) {
             return fail("ConfigurationError", `continuation token is for run ${token.runId} but UserParameters now give run ${params.runId}: the run id must not change within one action execution`);
         }
-        return token.phase === "starting" ? start(config, params, token) : poll(config, token);
+        return token.phase === "starting" ? start(config, params, token) : poll(config, params, token);
     }
 
     function continueWith(token: ContinuationToken, summary: string, externalExecutionId?: string): Decision {
@@ -164,14 +170,63 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         return now().getTime() - new Date(sinceIso).getTime();
     }
 
+    /** First invocation: the reuse key, and the recorded run when there is one. Never throws. */
+    async function lookForReuse(config: TriggerConfig, params: UserParameters): Promise<{ plan?: ReusePlan; reused?: Decision }> {
+        try {
+            const plan = await planReuse(deps.s3, config, params);
+            if ("reason" in plan) {
+                log.info("no reuse for this input", { runId: params.runId, reason: plan.reason });
+                return {};
+            }
+            if (!params.reuse) {
+                log.info("reuse off for this execution (reuse=false): running the ETL; the run is still recorded", { runId: params.runId, key: plan.key });
+                return { plan };
+            }
+            const hit = await findRecordedRun(deps.s3, config, plan.key, log);
+            if (!hit) {
+                log.info("reuse miss: running the ETL", { runId: params.runId, key: plan.key });
+                return { plan };
+            }
+            const { record, manifest } = hit;
+            const prefix = runPrefix(config.curatedBucket, config.curatedPrefix, record.runId);
+            const glueJobRunId = record.glueJobRunId ?? record.runId;
+            let variables: Record<string, string>;
+            try {
+                variables = outputVariables(manifest, record.runId, prefix, glueJobRunId);
+            } catch (e) {
+                log.warn("recorded run has no usable manifest; running the ETL", { key: plan.key, runId: record.runId, error: describeError(e) });
+                return { plan };
+            }
+            log.info("reuse hit: reporting the recorded run", { runId: params.runId, key: plan.key, reusedRunId: record.runId });
+            return {
+                plan,
+                reused: {
+                    kind: "succeed",
+                    outputVariables: { ...variables, reused: "true", reuseKey: plan.key },
+                    summary: `Reused ETL run ${record.runId} (same dataset version, ETL code, schema and settings; key ${plan.key.slice(0, 20)}…): ${variables.rowsOut} rows out, at ${prefix}`,
+                    externalExecutionId: glueJobRunId,
+                },
+            };
+        } catch (e) {
+            log.warn("reuse lookup failed; running the ETL", { runId: params.runId, error: describeError(e) });
+            return {};
+        }
+    }
+
     async function start(config: TriggerConfig, params: UserParameters, waiting: StartingToken | undefined): Promise<Decision> {
         const job = config.glueJobName;
+        let plan: ReusePlan | undefined = waiting?.reuse;
+        if (waiting === undefined) {
+            const found = await lookForReuse(config, params);
+            if (found.reused) return found.reused;
+            plan = found.plan;
+        }
         try {
             const existing = await findRun(config, (r) => r.Arguments?.["--run-id"] === params.runId);
             if (existing !== undefined && existing.Id !== undefined && runStatus(existing.JobRunState) !== "failed") {
                 log.info("adopting the Glue run already started for this run id", { runId: params.runId, jobRunId: existing.Id, state: existing.JobRunState });
                 const startedAt = (existing.StartedOn ?? now()).toISOString();
-                return evaluate(config, { v: 1, phase: "running", runId: params.runId, jobRunId: existing.Id, startedAt }, existing);
+                return evaluate(config, params, { v: 1, phase: "running", runId: params.runId, jobRunId: existing.Id, startedAt, reuse: plan }, existing);
             }
             const args: Record<string, string> = { "--input": params.inputUri, "--run-id": params.runId };
             if (params.schemaUri !== undefined) args["--schema"] = params.schemaUri;
@@ -179,20 +234,21 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
             if (!started.JobRunId) return fail("JobFailed", `Glue StartJobRun for job ${job} returned no JobRunId`);
             log.info("started Glue run", { runId: params.runId, jobRunId: started.JobRunId, input: params.inputUri });
             return continueWith(
-                { v: 1, phase: "running", runId: params.runId, jobRunId: started.JobRunId, startedAt: now().toISOString() },
+                { v: 1, phase: "running", runId: params.runId, jobRunId: started.JobRunId, startedAt: now().toISOString(), reuse: plan },
                 `Started Glue job ${job} run ${started.JobRunId} for run ${params.runId}`,
                 started.JobRunId,
             );
         } catch (e) {
             const kind = classifyAwsError(e);
-            if (kind === "throttled" || kind === "concurrent-runs") return waitToStart(config, params.runId, waiting, kind, e);
+            if (kind === "throttled" || kind === "concurrent-runs") return waitToStart(config, params.runId, waiting, kind, e, plan);
             if (kind === "not-found") return fail("ConfigurationError", `Glue job ${job} does not exist (GLUE_JOB_NAME): ${describeError(e)}`);
             if (kind === "access-denied") return fail("PermissionError", `not allowed to start Glue job ${job}: ${describeError(e)}`);
             return fail("JobFailed", `could not start Glue job ${job}: ${describeError(e)}`);
         }
     }
 
-    function waitToStart(config: TriggerConfig, runId: string, waiting: StartingToken | undefined, reason: StartingToken["reason"], error: unknown): Decision {
+    function waitToStart(config: TriggerConfig, runId: string, waiting: StartingToken | undefined, reason: StartingToken["reason"], error: unknown,
+        plan: ReusePlan | undefined): Decision {
         const job = config.glueJobName;
         const waitingSince = waiting?.waitingSince ?? now().toISOString();
         const elapsed = elapsedMs(waitingSince);
@@ -204,12 +260,12 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         }
         log.warn("start deferred", { runId, reason, error: describeError(error) });
         return continueWith(
-            { v: 1, phase: "starting", runId, waitingSince, reason },
+            { v: 1, phase: "starting", runId, waitingSince, reason, reuse: plan },
             `Waiting to start Glue job ${job} (${reason === "throttled" ? "throttled" : "other runs still running"})`,
         );
     }
 
-    async function poll(config: TriggerConfig, token: RunningToken): Promise<Decision> {
+    async function poll(config: TriggerConfig, params: UserParameters, token: RunningToken): Promise<Decision> {
         let run: JobRun | undefined;
         try {
             run = (await deps.glue.send(new GetJobRunCommand({ JobName: config.glueJobName, RunId: token.jobRunId, PredecessorsIncluded: false }))).JobRun;
@@ -217,7 +273,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
             return readFailed(config, token, e, `read the state of Glue job ${config.glueJobName} run ${token.jobRunId}`);
         }
         if (run === undefined) return fail("JobFailed", `Glue returned no job run for job ${config.glueJobName} run ${token.jobRunId}`, token.jobRunId);
-        return evaluate(config, { ...token, throttledSince: undefined }, run);
+        return evaluate(config, params, { ...token, throttledSince: undefined }, run);
     }
 
     /** A read (GetJobRun, GetJobRuns, GetObject) failed while a run is being watched. */
@@ -237,7 +293,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         return fail("JobFailed", `could not ${what}: ${describeError(error)}`, token.jobRunId);
     }
 
-    async function evaluate(config: TriggerConfig, token: RunningToken, run: JobRun): Promise<Decision> {
+    async function evaluate(config: TriggerConfig, params: UserParameters, token: RunningToken, run: JobRun): Promise<Decision> {
         const jobRunId = run.Id ?? token.jobRunId;
         const current: RunningToken = { ...token, jobRunId };
         const status = runStatus(run.JobRunState);
@@ -245,12 +301,12 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         if (status === "in-progress") {
             return continueWith(current, `Glue job ${config.glueJobName} run ${jobRunId} is ${run.JobRunState}`, jobRunId);
         }
-        if (status === "succeeded") return publish(config, current);
-        if (retriedByGlue(run, config.glueMaxRetries)) return followRetry(config, current, run);
+        if (status === "succeeded") return publish(config, params, current);
+        if (retriedByGlue(run, config.glueMaxRetries)) return followRetry(config, params, current, run);
         return fail("JobFailed", failureMessage(config.glueJobName, run), jobRunId);
     }
 
-    async function followRetry(config: TriggerConfig, token: RunningToken, failed: JobRun): Promise<Decision> {
+    async function followRetry(config: TriggerConfig, params: UserParameters, token: RunningToken, failed: JobRun): Promise<Decision> {
         let retry: JobRun | undefined;
         try {
             retry = await findRun(config, (r) => r.PreviousRunId === failed.Id);
@@ -259,7 +315,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         }
         if (retry?.Id !== undefined) {
             log.info("following Glue's retry", { runId: token.runId, failedRunId: failed.Id, retryRunId: retry.Id });
-            return evaluate(config, token, retry);
+            return evaluate(config, params, token, retry);
         }
         const endedAt = failed.CompletedOn ?? failed.LastModifiedOn ?? now();
         if (now().getTime() - endedAt.getTime() < config.retryGraceMs) {
@@ -268,7 +324,7 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         return fail("JobFailed", `${failureMessage(config.glueJobName, failed)} (Glue started no retry within ${config.retryGraceMs / 1000} s)`, token.jobRunId);
     }
 
-    async function publish(config: TriggerConfig, token: RunningToken): Promise<Decision> {
+    async function publish(config: TriggerConfig, params: UserParameters, token: RunningToken): Promise<Decision> {
         const prefix = runPrefix(config.curatedBucket, config.curatedPrefix, token.runId);
         let text: string;
         try {
@@ -287,6 +343,11 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
         } catch (e) {
             if (e instanceof ManifestError) return fail("JobFailed", e.message, token.jobRunId);
             throw e;
+        }
+        variables.reused = "false";
+        if (token.reuse !== undefined) {
+            variables.reuseKey = token.reuse.key;
+            await recordRun(deps.s3, config, params, token.reuse, { runId: token.runId, runPrefix: prefix, glueJobRunId: token.jobRunId }, now(), log);
         }
         return {
             kind: "succeed",

@@ -12,8 +12,11 @@
  *   execution id: it is stable when a stage is retried, so the function finds a Glue run already started for this
  *   execution instead of starting a second one. Defaults to the CodePipeline job id (unique per action attempt).
  * - `schemaUri`: a dataset schema to use instead of the job's default (`--schema`); also from the raw bucket.
+ * - `reuse`: "true" (default) reuses the run of an earlier execution with the same inputs (./reuse.ts); "false"
+ *   runs the ETL regardless, for audits. Typically the pipeline variable `#{variables.reuse}`.
  */
 import { z } from "zod";
+import { parseReuseSwitch, ReuseKeyError } from "../../steps/lib/reuse-key";
 
 /** Run ids become S3 key segments and Glue arguments: a conservative charset, no '/' or '..'. */
 export const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -22,6 +25,7 @@ export interface UserParameters {
     readonly inputUri: string;
     readonly runId: string;
     readonly schemaUri?: string;
+    readonly reuse: boolean;
 }
 
 export class ParameterError extends Error {
@@ -39,6 +43,7 @@ const schema = z.strictObject({
     inputUri: s3Uri,
     runId: z.string().regex(RUN_ID, { message: "expected 1-128 characters: letters, digits, '.', '_', '-' (not starting with '.', '_' or '-')" }).optional(),
     schemaUri: s3Uri.optional(),
+    reuse: z.string().optional(),
 });
 
 export function bucketOf(uri: string): string {
@@ -66,7 +71,7 @@ export function parseUserParameters(raw: string | undefined, opts: { rawBucket: 
     const result = schema.safeParse(json);
     if (!result.success) {
         const problems = result.error.issues.map((i) => {
-            if (i.code === "unrecognized_keys") return `unknown field(s) ${i.keys.join(", ")} (allowed: inputUri, runId, schemaUri)`;
+            if (i.code === "unrecognized_keys") return `unknown field(s) ${i.keys.join(", ")} (allowed: inputUri, runId, schemaUri, reuse)`;
             return `${i.path.join(".") || "(root)"}: ${i.message}`;
         });
         throw new ParameterError(`UserParameters are invalid: ${problems.join("; ")}`);
@@ -81,5 +86,12 @@ export function parseUserParameters(raw: string | undefined, opts: { rawBucket: 
     if (!RUN_ID.test(runId)) {
         throw new ParameterError(`run id ${JSON.stringify(runId)} is invalid: give UserParameters.runId of 1-128 letters, digits, '.', '_', '-'`);
     }
-    return { inputUri: p.inputUri, runId, schemaUri: p.schemaUri };
+    let reuse: boolean;
+    try {
+        reuse = parseReuseSwitch(p.reuse, "UserParameters.reuse");
+    } catch (e) {
+        if (e instanceof ReuseKeyError) throw new ParameterError(e.message);
+        throw e;
+    }
+    return { inputUri: p.inputUri, runId, schemaUri: p.schemaUri, reuse };
 }

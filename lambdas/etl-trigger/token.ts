@@ -11,12 +11,23 @@ import { RUN_ID } from "./parameters";
 
 const isoTime = z.iso.datetime();
 
+/**
+ * The reuse key computed before the run started and the object versions it was computed from (./reuse.ts), so
+ * the finished run is recorded under the key of the data it actually read, not of a newer upload.
+ */
+const reusePlan = z.strictObject({
+    key: z.string().regex(/^etl-[0-9a-f]{64}$/),
+    datasetVersionId: z.string().min(1).max(256),
+    schemaVersionId: z.string().min(1).max(256).optional(),
+});
+
 const startingToken = z.strictObject({
     v: z.literal(1),
     phase: z.literal("starting"),
     runId: z.string().regex(RUN_ID),
     waitingSince: isoTime,
     reason: z.enum(["throttled", "concurrent-runs"]),
+    reuse: reusePlan.optional(),
 });
 
 const runningToken = z.strictObject({
@@ -26,6 +37,7 @@ const runningToken = z.strictObject({
     jobRunId: z.string().min(1).max(255),
     startedAt: isoTime,
     throttledSince: isoTime.optional(),
+    reuse: reusePlan.optional(),
 });
 
 const tokenSchema = z.discriminatedUnion("phase", [startingToken, runningToken]);

@@ -6,8 +6,12 @@ numpy. Feature values may be empty (XGBoost treats them as missing); labels may 
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import logging
+import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,20 +70,66 @@ def channel_files(channel_dir: Path) -> list[Path]:
     return files
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in .gz; a bad archive is a DataError, not a traceback."""
+    data = path.read_bytes()
+    if not path.name.lower().endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path.name}: not a valid gzip file ({exc}); compress it with gzip or drop the .gz "
+                        "suffix") from None
+
+
+def field_counts(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(1-based line numbers, fields per line) of every non-blank line of a headerless CSV without quotes.
+
+    Counted on the bytes, independently of pandas: pandas pads a short row with NaN, which XGBoost would then
+    train on as missing values.
+    """
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    if raw.size and raw[-1] != ord("\n"):
+        ends = np.append(ends, raw.size)
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64) if ends.size else np.zeros(0, np.int64)
+    commas = np.concatenate(([0], np.cumsum(raw == ord(","), dtype=np.int64)))
+    carriage = np.zeros(ends.size, dtype=bool)
+    nonempty = ends > starts
+    carriage[nonempty] = raw[ends[nonempty] - 1] == ord("\r")
+    content = (ends - starts - carriage) > 0  # pandas skips empty lines (skip_blank_lines)
+    lines = np.flatnonzero(content) + 1
+    return lines, (commas[ends] - commas[starts])[content] + 1
+
+
 def read_csv_file(path: Path) -> np.ndarray | None:
     """One headerless numeric CSV file as float32 rows; None for an empty file (Spark writes empty parts)."""
     if path.stat().st_size == 0:
         return None
+    data = _read_bytes(path)
     try:
-        frame = pd.read_csv(path, header=None, dtype=np.float32, skip_blank_lines=True, engine="c")
+        with warnings.catch_warnings():  # a value beyond float32 becomes inf, refused by validate_rows
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = pd.read_csv(io.BytesIO(data), header=None, dtype=np.float32, skip_blank_lines=True, engine="c")
     except pd.errors.EmptyDataError:
         return None
-    except (ValueError, pd.errors.ParserError) as exc:
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         # pandas says "could not convert string to float: 'tenure'" for a header row; say what to do instead.
         raise DataError(
             f"{path.name}: not a headerless numeric CSV ({str(exc).splitlines()[0]}); "
             "expected label first, then numeric features, no header row"
         ) from None
+    if b'"' not in data:  # the ETL's parts never quote; a quoted file keeps pandas' own field handling
+        lines, counts = field_counts(data)
+        short = counts < frame.shape[1]
+        if short.any():
+            first = int(np.argmax(short))
+            raise DataError(
+                f"{path.name}: {int(short.sum())} row(s) have fewer fields than the first row "
+                f"({frame.shape[1]}); first: line {int(lines[first])} with {int(counts[first])}. "
+                "Every row needs the label and every feature (an empty field is a missing value, a missing "
+                "field is an error)"
+            )
     return frame.to_numpy(dtype=np.float32, copy=False)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Union
@@ -19,6 +20,14 @@ Value = Union[int, float, str]
 # Keys SageMaker itself may add to hyperparameters.json: the tuning job adds the objective metric, the Python
 # SDK's estimators add sagemaker_* bookkeeping. Rejecting them would break automatic model tuning.
 RESERVED_PREFIXES = ("_tuning_objective_metric", "sagemaker_")
+
+# A plain decimal number, nothing else: Python's float() and int() also take "1_0" (= 10), "0x10" is refused
+# by float() but "1_000.5" is not; a typo must not become another value.
+_PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$")
+# XGBoost stores its real-valued tree parameters (eta, gamma, min_child_weight, lambda, alpha, ...) as C++
+# float (TrainParam in dmlc/xgboost src/tree/param.h): a larger value fails inside XGBoost, after the data is read.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.401298464324817e-45  # smallest positive float32 (subnormal); anything smaller becomes 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,11 @@ def _coerce(param: Param, raw: object) -> Value:
         raise ValueError(f"must be {'an integer' if param.kind is int else 'a number'}") from None
     if not math.isfinite(number):
         raise ValueError("must be finite")
+    if not _PLAIN_NUMBER.match(text):
+        raise ValueError("must be a plain decimal number such as 10 or 0.5 (no '_', spaces or hex digits)")
+    if param.kind is float and (abs(number) > FLOAT32_MAX or 0 < abs(number) < FLOAT32_TINY):
+        raise ValueError(f"is outside XGBoost's float32 range (magnitude up to {FLOAT32_MAX:.7g}, "
+                         f"non-zero values from {FLOAT32_TINY:.7g})")
     if param.kind is int:
         # Tuning jobs may render an integer as "6.0"; a real fraction is a mistake worth reporting.
         if not number.is_integer():

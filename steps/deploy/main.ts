@@ -14,6 +14,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { PROJECT_DIR } from "../../infra/stack-files";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { S3Client } from "@aws-sdk/client-s3";
+import { DeliveryRecorderDeps, recordDelivery } from "../lib/lead-time";
 import { EXIT_OK, intOption, Io, parseStepArgs, resolveDeps, runStep, StepDeps } from "../lib/cli";
 import { UsageError } from "../lib/errors";
 import { Clock } from "../lib/retry";
@@ -61,6 +65,8 @@ export interface DeployDeps extends StepDeps {
     readonly inspector?: (region: string, clock: Clock) => EndpointInspector;
     /** Where pins are kept; the default tags the model package group in the stack's `aws:region`. */
     readonly pins?: (region: string) => PinStore;
+    /** Clients for the lead-time record (../lib/lead-time); the default talks to AWS in the stack's region. */
+    readonly recorder?: (region: string) => DeliveryRecorderDeps;
 }
 
 export async function main(argv: readonly string[], deps: DeployDeps = {}): Promise<number> {
@@ -112,8 +118,18 @@ export async function main(argv: readonly string[], deps: DeployDeps = {}): Prom
             if (e instanceof DeployError) return fail(io, e);
             throw e;
         }
+        // The pipeline's prod deploy records the execution's lead time once prod verifiably serves the version.
+        // Set only on that project (infra/components/delivery-pipeline.ts); a failure is logged, never fatal.
+        const { PIPELINE_NAME: pipelineName, PIPELINE_EXECUTION_ID: executionId, EXECUTION_SUMMARY_PREFIX: summaryPrefix } = env;
+        if (pipelineName && executionId && summaryPrefix) {
+            await recordDelivery((deps.recorder ?? defaultRecorder)(region), { pipelineName, executionId, summaryPrefix, servedAt: new Date() }, io);
+        }
         return EXIT_OK;
     });
+}
+
+function defaultRecorder(region: string): DeliveryRecorderDeps {
+    return { codepipeline: new CodePipelineClient({ region }), cloudwatch: new CloudWatchClient({ region }), s3: new S3Client({ region }) };
 }
 
 function fail(io: Io, e: DeployError): number {

@@ -14,6 +14,8 @@ export const REGISTRY_METADATA = {
     trainingJobName: "TrainingJobName",
     pipelineExecutionId: "PipelineExecutionId",
     gitCommit: "GitCommit",
+    /** The train reuse key (steps/lib/reuse-key.ts): a later run with the same inputs reuses this version. */
+    reuseKey: "ReuseKey",
 } as const;
 
 /** Training metrics are recorded as `train.<name>`, the evaluation's as `eval.<name>`. */

@@ -11,7 +11,17 @@ import {
 } from "../lib/cli";
 import { parseJsonConfig, trainingConfigSchema } from "../lib/config";
 import { UsageError } from "../lib/errors";
+import { parseReuseSwitch, ReuseKeyError } from "../lib/reuse-key";
 import { runTrain } from "./train";
+
+function reuseOption(value: string | undefined): boolean {
+    try {
+        return parseReuseSwitch(value, "--reuse (env REUSE)");
+    } catch (e) {
+        if (e instanceof ReuseKeyError) throw new UsageError(e.message);
+        throw e;
+    }
+}
 
 export const USAGE = `Usage: train [options]
 
@@ -30,6 +40,8 @@ Options (each may come from the environment variable in parentheses):
   --config JSON              mlops:training as JSON (TRAINING_CONFIG)
   --output-file PATH         also write {modelPackageArn, version, trainingJobName, modelDataUri} as JSON
   --poll-seconds N           first poll interval (default 15; backs off to 60)
+  --reuse true|false         reuse a version trained earlier from the same manifest, image and hyperparameters
+                             (REUSE; default true; false retrains, for audits)
 ${BACKEND_USAGE}
 
 Exit codes: 0 registered, 1 failed or stopped, 2 usage or configuration error.`;
@@ -51,6 +63,7 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             config: { type: "string" },
             "output-file": { type: "string" },
             "poll-seconds": { type: "string" },
+            reuse: { type: "string" },
         }, USAGE, io);
         if (values === null) return EXIT_OK;
         const env = io.env;
@@ -75,6 +88,7 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             modelPackageGroup: group,
             training: parseJsonConfig(trainingConfigSchema, optionOrEnv(values, "config", env, "TRAINING_CONFIG"), "training config"),
             pollMs: intOption(values, "poll-seconds", env, undefined, 15, 1, 600) * 1000,
+            reuse: reuseOption(optionOrEnv(values, "reuse", env, "REUSE")),
         };
         const result = await runTrain(options, backend, io, clock);
         const outputFile = optionOrEnv(values, "output-file", env, undefined);
@@ -85,6 +99,8 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
                 version: result.version.version,
                 trainingJobName: result.jobName,
                 modelDataUri: result.version.modelDataUri,
+                reuseKey: result.reuseKey,
+                reused: result.reused ?? false,
             }, null, 2));
         }
         return result.exitCode;

@@ -7,6 +7,10 @@
  * 3. Follows the job with backoff, one line per status change; throttled polls are retried.
  * 4. Completed: registers a `PendingManualApproval` version with the training metrics, the dataset manifest and
  *    the data baseline; prints its ARN. Failed/Stopped: prints the reason and where the logs are; exit 1.
+ *
+ * Reuse (on unless `reuse: false`): before any job, the step computes the train reuse key (../lib/reuse-key: the
+ * manifest's bytes, the image, the hyperparameters) and looks for a version recorded with that key. A hit is
+ * used as it is — no job, no new version — and said so; a miss trains and records the key on the new version.
  */
 import { Backend, MetricDefinition, ModelVersion, TrainingJobDescription, TrainingJobRequest, TERMINAL_TRAINING_STATUSES } from "../lib/backend";
 import { EXIT_FAILED, EXIT_OK, formatDuration, Io } from "../lib/cli";
@@ -17,6 +21,7 @@ import { trainingJobName } from "../lib/naming";
 import { backoffDelay, Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
 import { REGISTRY_METADATA } from "../lib/registry-metadata";
+import { sha256Hex, TrainReuseInputs, trainReuseKey } from "../lib/reuse-key";
 
 /** The metrics the container prints (contracts §3), in the MetricDefinitions regex form. */
 export const CONTAINER_METRICS = [
@@ -57,6 +62,12 @@ export interface TrainOptions {
      * @default 10
      */
     readonly maxThrottledPolls?: number;
+    /**
+     * Reuse a version registered earlier from the same inputs instead of training (false: train regardless, for
+     * audits; the key is still recorded).
+     * @default true
+     */
+    readonly reuse?: boolean;
 }
 
 export interface TrainResult {
@@ -64,7 +75,16 @@ export interface TrainResult {
     readonly jobName: string;
     readonly job?: TrainingJobDescription;
     readonly version?: ModelVersion;
+    /** The train reuse key of this step's inputs (set once the manifest was read). */
+    readonly reuseKey?: string;
+    /** True when an earlier version with the same reuse key was used instead of training. */
+    readonly reused?: boolean;
 }
+
+/** Newest versions searched for a reuse key (each costs a DescribeModelPackage call on AWS). */
+export const REUSE_SEARCH_DEPTH = 50;
+/** Versions a reuse may return: a rejected model (by the gate or by a person rolling back) is never revived. */
+const REUSABLE_STATUSES = new Set(["PendingManualApproval", "Approved"]);
 
 export async function runTrain(options: TrainOptions, backend: Backend, io: Io, clock: Clock): Promise<TrainResult> {
     const jobName = trainingJobName(options.jobPrefix, options.executionId);
@@ -74,6 +94,26 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
     });
 
     const run = await retry(() => readEtlRun(backend.objects, options.dataPrefix));
+    const manifestBytes = await retry(() => backend.objects.get(run.manifestUri));
+    const reuseInputs: TrainReuseInputs = {
+        manifestSha256: sha256Hex(manifestBytes),
+        image: options.imageUri,
+        hyperparameters: hyperparameterStrings(options.training.hyperparameters),
+    };
+    const reuseKey = trainReuseKey(reuseInputs);
+    io.out(`reuse key ${reuseKey} (manifest sha256 ${reuseInputs.manifestSha256.slice(0, 12)}…, image ${options.imageUri}, ${Object.keys(reuseInputs.hyperparameters).length} hyperparameters)`);
+    if (options.reuse ?? true) {
+        const hit = await findByReuseKey(backend, options.modelPackageGroup, reuseKey, retry);
+        if (hit) {
+            const trainedBy = hit.properties[PROPERTY.trainingJobName] ?? "an earlier job";
+            io.out(`reused: version ${hit.version} (${hit.approvalStatus}) was trained by ${trainedBy} from the same data, image and hyperparameters; no training job started (reuse=false retrains)`);
+            io.out(`model package version: ${hit.arn}`);
+            return { exitCode: EXIT_OK, jobName: trainedBy, version: hit, reuseKey, reused: true };
+        }
+        io.out(`reuse: no version with this key among the newest ${REUSE_SEARCH_DEPTH} of ${options.modelPackageGroup}: training`);
+    } else {
+        io.out("reuse off for this execution (reuse=false): training regardless");
+    }
     io.out(`training job ${jobName} for pipeline execution ${options.executionId} on ${run.prefix}`);
 
     let job = await describeOrUndefined(backend, jobName, retry);
@@ -89,7 +129,7 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
             if (version) {
                 io.out(`already registered as version ${version.version} (${version.approvalStatus})`);
                 io.out(`model package version: ${version.arn}`);
-                return { exitCode: EXIT_OK, jobName, job, version };
+                return { exitCode: EXIT_OK, jobName, job, version, reuseKey, reused: false };
             }
         }
     }
@@ -115,6 +155,7 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
     await retry(() => backend.objects.put(metricsUri, JSON.stringify({
         trainingJobName: jobName, pipelineExecutionId: options.executionId, metrics: completed.finalMetrics,
         modelArtifactUri: completed.modelArtifactUri, datasetManifest: run.manifestUri,
+        reuse: { key: reuseKey, inputs: reuseInputs },
     }, null, 2), { contentType: "application/json" }));
 
     const properties: Record<string, string> = {
@@ -122,6 +163,7 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
         [PROPERTY.pipelineExecutionId]: options.executionId,
         [PROPERTY.dataPrefix]: run.prefix,
         [PROPERTY.manifestUri]: run.manifestUri,
+        [PROPERTY.reuseKey]: reuseKey,
         ...(run.baseline ? {
             [PROPERTY.baselineStatisticsUri]: run.baseline.statisticsUri,
             [PROPERTY.baselineConstraintsUri]: run.baseline.constraintsUri,
@@ -144,7 +186,26 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
     }));
     io.out(`registered version ${version.version} in ${options.modelPackageGroup} (${version.approvalStatus})`);
     io.out(`model package version: ${version.arn}`);
-    return { exitCode: EXIT_OK, jobName, job: completed, version };
+    return { exitCode: EXIT_OK, jobName, job: completed, version, reuseKey, reused: false };
+}
+
+/** The newest reusable version recorded with `key`, if any among the newest {@link REUSE_SEARCH_DEPTH}. */
+async function findByReuseKey(backend: Backend, group: string, key: string,
+    retry: <T>(fn: () => Promise<T>) => Promise<T>): Promise<ModelVersion | undefined> {
+    let summaries;
+    try {
+        summaries = await retry(() => backend.registry.listVersions(group));
+    } catch (e) {
+        // A group that does not exist yet has nothing to reuse (the local registry creates groups on first use).
+        if (isStepError(e, "not-found")) return undefined;
+        throw e;
+    }
+    for (const summary of summaries.slice(0, REUSE_SEARCH_DEPTH)) {
+        if (!REUSABLE_STATUSES.has(summary.approvalStatus)) continue;
+        const version = await retry(() => backend.registry.describeVersion(summary.arn));
+        if (version.properties[PROPERTY.reuseKey] === key) return version;
+    }
+    return undefined;
 }
 
 export function trainingRequest(options: TrainOptions, jobName: string, run: { splitUri(s: "train" | "validation"): string; manifestUri: string }): TrainingJobRequest {

@@ -16,11 +16,11 @@ for folder in ("etl", "data"):  # pytest.ini adds them too; keeps this folder ru
         sys.path.insert(0, str(REPO / folder))
 
 from mlops_etl import transforms as X  # noqa: E402
-from mlops_etl.inputs import inspect_input, parse_header  # noqa: E402
+from mlops_etl.inputs import inspect_input  # noqa: E402
 from mlops_etl.job import JobOptions, JobResult, run_job  # noqa: E402
 from mlops_etl.schema import DatasetSchema, parse_schema  # noqa: E402
 
-from etl_helpers import SAMPLE_CSV, SAMPLE_SCHEMA, TINY_SCHEMA, write_bytes  # noqa: E402
+from etl_helpers import SAMPLE_CSV, SAMPLE_SCHEMA, TINY_SCHEMA, read_input, write_bytes  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +48,7 @@ def classify(spark, tmp_path) -> Callable[..., list[dict[str, Any]]]:
     def run(text: str | bytes, schema: dict[str, Any] | None = None, seed: int = 7) -> list[dict[str, Any]]:
         parsed = parse_schema(schema or TINY_SCHEMA)
         path = write_bytes(tmp_path / "in.csv", text)
-        info = inspect_input(str(path))
-        columns = X.map_columns(parse_header(info.header_line) if info.header_line else None, parsed)
-        raw = X.read_raw(spark, str(path), columns, single_file=True)
+        columns, raw = read_input(spark, path, parsed, tmp_path / "records.jsonl")
         rows = X.classify(raw, parsed, columns, seed).orderBy(X.ROW).collect()
         return [r.asDict() for r in rows]
 

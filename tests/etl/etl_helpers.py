@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlops_etl import records as R
+from mlops_etl import transforms as X
+from mlops_etl.inputs import open_uri
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CSV = REPO / "data" / "churn-sample.csv"
 SAMPLE_SCHEMA = REPO / "data" / "churn.schema.json"
@@ -22,6 +26,15 @@ TINY_SCHEMA: dict[str, Any] = {
     "split": {"train": 0.5, "validation": 0.25, "test": 0.25, "seed": 7},
 }
 TINY_HEADER = "id,a,b,c,d,y"
+
+
+def read_input(spark: Any, path: Path, schema: Any, records: Path) -> tuple[Any, Any]:
+    """(column map, read_records frame) of one CSV file, through records.scan as the job does."""
+    found: list[X.ColumnMap] = []
+    with open(records, "wb") as fh:
+        R.scan([str(path)], open_uri, lambda names: found.append(X.map_columns(names, schema)), fh.write)
+    columns = found[0] if found else X.map_columns(None, schema)
+    return columns, X.read_records(spark, str(records), columns)
 
 
 def write_bytes(path: Path, data: str | bytes) -> Path:

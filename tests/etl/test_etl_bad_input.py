@@ -133,7 +133,7 @@ def test_header_only_fails_the_gate_and_publishes_nothing(run_etl, tmp_path):
     report = _failure(tmp_path / "out")
     assert report["rowsIn"] == 0 and report["quarantine"] == "quarantine/"
     assert (tmp_path / "out" / "_failed-r1" / "quarantine" / "part-00000.csv").read_text() == \
-        TINY_HEADER + ",_reason,_row_number\n"
+        TINY_HEADER + ",_reason,_row_number,_file,_line,_byte_offset,_detail\n"
 
 
 def test_missing_header_is_detected(run_etl, tmp_path):
@@ -160,7 +160,7 @@ def test_quarantine_file_keeps_every_original_column_as_text(run_etl):
     result = run_etl(tiny_csv(extra))
     text = (Path(result.prefix) / "quarantine" / "part-00000.csv").read_text()
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0].keys()) == ["id", "a", "b", "c", "d", "y", "_reason", "_row_number"]
+    assert list(rows[0].keys()) == ["id", "a", "b", "c", "d", "y", "_reason", "_row_number", "_file", "_line", "_byte_offset", "_detail"]
     assert [(r["id"], r["_reason"], r["_row_number"]) for r in rows] == [
         ("T900", "non_numeric", "61"), ("T901", "invalid_target", "62"), ("T902", "wrong_column_count", "63"),
         ("T1", "duplicate_id", "64"), ("T903", "invalid_target", "65")]
@@ -186,7 +186,8 @@ def test_folder_of_files_each_with_a_header(run_etl, tmp_path):
     assert result.manifest["rowsIn"] == 71
     assert result.manifest["quarantineByReason"]["duplicate_id"] == 1
     text = (Path(result.prefix) / "quarantine" / "part-00000.csv").read_text()
-    assert text.splitlines()[1].endswith("duplicate_id,71")
+    # Row 71 overall, line 32 of the second file (its own header is line 1).
+    assert text.splitlines()[1].startswith("T1,1,0,x,p,no,duplicate_id,71,part-b.csv,32,")
 
 
 def test_missing_input_is_refused(run_etl, tmp_path):

@@ -42,7 +42,7 @@ def test_quarantine_share_over_the_limit_fails_and_keeps_the_quarantine(run_etl,
     assert report["quarantineByReason"]["non_numeric"] == 10
     assert report["input"]["sha256"] and report["quarantine"] == "quarantine/"
     kept = (tmp_path / "out" / "_failed-r1" / "quarantine" / "part-00000.csv").read_text().splitlines()
-    assert len(kept) == 11 and kept[1] == "Q0,abc,0,x,p,yes,non_numeric,61"
+    assert len(kept) == 11 and kept[1].startswith("Q0,abc,0,x,p,yes,non_numeric,61,input-1.csv,62,")
 
 
 def test_a_platform_limit_is_a_ceiling_a_schema_cannot_loosen(run_etl, tmp_path):
@@ -62,7 +62,8 @@ def test_a_schema_may_tighten_a_platform_limit_and_the_manifest_says_who_set_eac
                      min_rows=50)
     assert result.manifest["rowsQuarantined"] == 10
     # Exact: the share is one division of two counts, correctly rounded the same way on every CPU.
-    assert result.manifest["quality"] == {"maxQuarantineShare": 0.2, "minRows": 50, "quarantineShare": 10 / 70,
+    assert result.manifest["quality"] == {"maxQuarantineShare": 0.2, "minRows": 50, "maxUnknownCategoryShare": 0.25,
+                                          "quarantineShare": 10 / 70,
                                           "limitSources": {"maxQuarantineShare": "schema", "minRows": "platform"}}
     assert Path(result.prefix, "manifest.json").exists()
 
@@ -145,7 +146,7 @@ def test_gate_checks_per_split_classes():
     schema = parse_schema(TINY_SCHEMA)
     summary = {"rows": 40, **{f"reason:{r}": 0 for r in J.REASONS}, "split:train": 20, "positive:train": 5,
                "split:validation": 10, "positive:validation": 10, "split:test": 10, "positive:test": 2,
-               "present:0": 20, "present:1": 0}
+               "present:0": 20, "present:1": 0, "other:c": 0, "other:d": 0}
     failing = [c for c in J.gate_checks(summary, schema, Quality(0.05, 10)) if not c["ok"]]
     assert [c["name"] for c in failing] == ["target_classes_validation", "observed:b"]
     assert "the validation split has a single target class (10 positive of 10 rows)" in failing[0]["message"]

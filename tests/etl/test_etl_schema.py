@@ -83,7 +83,7 @@ def _mutated(path: list, value=None, delete: bool = False) -> dict:
     (_mutated(["quality", "maxQuarantineShare"], 1.5), "quality.maxQuarantineShare: expected a share between 0 and 1"),
     (_mutated(["quality", "minRows"], 0), "quality.minRows: expected an integer >= 1, got 0"),
     (_mutated(["quality", "minRows"], 2.5), "quality.minRows: expected an integer >= 1, got 2.5"),
-    (_mutated(["quality", "maxRows"], 5), "quality.maxRows: unknown field; allowed: maxQuarantineShare, minRows"),
+    (_mutated(["quality", "maxRows"], 5), "quality.maxRows: unknown field; allowed: maxQuarantineShare, maxUnknownCategoryShare, minRows"),
 ])
 def test_invalid_schema_names_the_field_and_what_is_allowed(doc, expected):
     with pytest.raises(SchemaError) as err:

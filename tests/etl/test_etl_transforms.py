@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from pyspark.sql import functions as F
 
-from etl_helpers import TINY_HEADER, TINY_SCHEMA, tiny_csv
+from etl_helpers import TINY_HEADER, TINY_SCHEMA, read_input, tiny_csv
 from mlops_etl import baseline as B
 from mlops_etl import transforms as X
 from mlops_etl.rules import HASH_SCALE, split_hash, split_of
@@ -58,8 +57,8 @@ def test_summarize_counts_reasons_splits_classes_and_train_medians(spark, tmp_pa
     schema = parse_schema(TINY_SCHEMA)
     path = tmp_path / "in.csv"
     path.write_text(tiny_csv(["Z1,abc,0,x,p,yes", "Z2,5,0,w,p,no", "Z3,5,0,x,p,"]))
-    columns = X.map_columns(TINY_HEADER.split(","), schema)
-    prepared = X.prepare(X.read_raw(spark, str(path), columns, single_file=True), schema, columns, seed=7).cache()
+    columns, raw = read_input(spark, path, schema, tmp_path / "records.jsonl")
+    prepared = X.prepare(raw, schema, columns, seed=7).cache()
     s = X.summarize(prepared, schema)
     rows = prepared.collect()
     valid = [r for r in rows if r[X.REASON] is None]
@@ -125,15 +124,16 @@ def test_sketch_levels_keep_at_most_k_items():
     assert all((n >> B.sketch_levels(n)) <= B.KLL_K for n in (1, 2049, 10 ** 7))
 
 
-def test_read_raw_numbers_data_records_from_one(spark, tmp_path):
+def test_read_records_numbers_data_records_from_one_and_keeps_where_they_are(spark, tmp_path):
     schema = parse_schema(TINY_SCHEMA)
     path = tmp_path / "in.csv"
     path.write_text(TINY_HEADER + '\nA,1,0,x,p,yes\n\nB,2,0,x,"p\nq",no\nC,3,0,x,p,no\n')
-    columns = X.map_columns(TINY_HEADER.split(","), schema)
-    rows = X.read_raw(spark, str(path), columns, single_file=True).orderBy(X.ROW).collect()
-    assert [(r[X.ROW], r["_h0"]) for r in rows] == [(1, "A"), (2, "B"), (3, "C")]
-    assert rows[1]["_h4"] == "p\nq"
-    assert X.read_raw(spark, str(path), columns, single_file=True).filter(F.col(X.CORRUPT).isNotNull()).count() == 0
+    columns, raw = read_input(spark, path, schema, tmp_path / "records.jsonl")
+    rows = raw.orderBy(X.ROW).collect()
+    assert [(r[X.ROW], r["_h0"], r[X.LINE], r[X.FILE]) for r in rows] == [(1, "A", 2, "in.csv"), (2, "B", 4, "in.csv"),
+                                                                          (3, "C", 6, "in.csv")]
+    assert rows[1]["_h4"] == "p\nq" and rows[1][X.OFFSET] == len(TINY_HEADER) + 16  # header, LF, "A,1,0,x,p,yes", LF, blank line
+    assert all(r[X.PROBLEM] is None for r in rows)
 
 
 NUMBER_CASES = ["12", " 7 ", "+3.", ".5", "-0", "007", "1e3", "1E-2", "2.5e+1", "1e", "e5", ".", "+-1", "1..2",

@@ -130,6 +130,9 @@ export function deployRequests(graph: StackGraph, environment: string): DeployRe
             case "aws:cloudwatch/logGroup:LogGroup":
                 add(arn("logs", `log-group:${name}`), ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:TagResource", "logs:DeleteLogGroup"]);
                 break;
+            case "aws:cloudwatch/logMetricFilter:LogMetricFilter":
+                add(arn("logs", `log-group:${r.inputs.logGroupName}`), ["logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter"]);
+                break;
             case "aws:cloudwatch/metricAlarm:MetricAlarm":
                 add(arn("cloudwatch", `alarm:${name}`), ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource", "cloudwatch:DeleteAlarms"]);
                 break;

@@ -135,8 +135,12 @@ describe("delivery pipeline: dev without a Git connection", () => {
         const resolved = action(graph, STAGES.prepare, ACTIONS.etl).configuration.UserParameters
             .replace("#{variables.inputUri}", variables.inputUri)
             .replace("#{codepipeline.PipelineExecutionId}", executionId);
-        const parsed = parseUserParameters(resolved, { rawBucket: RAW_BUCKET, defaultRunId: "job-id" });
-        assert.deepEqual(parsed, { inputUri: `s3://${RAW_BUCKET}/incoming/churn.csv`, runId: executionId, schemaUri: undefined });
+        const parsed = parseUserParameters(resolved.replace("#{variables.reuse}", variables.reuse), { rawBucket: RAW_BUCKET, defaultRunId: "job-id" });
+        assert.deepEqual(parsed, { inputUri: `s3://${RAW_BUCKET}/incoming/churn.csv`, runId: executionId, schemaUri: undefined, reuse: true });
+        // Reuse is on by default and an execution may switch it off (audit): the ETL and the train step read the same variable.
+        assert.equal(variables[PIPELINE_VARIABLES.reuse], "true");
+        assert.equal(parseUserParameters(resolved.replace("#{variables.reuse}", "false"), { rawBucket: RAW_BUCKET, defaultRunId: "j" }).reuse, false);
+        assert.equal(buildVariables(action(graph, STAGES.train, ACTIONS.train)).REUSE, "#{variables.reuse}");
     });
 
     it("references only variables that exist: pipeline variables, ETL outputs and earlier namespaces", () => {

@@ -230,13 +230,26 @@ describe("stack dev: ETL Glue job", () => {
             CURATED_BUCKET: bucket("curated"),
             CURATED_PREFIX: "datasets",
             GLUE_MAX_RETRIES: String(devEtl.maxRetries),
+            // The reuse key's deployed inputs: the code and schema this job runs, the settings that change its output.
+            ETL_CODE_SHA256: fn.inputs.environment.variables.ETL_CODE_SHA256,
+            ETL_SCHEMA_SHA256: sha("data/churn.schema.json"),
+            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: devEtl.maxQuarantineShare, minRows: devEtl.minRows }),
         });
+        assert.match(fn.inputs.environment.variables.ETL_CODE_SHA256, /^[0-9a-f]{64}$/);
+        assert.notEqual(fn.inputs.environment.variables.ETL_CODE_SHA256, sha("etl/glue_job.py"), "the package is part of the code too");
         const policy = statements(graph.one("aws:iam/rolePolicy:RolePolicy", /^etl-trigger-role-policy$/).inputs.policy);
         const bySid = Object.fromEntries(policy.map((s) => [s.Sid, s]));
         assert.deepEqual(bySid.StartAndWatchEtlRuns.Action, ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"]);
         assert.equal(bySid.StartAndWatchEtlRuns.Resource, `arn:aws:glue:us-east-1:${ACCOUNT_ID}:job/mlops-dev-etl`);
         assert.equal(bySid.ReadRunManifests.Resource, `arn:aws:s3:::${bucket("curated")}/datasets/*/manifest.json`);
         assert.equal(bySid.DecryptRunManifests.Resource, keyArn);
+        // Reuse: read the input's version, read and write only the reuse index (never a run's data).
+        assert.deepEqual([bySid.ReadInputVersions.Action, bySid.ReadInputVersions.Resource], ["s3:GetObject", `arn:aws:s3:::${bucket("raw")}/*`]);
+        assert.deepEqual([bySid.ReadAndRecordReuseIndex.Action, bySid.ReadAndRecordReuseIndex.Resource],
+            [["s3:GetObject", "s3:PutObject"], `arn:aws:s3:::${bucket("curated")}/datasets/_reuse/*`]);
+        assert.deepEqual([bySid.EncryptReuseIndex.Action, bySid.EncryptReuseIndex.Resource], ["kms:GenerateDataKey", keyArn]);
+        assert.ok(policy.every((st) => !list(st.Action).includes("s3:PutObject") || st.Resource === `arn:aws:s3:::${bucket("curated")}/datasets/_reuse/*`),
+            "the only write is the reuse index");
     });
 });
 

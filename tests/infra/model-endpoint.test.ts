@@ -180,7 +180,7 @@ describe("ModelEndpoint in both stacks", () => {
             assert.equal(widget.properties.region, "us-east-1");
             for (const metric of widget.properties.metrics) assert.deepEqual(metric.slice(2, 6), ["EndpointName", "mlops-prod-churn", "VariantName", "primary"]);
         }
-        const devTitles = JSON.parse(dev.graph.one(TYPES.dashboard).inputs.dashboardBody).widgets.map((w: any) => w.properties.title);
+        const devTitles = JSON.parse(dev.graph.one(TYPES.dashboard, /^model-endpoint-dashboard$/).inputs.dashboardBody).widgets.map((w: any) => w.properties.title);
         assert.ok(!devTitles.includes("Instance count"));
         assert.ok(devTitles.includes("Cold starts: model setup time (µs)"));
     });

@@ -48,7 +48,8 @@ describe("etl-trigger UserParameters", () => {
     const opts = { rawBucket: "raw-bucket", defaultRunId: "job-1" };
     it("accepts input, run id and schema from the raw bucket", () => {
         assert.deepEqual(parseUserParameters('{"inputUri":"s3://raw-bucket/in/x.csv","runId":"a1b2","schemaUri":"s3://raw-bucket/s.json"}', opts),
-            { inputUri: "s3://raw-bucket/in/x.csv", runId: "a1b2", schemaUri: "s3://raw-bucket/s.json" });
+            { inputUri: "s3://raw-bucket/in/x.csv", runId: "a1b2", schemaUri: "s3://raw-bucket/s.json", reuse: true });
+        assert.equal(parseUserParameters('{"inputUri":"s3://raw-bucket/in/x.csv","reuse":"false"}', opts).reuse, false);
         assert.equal(parseUserParameters('{"inputUri":"s3://raw-bucket/in/"}', opts).runId, "job-1");
     });
 

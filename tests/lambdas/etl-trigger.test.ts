@@ -247,6 +247,7 @@ describe("etl-trigger handler", () => {
                 rowsIn: "1200",
                 rowsOut: "1150",
                 rowsQuarantined: "50",
+                reused: "false",
             });
             assert.equal(s.executionDetails?.externalExecutionId, JOB_RUN_ID);
         });

@@ -27,6 +27,18 @@ def test_a_half_std_shift_is_flagged_and_the_unshifted_twin_is_not(builder):
     assert min(shifted.distances) > 0.2 > 0.1 > max(clean.max_distances)
 
 
+@pytest.mark.parametrize("feature", ["monthly_charges", "support_calls"])
+def test_any_numeric_feature_can_be_shifted_and_each_arm_reads_its_own_capture(builder, feature):
+    # Both arms of one seed once wrote the same capture folder whenever the shifted feature was not
+    # tenure_months: the second write found the first arm's file and the run crashed.
+    baseline, manifest = builder
+    shifted, clean = detection_rates.measure(baseline, manifest, feature=feature, shift=3.0, trials=2,
+                                             window=600, first_seed=700)
+    assert len(shifted.distances) == len(clean.distances) == 2
+    # Each arm checked its own window: the shifted arm's distance on the feature is far from the clean arm's.
+    assert min(shifted.distances) > max(clean.distances)
+
+
 def test_the_alpha_reaches_the_rule(builder):
     baseline, manifest = builder
     # A 0.1 std shift in 300 requests: p-values well above 1e-9, so such a strict alpha never flags it.

@@ -45,8 +45,8 @@ describe("local pipeline (end to end)", function () {
     this.timeout(600_000);
     let root: string;
     const lines: string[] = [];
-    const run = (scenario: Scenario) => runLocalPipeline({
-        scenario, rows: ROWS, seed: 7, requests: REQUESTS, runsRoot: root, stack: "dev", print: (l) => lines.push(l),
+    const run = (scenario: Scenario, reuse = true) => runLocalPipeline({
+        scenario, rows: ROWS, seed: 7, requests: REQUESTS, runsRoot: root, stack: "dev", print: (l) => lines.push(l), reuse,
     });
 
     before(() => {
@@ -89,11 +89,35 @@ describe("local pipeline (end to end)", function () {
         assert.equal(JSON.parse(captured[0]).captureData.endpointInput.encoding, "CSV");
         assert.ok(fs.existsSync(path.join(r.runDir, "summary.json")));
         assert.match(lines.join("\n"), /result\s+PROMOTED/);
+        assert.deepEqual(summary.reuse, { enabled: true, stages: {
+            etl: { key: summary.reuse.stages.etl.key, reused: false }, "train + register": { key: summary.reuse.stages["train + register"].key, reused: false },
+        } });
         assert.deepEqual(serversUnder(root), [], "every model server is stopped");
     });
 
-    it("drift: promotes the next version (a tie with the champion passes) and flags the drifted feature", async () => {
-        const r = await run("drift");
+    it("reuse: the same data, ETL code, schema, image and hyperparameters reuse the ETL run and version 1 (hit), and say so", async () => {
+        const firstRun = fs.readdirSync(root).filter((d) => d.endsWith("-default"));
+        const r = await run("default");
+        assert.equal(r.exitCode, 0);
+        const summary = r.summary as any;
+        assert.deepEqual(Object.entries(summary.reuse.stages).map(([k, v]: [string, any]) => [k, v.reused]), [["etl", true], ["train + register", true]]);
+        const etlLine = r.stages.find((s) => s.name === "etl")!.detail;
+        assert.match(etlLine, new RegExp(`^reused run ${firstRun[0]} `));
+        assert.match(r.stages.find((s) => s.name === "train + register")!.detail, /^reused version 1 \(Approved\)/);
+        assert.equal(summary.etl.reusedRun, `s3://${firstRun[0]}/curated/datasets/${firstRun[0]}/`);
+        assert.ok(!fs.existsSync(path.join(r.runDir, "curated")), "no ETL output written");
+        assert.ok(!fs.existsSync(path.join(r.runDir, "training-jobs")), "no training job run");
+        assert.equal(versionsOf(root).length, 1, "no new version");
+        // The reused version was re-evaluated and promoted: the stages after training still ran.
+        assert.equal(summary.evaluation.version, 1);
+        assert.equal(summary.prodServes, "version 1");
+        assert.match(lines.join("\n"), /reuse\s+etl reused, train \+ register reused/);
+    });
+
+    it("drift, reuse off (miss by switch): retrains, promotes the next version (a tie with the champion passes), flags the drifted feature", async () => {
+        const r = await run("drift", false);
+        assert.deepEqual(Object.values((r.summary as any).reuse.stages).map((v: any) => v.reused), [false, false]);
+        assert.match(lines.join("\n"), /reuse\s+off \(--no-reuse\)/);
         assert.equal(r.exitCode, 0);
         const summary = r.summary as any;
         assert.equal(summary.evaluation.version, 2);
@@ -117,6 +141,8 @@ describe("local pipeline (end to end)", function () {
         assert.ok(summary.evaluation.reasons.some((x: string) => /worse than champion version 2/.test(x)), summary.evaluation.reasons.join("; "));
         assert.equal(summary.prodServes, "version 2");
         assert.deepEqual(versionsOf(root).map((v) => [v.version, v.approvalStatus]), [[1, "Approved"], [2, "Approved"], [3, "Rejected"]]);
+        // Same data: the ETL run is reused; other hyperparameters: a miss, the weak model is trained.
+        assert.deepEqual(Object.entries(summary.reuse.stages).map(([k, v]: [string, any]) => [k, v.reused]), [["weak: etl", true], ["weak: train + register", false]]);
         assert.deepEqual(serversUnder(root), []);
     });
 
@@ -153,7 +179,8 @@ describe("local pipeline command line", () => {
     it("takes the documented flags and rejects bad ones with the allowed values", () => {
         const options = parseCli(["--scenario", "drift", "--rows", "5000", "--requests", "10"]);
         assert.ok(options !== "help");
-        assert.deepEqual([options.scenario, options.rows, options.requests, options.seed], ["drift", 5000, 10, 7]);
+        assert.deepEqual([options.scenario, options.rows, options.requests, options.seed, options.reuse], ["drift", 5000, 10, 7, true]);
+        assert.equal((parseCli(["--no-reuse"]) as { reuse: boolean }).reuse, false);
         assert.equal(parseCli(["--help"]), "help");
         assert.throws(() => parseCli(["--scenario", "chaos"]), /--scenario chaos: expected one of default, drift, bad-data, weak-model/);
         assert.throws(() => parseCli(["--rows", "ten"]), /--rows ten: expected a whole number >= 100/);

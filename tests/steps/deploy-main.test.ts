@@ -162,6 +162,31 @@ describe("steps/deploy main", () => {
         assert.ok(out.indexOf("preview:") < out.indexOf("update succeeded"));
     });
 
+    it("the pipeline's prod deploy records the lead time after verification; a recording failure does not fail the release", async () => {
+        sagemaker.on(DescribeEndpointCommand).resolvesOnce(endpoint("InService", OLD_CONFIG, 3)).resolves(endpoint("InService", NEW_CONFIG, 3));
+        const recorded: string[] = [];
+        const failing = () => ({
+            codepipeline: { send: async () => { recorded.push(stack.calls.join(",")); throw Object.assign(new Error("denied"), { name: "AccessDeniedException" }); } },
+            cloudwatch: { send: async () => ({}) }, s3: { send: async () => ({}) },
+        }) as never;
+        io = new CapturedIo({ PIPELINE_NAME: "mlops-dev-churn", PIPELINE_EXECUTION_ID: "exec-1", EXECUTION_SUMMARY_PREFIX: "s3://a/executions/" });
+        const code = await main(["--stack", "prod", "--model-package-arn", VERSION], {
+            io, clock, driver: async () => stack, inspector: (region, c) => awsEndpointInspector(new SageMakerClient({ region }), c), recorder: failing,
+        });
+        assert.equal(code, 0, io.all);
+        assert.equal(recorded.length, 1);
+        assert.ok(recorded[0].endsWith("up"), "recorded only after the update (and its verification)");
+        assert.match(io.stderr.join("\n"), /DELIVERY_METRICS_FAILED: .*exec-1 were not recorded \(the release is not affected\): AccessDeniedException: denied/);
+        // Without the pipeline's variables (a deploy by hand, or dev), nothing is recorded.
+        const quiet = new CapturedIo();
+        sagemaker.on(DescribeEndpointCommand).resolvesOnce(endpoint("InService", OLD_CONFIG, 3)).resolves(endpoint("InService", NEW_CONFIG, 3));
+        stack = new FakeStack("prod");
+        assert.equal(await main(["--stack", "prod", "--model-package-arn", VERSION], {
+            io: quiet, clock, driver: async () => stack, inspector: (region, c) => awsEndpointInspector(new SageMakerClient({ region }), c), recorder: failing,
+        }), 0, quiet.all);
+        assert.equal(recorded.length, 1);
+    });
+
     it("a silent SageMaker rollback fails the step with the reason (exit 3)", async () => {
         sagemaker.on(DescribeEndpointCommand)
             .resolvesOnce(endpoint("InService", OLD_CONFIG, 2))

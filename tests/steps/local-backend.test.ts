@@ -301,10 +301,10 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         fs.writeFileSync(script, FAKE_TRAIN);
         const backend = createLocalBackend({ root, trainCommand: [process.execPath, script] });
         const clock = new FakeClock();
-        const train = async (execution: string) => {
+        const train = async (execution: string, extra: string[] = []) => {
             const io = new CapturedIo();
             const code = await trainMain(["--backend", "local", "--data-prefix", data, "--output-prefix", "s3://models/training", "--image-uri", "local",
-                "--model-package-group", "churn", "--execution-id", execution, "--poll-seconds", "1"], {
+                "--model-package-group", "churn", "--execution-id", execution, "--poll-seconds", "1", ...extra], {
                 backend, io, clock: { ...clock, now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))), random: () => 0.5 },
             });
             return { code, io };
@@ -325,10 +325,13 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         assert.equal(v1.modelDataUri, `s3://models/training/${v1.properties.TrainingJobName}/output/model/`);
         assert.equal(v1.properties["train.validation_auc"], "0.85");
 
-        // A rerun of the same execution reuses the job and the version.
+        // A rerun of the same execution finds the version by its reuse key, or (reuse off) by its job name.
         const again = await train("exec-1");
         assert.equal(again.code, 0, again.io.all);
-        assert.match(again.io.all, /already registered as version 1/);
+        assert.match(again.io.all, /reused: version 1 \(PendingManualApproval\)/);
+        const audit = await train("exec-1", ["--reuse", "false"]);
+        assert.equal(audit.code, 0, audit.io.all);
+        assert.match(audit.io.all, /already registered as version 1/);
         assert.equal((await backend.registry.listVersions("churn")).length, 1);
 
         const e1 = await evaluate(arn1);
@@ -338,8 +341,10 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         assert.equal(report.metrics.rocAuc, 1); // exact: every positive outranks every negative, pairs / pairs
         assert.ok(fs.existsSync(path.join(root, "s3", "artifacts", "evaluations", "churn", "1", "report.html")));
 
-        const second = await train("exec-2");
+        // Same data, image and hyperparameters: reuse would hand back version 1; an audit run retrains.
+        const second = await train("exec-2", ["--reuse", "false"]);
         assert.equal(second.code, 0, second.io.all);
+        assert.match(second.io.all, /reuse off for this execution/);
         const arn2 = `arn:aws:sagemaker:local:000000000000:model-package/churn/2`;
         predict = (x) => (x > 0.5 ? 0.6 : 0.4) * (x % 0.07 > 0.035 ? 0.5 : 1); // worse ranking than the champion's
         const e2 = await evaluate(arn2);

@@ -173,9 +173,14 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
         assert.equal(JSON.parse(String(put.Body)).metrics.validation_auc, 0.84123);
 
         assert.ok(io.stdout.includes(`model package version: ${VERSION_ARN}`));
-        assert.deepEqual(JSON.parse(fs.readFileSync(outFile, "utf8")), {
+        const written = JSON.parse(fs.readFileSync(outFile, "utf8"));
+        assert.match(written.reuseKey, /^train-[0-9a-f]{64}$/);
+        assert.deepEqual(written, {
             modelPackageArn: VERSION_ARN, version: 4, trainingJobName: JOB, modelDataUri: `${OUTPUT}/${JOB}/output/model.tar.gz`,
+            reuseKey: written.reuseKey, reused: false,
         });
+        // The version records the key it was trained under, so a later run with the same inputs can reuse it.
+        assert.equal(pkg.CustomerMetadataProperties?.ReuseKey, written.reuseKey);
     });
 
     it("Failed: prints FailureReason and where the logs are, registers nothing, exits 1", async () => {
@@ -258,9 +263,90 @@ describe("steps/train against AWS (aws-sdk-client-mock)", () => {
         assert.equal(code, 0, io.all);
         assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 0);
         assert.equal(mocks.sagemaker.commandCalls(CreateModelPackageCommand).length, 0);
-        const list = mocks.sagemaker.commandCalls(ListModelPackagesCommand)[0].args[0].input;
+        // The first listing is the reuse lookup (nothing recorded this key); the second looks for this job's version.
+        const list = mocks.sagemaker.commandCalls(ListModelPackagesCommand)[1].args[0].input;
         assert.deepEqual(list.CreationTimeAfter, new Date("2024-06-01T10:00:00Z"));
         assert.ok(io.stdout.includes(`model package version: ${VERSION_ARN}`));
+    });
+
+    describe("reuse of an unchanged stage (through the AWS backend)", () => {
+        /** The key a first run of these exact inputs recorded on its version. */
+        async function recordedKey(extra: string[] = []): Promise<string> {
+            const first = new CapturedIo();
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
+            assert.equal(await main(args(["--reuse", "false", ...extra]), { backend: mocks.backend, io: first, clock }), 0, first.all);
+            const calls = mocks.sagemaker.commandCalls(CreateModelPackageCommand);
+            const key = calls[calls.length - 1].args[0].input.CustomerMetadataProperties!.ReuseKey;
+            mocks.sagemaker.resetHistory();
+            return key;
+        }
+        const listed = (status: string, version = 4) => ({ ModelPackageSummaryList: [{
+            ModelPackageArn: `arn:aws:sagemaker:us-east-1:123456789012:model-package/${GROUP}/${version}`, ModelPackageGroupName: GROUP,
+            ModelPackageVersion: version, ModelApprovalStatus: status as never, CreationTime: new Date(), ModelPackageStatus: "Completed" as const,
+        }] });
+
+        it("hit: the version recorded with the same key is returned; no training job, no new version; says so", async () => {
+            const key = await recordedKey();
+            mocks.sagemaker.on(ListModelPackagesCommand).resolves(listed("Approved"));
+            mocks.sagemaker.on(DescribeModelPackageCommand).resolves({ ...describedVersion({ ReuseKey: key }), ModelApprovalStatus: "Approved" });
+            const outFile = path.join(tmp, "hit.json");
+            const code = await main(args(["--execution-id", "another-execution", "--output-file", outFile]), { backend: mocks.backend, io, clock });
+            assert.equal(code, 0, io.all);
+            assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 0);
+            assert.equal(mocks.sagemaker.commandCalls(DescribeTrainingJobCommand).length, 0);
+            assert.equal(mocks.sagemaker.commandCalls(CreateModelPackageCommand).length, 0);
+            assert.match(io.all, new RegExp(`reused: version 4 \\(Approved\\) was trained by ${JOB}`));
+            assert.deepEqual(JSON.parse(fs.readFileSync(outFile, "utf8")), {
+                modelPackageArn: VERSION_ARN, version: 4, trainingJobName: JOB, modelDataUri: `${OUTPUT}/${JOB}/output/model.tar.gz`, reuseKey: key, reused: true,
+            });
+        });
+
+        it("miss: a changed hyperparameter, image or manifest trains a new job and records the new key", async () => {
+            const key = await recordedKey();
+            mocks.sagemaker.on(ListModelPackagesCommand).resolves(listed("Approved"));
+            mocks.sagemaker.on(DescribeModelPackageCommand).resolves(describedVersion({ ReuseKey: key }));
+            const changes: [string, () => void, string[]][] = [
+                ["hyperparameter", () => undefined, ["--config", JSON.stringify({ ...TRAINING_CONFIG, hyperparameters: { ...TRAINING_CONFIG.hyperparameters, eta: 0.2 } })]],
+                ["image", () => undefined, ["--image-uri", "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-churn:def"]],
+                ["manifest", () => { mocks.s3.on(GetObjectCommand, { Key: "run-42/manifest.json" }).resolves({ Body: body(JSON.stringify({ ...MANIFEST, rowsOut: 1 })) }); }, []],
+            ];
+            for (const [what, arrange, extra] of changes) {
+                arrange();
+                mocks.sagemaker.resetHistory();
+                mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
+                const runIo = new CapturedIo();
+                assert.equal(await main(args(extra), { backend: mocks.backend, io: runIo, clock }), 0, runIo.all);
+                assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 1, `${what}: trains`);
+                assert.match(runIo.all, /reuse: no version with this key/);
+                const recorded = mocks.sagemaker.commandCalls(CreateModelPackageCommand)[0].args[0].input.CustomerMetadataProperties!.ReuseKey;
+                assert.match(recorded, /^train-[0-9a-f]{64}$/);
+                assert.notEqual(recorded, key, `${what}: new key`);
+            }
+        });
+
+        it("a Rejected version is never reused, even with the same key (the gate or a person said no)", async () => {
+            const key = await recordedKey();
+            mocks.sagemaker.on(ListModelPackagesCommand).resolves(listed("Rejected"));
+            mocks.sagemaker.on(DescribeModelPackageCommand).resolves({ ...describedVersion({ ReuseKey: key }), ModelApprovalStatus: "Rejected" });
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
+            assert.equal(await run(), 0, io.all);
+            assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 1);
+            assert.doesNotMatch(io.all, /reused:/);
+        });
+
+        it("reuse=false (env REUSE, the pipeline variable) trains even when the key is recorded; a bad value exits 2", async () => {
+            const key = await recordedKey();
+            mocks.sagemaker.on(ListModelPackagesCommand).resolves(listed("PendingManualApproval"));
+            mocks.sagemaker.on(DescribeModelPackageCommand).resolves(describedVersion({ ReuseKey: key }));
+            mocks.sagemaker.on(DescribeTrainingJobCommand).rejectsOnce(notFound()).resolves(completed());
+            const envIo = new CapturedIo({ REUSE: "false" });
+            assert.equal(await main(args(["--execution-id", "audit-execution"]), { backend: mocks.backend, io: envIo, clock }), 0, envIo.all);
+            assert.equal(mocks.sagemaker.commandCalls(CreateTrainingJobCommand).length, 1);
+            assert.match(envIo.all, /reuse off for this execution/);
+            const badIo = new CapturedIo({ REUSE: "maybe" });
+            assert.equal(await main(args(), { backend: mocks.backend, io: badIo, clock }), 2);
+            assert.match(badIo.all, /--reuse \(env REUSE\) is "maybe": expected "true"/);
+        });
     });
 
     it("refuses an ETL prefix without manifest.json (exit 1) and starts nothing", async () => {
