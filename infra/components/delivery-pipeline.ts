@@ -92,8 +92,8 @@ export interface DeliveryPipelineArgs {
      */
     readonly pulumiOrganization?: string;
     /**
-     * CodeBuild compute of the deploy projects. `pulumi up` runs the Node program and three provider plugins (aws,
-     * awsx, pulumiservice) at once; BUILD_GENERAL1_SMALL gives 4 GiB, BUILD_GENERAL1_MEDIUM 8 GiB and 4 vCPUs
+     * CodeBuild compute of the deploy projects. `pulumi up` runs the Node program and two provider plugins (aws,
+     * pulumiservice) at once; BUILD_GENERAL1_SMALL gives 4 GiB, BUILD_GENERAL1_MEDIUM 8 GiB and 4 vCPUs
      * (CodeBuild API reference, ProjectEnvironment.computeType). Not measured here (no Pulumi CLI on the build
      * machine): lower it only after watching a deploy's memory.
      * @default "BUILD_GENERAL1_MEDIUM"

@@ -49,7 +49,7 @@ for (const stack of definedStacks()) {
         });
 
         it("uses mlops:<module>:<Type> tokens for every component", () => {
-            // Components of other packages (awsx) carry their own tokens.
+            // Components of other packages carry their own tokens.
             const components = graph.resources.filter((r) => !r.custom && !/^(pulumi|awsx):/.test(r.type));
             assert.ok(components.length > 0);
             for (const c of components) assert.match(c.type, /^mlops:[a-z][a-zA-Z]*:[A-Z][A-Za-z]*$/, c.type);
