@@ -114,8 +114,13 @@ const monitoringSchema = z.strictObject({
         .default("cron(0 * ? * * *)"),
     instanceType: sagemakerInstanceType.default("ml.m5.large"),
     maxRuntimeSeconds: z.number().int().min(60).max(3600).default(3600),
-    /** Baseline-drift distance above which a feature counts as drifted (Model Monitor's comparison_threshold). */
-    driftThreshold: share.default(0.1),
+    /**
+     * Allowed false-alarm rate of the drift rule per monitoring window (family-wise over the features, Holm):
+     * monitor/drift_checker/drift_rule.py. 0.01 with hourly windows is about one false alarm in 100 hours.
+     */
+    driftAlpha: z.number().gt(0).lt(1).default(0.01),
+    /** Windows with fewer captured requests get the verdict `insufficient data`, never a drift alarm. */
+    driftMinWindow: z.number().int().min(1).max(1_000_000).default(100),
     /** A retrain started within this many hours suppresses another one. */
     retrainCooldownHours: z.number().min(0).max(720).default(24),
     modelQuality: z

@@ -2,14 +2,13 @@
  * Composes one environment from its validated config. Kept apart from `index.ts` so tests can evaluate any
  * stack in-process (`createStack(parseConfig(...))`) without re-importing modules.
  */
-import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
 import { DeliveryPipeline } from "./components/delivery-pipeline";
 import { DeliveryMetrics } from "./components/delivery-metrics";
 import { Deployments, deploySessionSeconds } from "./components/deployments";
-import { DriftMonitor, driftFeaturesFromSchema } from "./components/drift-monitor";
+import { DriftMonitor } from "./components/drift-monitor";
 import { EtlJob } from "./components/etl-job";
 import { ImageBuild } from "./components/image-build";
 import { ModelImage } from "./components/model-image";
@@ -219,8 +218,10 @@ function createDriftMonitor({ config, context, baseline, shared, opts }: StackPa
         kmsKeyArn: baseline.kmsKeyArn,
         alertsTopicArn: baseline.alertsTopicArn,
         reportsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
-        // The ETL's default dataset schema: its feature order gives Model Monitor's column names.
-        features: driftFeaturesFromSchema(path.resolve(__dirname, "..", "data", "churn.schema.json")),
+        // The monitoring job runs the serving version's image (it carries the drift checker) and reads that version's
+        // features and their types from its own baseline: nothing here depends on one dataset's schema.
+        imageUri: serving.modelVersion!.imageUri,
+        imageRepositoryArn: shared.imageRepositoryArn,
         pipelineName: shared.pipelineName,
         pipelineArn: shared.pipelineArn,
         groundTruthS3Uri: config.monitoring.modelQuality.enabled

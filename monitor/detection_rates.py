@@ -6,13 +6,13 @@ with ``--feature`` shifted by ``--shift`` nominal standard deviations, once unsh
 random streams make the two windows identical except for the shift). Each window is encoded with the ETL's
 ``encode_records``, sent through ``write_capture`` / ``read_capture`` as SageMaker data capture files, and checked
 against the baseline with the same code as ``check_drift.py``. A window counts as flagged when the check reports
-any violation. Prints the rate of flagged windows in both arms and the threshold used.
+any violation. Prints the rate of flagged windows in both arms and the drift rule's false-alarm rate (alpha).
 
 The baseline is built once: from a real ETL run (``--etl-run <curated>/<runId>``: its ``manifest.json`` and
 ``baseline/``), or, by default, from ``--train-rows`` generated rows with this package's statistics builder
-(same format as the ETL's baseline; ``--compare-etl`` shows how the two agree). The threshold is the baseline's
-own ``comparison_threshold`` (0.1, Model Monitor's default) unless ``--threshold`` overrides it; it was fixed
-before any trial ran, not tuned on these seeds.
+(same format as the ETL's baseline; ``--compare-etl`` shows how the two agree). Drift is decided by the drift
+rule (``drift_checker.drift_rule``) at ``--alpha`` (default 0.01), fixed before any trial ran, not tuned on these
+seeds. ``benchmarks/drift_benchmark.py`` measures false alarms and detection over many more windows.
 
     .venv/bin/python monitor/detection_rates.py [--etl-run DIR] [--trials 100] [--window 1000] [--shift 0.5]
     .venv/bin/python monitor/detection_rates.py --compare-etl DIR
@@ -40,6 +40,7 @@ for folder in ("monitor", "data", "etl"):
 
 from drift_checker import (Baseline, CapturedRequest, build_statistics, check_rows, columns_from_rows,  # noqa: E402
                            csv_rows, input_rows, numeric_distance, read_capture, suggest_constraints, write_capture)
+from drift_checker.drift_rule import DEFAULT_ALPHA  # noqa: E402
 from mlops_etl.encode_records import encode_records  # noqa: E402
 from mlops_etl.schema import OTHER  # noqa: E402
 from synthetic_churn import IMPORTANT_FEATURE, NUMERIC, Drift, generate, schema_dict  # noqa: E402
@@ -86,7 +87,7 @@ class Arm:
 
 
 def run_window(baseline: Baseline, manifest: dict, rows: int, seed: int, drift: Drift, column: str,
-               threshold: float | None, workdir: Path) -> tuple[bool, bool, float, float, list[str]]:
+               alpha: float, workdir: Path) -> tuple[bool, bool, float, float, list[str]]:
     """One window through encoding, capture files and the check: (flagged, feature flagged, distances, kinds)."""
     window = generate(rows, seed, drift)
     lines = csv_rows(encode_records(window, manifest), manifest)
@@ -97,7 +98,7 @@ def run_window(baseline: Baseline, manifest: dict, rows: int, seed: int, drift: 
     shifts = "-".join(f"{name}={value}" for name, value in sorted(drift.shift.items())) or "none"
     root = workdir / f"capture-{seed}-{shifts}"
     write_capture(requests, root, "churn-prod", file_id=str(seed))
-    result, _ = check_rows(baseline, input_rows(read_capture(root)), threshold_override=threshold)
+    result, _ = check_rows(baseline, input_rows(read_capture(root)), alpha=alpha)
     kinds = [f"{v.feature_name}:{v.constraint_check_type}" for v in result.violations]
     feature_hit = any(v.feature_name == column and v.constraint_check_type == "baseline_drift_check"
                       for v in result.violations)
@@ -105,7 +106,7 @@ def run_window(baseline: Baseline, manifest: dict, rows: int, seed: int, drift: 
 
 
 def measure(baseline: Baseline, manifest: dict, *, feature: str, shift: float, trials: int, window: int,
-            first_seed: int, threshold: float | None) -> tuple[Arm, Arm]:
+            first_seed: int, alpha: float = DEFAULT_ALPHA) -> tuple[Arm, Arm]:
     column = f"_c{manifest['features'].index(feature)}"
     arms = (Arm(shift), Arm(0.0))
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +114,7 @@ def measure(baseline: Baseline, manifest: dict, *, feature: str, shift: float, t
             for arm in arms:
                 drift = Drift(shift={feature: arm.shift}) if arm.shift else Drift()
                 flagged, hit, distance, largest, kinds = run_window(baseline, manifest, window, seed, drift, column,
-                                                                    threshold, Path(tmp))
+                                                                    alpha, Path(tmp))
                 arm.flagged.append(int(flagged))
                 arm.feature_flagged.append(int(hit))
                 arm.distances.append(distance)
@@ -166,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train-rows", type=int, default=14000, help="rows of the builder's baseline")
     parser.add_argument("--baseline-seed", type=int, default=11)
     parser.add_argument("--etl-run", type=Path, help="use this ETL run's manifest.json and baseline/ instead")
-    parser.add_argument("--threshold", type=float, help="override the baseline's comparison_threshold")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="the drift rule's false-alarm rate")
     parser.add_argument("--json", type=Path, help="also write the full result here")
     parser.add_argument("--compare-etl", type=Path, metavar="RUN_DIR",
                         help="only compare this package's statistics builder with an ETL run's baseline")
@@ -184,17 +185,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         baseline, manifest = builder_baseline(args.train_rows, args.baseline_seed)
         source = f"builder, {args.train_rows} generated rows, seed {args.baseline_seed}"
-    dist = baseline.constraints["monitoring_config"]["distribution_constraints"]
-    threshold = args.threshold if args.threshold is not None else dist["comparison_threshold"]
     shifted, clean = measure(baseline, manifest, feature=args.feature, shift=args.shift, trials=args.trials,
-                             window=args.window, first_seed=args.first_seed, threshold=args.threshold)
+                             window=args.window, first_seed=args.first_seed, alpha=args.alpha)
     result = {
         "baseline": source, "feature": args.feature, "window": args.window,
         "seeds": [args.first_seed, args.first_seed + args.trials - 1],
-        "threshold": threshold, "comparisonMethod": dist.get("comparison_method"),
+        "alpha": args.alpha,
         "shifted": summary(shifted), "unshifted": summary(clean), "seconds": round(time.monotonic() - started, 1),
     }
-    print(f"baseline: {source}; threshold {threshold} ({result['comparisonMethod']}); window {args.window} "
+    print(f"baseline: {source}; drift rule alpha {args.alpha}; window {args.window} "
           f"requests; seeds {args.first_seed}..{args.first_seed + args.trials - 1}")
     print(f"shift {args.shift} std on {args.feature}: drift flagged in {shifted.rate():.0%} of {args.trials} windows "
           f"(distance mean {result['shifted']['featureDistance']['mean']:.3f}, "

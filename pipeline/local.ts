@@ -93,6 +93,18 @@ const BAD_DATA_DIRTY_FRACTION = "0.3";
 const WEAK_HYPERPARAMETERS = { max_depth: "1", eta: "0.01", num_round: "2", early_stopping_rounds: "1" };
 
 
+/** A reproducible uniform [0, 1) stream (mulberry32): the local capture's sampling follows the run's seed. */
+export function seededRandom(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
 /** Io for the steps: their lines go to the run's log, not the console. */
 function logIo(logFile: string): Io {
     const write = (line: string) => fs.appendFileSync(logFile, `${line}\n`);
@@ -103,6 +115,9 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     const print = options.print ?? ((l: string) => console.log(l));
     const config = loadStackFile(options.stack);
     const trainHosts = options.trainHosts ?? config.training.instanceCount;
+    // The local prod endpoint and its drift check behave as the prod stack configures them on AWS.
+    const prodConfig = loadStackFile("prod");
+    const samplingPercentage = prodConfig.endpoint.dataCapture.samplingPercentage;
     // Lowercase: the run id doubles as the run's "bucket" name.
     const runId = `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..+/, "").toLowerCase()}-${options.scenario}`;
     const runsRoot = path.resolve(options.runsRoot);
@@ -179,7 +194,9 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     captureRoot: path.join(runDir, "capture"),
                     endpointName: `${group}-prod`,
                     variantName: "primary",
-                    samplingPercentage: 100,
+                    samplingPercentage,
+                    // Seeded, so a run's captured sample is reproducible.
+                    random: seededRandom(options.seed + 2000),
                 });
                 await proxy.listen(await freePort());
             } else {
@@ -338,17 +355,21 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                 const result: ReplayResult = await replayTraffic(prodUrl!, traffic);
                 if (result.failed > 0) throw new Error(`${result.failed} of ${result.requests} requests failed: ${result.errors[0]}`);
                 summary.traffic = { ...result, drifted: options.scenario === "drift" ? DRIFT_SHIFT : "no" };
-                return { value: result, detail: `${result.requests} requests to version ${prod!.version.version} in ${result.seconds.toFixed(1)}s, p50 ${result.latencyP50Ms.toFixed(1)} ms, p99 ${result.latencyP99Ms.toFixed(1)} ms, ${proxy!.captured} captured` };
+                summary.traffic = { ...(summary.traffic as object), captured: proxy!.captured, samplingPercentage };
+                return { value: result, detail: `${result.requests} requests to version ${prod!.version.version} in ${result.seconds.toFixed(1)}s, p50 ${result.latencyP50Ms.toFixed(1)} ms, p99 ${result.latencyP99Ms.toFixed(1)} ms, ${proxy!.captured} captured (prod samples ${samplingPercentage}%)` };
             }, { afterGateStop: true });
             if (replay) {
                 await stages.run("drift check", async () => {
                     const output = path.join(runDir, "drift");
                     const capture = path.join(runDir, "capture");
+                    // The same drift rule and settings as the prod monitoring job (monitor/drift_checker).
                     const result = await runPython("monitor/check_drift.py", [
                         "--baseline-dir", path.join(manifestDir, "baseline"), "--capture-dir", capture,
                         "--manifest", path.join(manifestDir, "manifest.json"), "--output", output,
+                        "--alpha", String(prodConfig.monitoring.driftAlpha), "--min-window", String(prodConfig.monitoring.driftMinWindow),
                     ], path.join(logs, "drift.log"));
                     if (result.code === 2) throw new Error(`drift check could not run; see ${logs}/drift.log`);
+                    const rule = /drift verdict: (drift|no drift|insufficient data|not evaluated);/.exec(result.output)?.[1] ?? "not evaluated";
                     const violations = (JSON.parse(fs.readFileSync(path.join(output, "constraint_violations.json"), "utf8")).violations ?? []) as Violation[];
                     const manifest = JSON.parse(fs.readFileSync(path.join(manifestDir, "manifest.json"), "utf8"));
                     const names: Record<string, string> = Object.fromEntries((manifest.baselineColumns ?? []).map((c: { name: string; feature: string }) => [c.name, c.feature]));
@@ -360,12 +381,16 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                         featureNames: names,
                         endpoint: `${group}-prod`,
                         captureDir: capture,
+                        verdict: rule,
+                        capturedRequests: proxy?.captured,
                     }));
                     const drifted = violations.filter((v) => v.constraint_check_type === "baseline_drift_check").map((v) => names[v.feature_name] ?? v.feature_name);
-                    summary.drift = { verdict: violations.length === 0 ? "no drift" : "drift flagged", violations: violations.length, driftedFeatures: drifted, report: html };
+                    const verdict = rule === "drift" ? "drift flagged" : rule;
+                    summary.drift = { verdict, rule: { alpha: prodConfig.monitoring.driftAlpha, minWindow: prodConfig.monitoring.driftMinWindow }, violations: violations.length, driftedFeatures: drifted, report: html };
+                    const listed = [...new Set(violations.map((v) => `${names[v.feature_name] ?? v.feature_name} ${v.constraint_check_type}`))].slice(0, 4).join(", ");
                     return {
                         value: violations,
-                        detail: violations.length === 0 ? "no drift" : `drift flagged: ${violations.length} violation(s) (${[...new Set(violations.map((v) => `${names[v.feature_name] ?? v.feature_name} ${v.constraint_check_type}`))].slice(0, 4).join(", ")})`,
+                        detail: violations.length === 0 ? verdict : `${verdict}: ${violations.length} violation(s) (${listed})`,
                     };
                 }, { afterGateStop: true });
             }

@@ -261,5 +261,26 @@ export const policies: StackValidationPolicy[] = [
             if (p.networkConfig?.enableNetworkIsolation !== true) report(`${label(job)}: network isolation must be on`, job.urn);
             if (p.networkConfig?.enableInterContainerTrafficEncryption !== true) report(`${label(job)}: inter-container traffic must be encrypted`, job.urn);
         }
+        // Job definitions inside CloudFormation stacks (the data-quality job needs ContainerEntrypoint, which only
+        // AWS::SageMaker::DataQualityJobDefinition offers): the same four requirements on the template.
+        const cfnMonitoringTypes = ["AWS::SageMaker::DataQualityJobDefinition", "AWS::SageMaker::ModelQualityJobDefinition"];
+        for (const stack of ofType(resources, "aws:cloudformation/stack:Stack")) {
+            let template: any;
+            try {
+                template = typeof stack.props.templateBody === "string" ? JSON.parse(stack.props.templateBody) : undefined;
+            } catch {
+                template = undefined; // YAML or not yet known (preview): nothing to check here
+            }
+            for (const [id, resource] of Object.entries<any>(template?.Resources ?? {})) {
+                if (!cfnMonitoringTypes.includes(resource?.Type)) continue;
+                const p = resource.Properties ?? {};
+                const where = `${label(stack)} ${id}`;
+                const output = p.DataQualityJobOutputConfig ?? p.ModelQualityJobOutputConfig;
+                if (!output?.KmsKeyId) report(`${where}: outputs must be KMS-encrypted`, stack.urn);
+                if (!p.JobResources?.ClusterConfig?.VolumeKmsKeyId) report(`${where}: volumes must be KMS-encrypted`, stack.urn);
+                if (p.NetworkConfig?.EnableNetworkIsolation !== true) report(`${where}: network isolation must be on`, stack.urn);
+                if (p.NetworkConfig?.EnableInterContainerTrafficEncryption !== true) report(`${where}: inter-container traffic must be encrypted`, stack.urn);
+            }
+        }
     }),
 ];

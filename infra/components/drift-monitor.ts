@@ -1,6 +1,4 @@
 import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MonitoringConfig } from "../config";
@@ -10,36 +8,59 @@ import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
 import { PIPELINE_VARIABLES } from "./delivery-pipeline";
 import { SAGEMAKER_PROCESSING_LOG_GROUP } from "../lib/stack-deploy-policy";
 
-/** Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule). */
+/**
+ * Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule).
+ * Our container writes its metrics as files that the platform publishes, exactly as the prebuilt analyzer does
+ * (AWS developer guide, "CloudWatch Metrics for Bring Your Own Containers"); that page spells the namespace
+ * "/aws/sagemaker/Endpoint/data-metrics" and "CloudWatch Metrics" (prebuilt container) "/aws/sagemaker/Endpoints/
+ * data-metric". The value below is the one this stack has always read; confirm it on the first deployment
+ * (`aws cloudwatch list-metrics --metric-name drift_window_requests`): the silent alarm fires if it is wrong.
+ */
 export const DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics";
 /** … and model-quality metrics. */
 export const MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics";
-/** SageMaker's prebuilt Model Monitor image (data and model quality). */
+/** SageMaker's prebuilt Model Monitor image (model quality only: data quality runs our own container). */
 export const ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer";
+/**
+ * The data-quality job runs the serving model's image with this entrypoint: `bin/monitor` (model-container/bin),
+ * which runs monitor/drift_checker/processing_job.py. The image keeps its programs in /opt/program/bin
+ * (model-container/Dockerfile); an explicit path does not depend on the processing job's PATH.
+ */
+export const MONITOR_ENTRYPOINT = ["/opt/program/bin/monitor"];
+/**
+ * Metric names our monitoring container emits (monitor/drift_checker/processing_job.py; a test keeps the two in
+ * step). `drift_detected` is 1 or 0 for a window the drift rule judged, and absent for `insufficient data`.
+ */
+export const DRIFT_METRICS = {
+    detected: "drift_detected",
+    insufficientData: "drift_insufficient_data",
+    windowRequests: "drift_window_requests",
+    featureDistancePrefix: "feature_baseline_drift_",
+} as const;
 /** Processing jobs (every monitoring execution is one) log here; SageMaker names the group itself. */
 export const PROCESSING_LOG_GROUP = SAGEMAKER_PROCESSING_LOG_GROUP;
-/** A metric-math alarm may reference at most 10 metrics (CloudWatch hard limit). */
-export const MAX_METRICS_PER_ALARM = 10;
 /** Container paths of the monitoring job's input and output. */
 const ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint";
 const OUTPUT_PATH = "/opt/ml/processing/output";
 const HOUR_SECONDS = 3600;
 
-/** A feature as Model Monitor names it (`_c<i>` for headerless CSV) and as people know it. */
+/** A feature as Model Monitor names it (`_c<i>` for headerless CSV), as people know it, and its type. */
 export interface DriftFeature {
     readonly name: string;
     readonly column: string;
+    /** The drift rule tests numeric features with Kolmogorov-Smirnov, categorical ones with chi-square. */
+    readonly type: "numeric" | "categorical";
 }
 
 /**
- * Model Monitor on one endpoint and the retraining loop it drives: a data-quality job definition against the
- * serving version's baseline, an hourly schedule on the endpoint's captured traffic, alarms on the drift metrics and
- * on a silent monitor, an EventBridge rule that sends drift alarms to the alerts topic and to a retrain-trigger
+ * Model Monitor on one endpoint and the retraining loop it drives: a data-quality job definition running our drift
+ * checker (the serving model's image, entrypoint {@link MONITOR_ENTRYPOINT}) against the serving version's baseline,
+ * an hourly schedule on the endpoint's captured traffic, an alarm on the drift verdict and one on a silent monitor, an EventBridge rule that sends drift alarms to the alerts topic and to a retrain-trigger
  * Lambda, and (optionally) model-quality monitoring against ground-truth labels with an AUC alarm.
  */
 export interface DriftMonitorArgs {
     readonly context: StackContext;
-    /** Config `monitoring`: schedule, instance type, runtime, drift threshold, cooldown, model quality. */
+    /** Config `monitoring`: schedule, instance type, runtime, drift rule (alpha, minimum window), cooldown, model quality. */
     readonly monitoring: MonitoringConfig;
     /** The monitored endpoint's name. */
     readonly endpointName: pulumi.Input<string>;
@@ -58,8 +79,18 @@ export interface DriftMonitorArgs {
     readonly alertsTopicArn: pulumi.Input<string>;
     /** Bucket the monitoring reports go to, under `monitoring/<endpoint>/`. */
     readonly reportsBucket: { readonly name: pulumi.Input<string>; readonly arn: pulumi.Input<string> };
-    /** Features whose drift metrics the alarms watch (usually every feature, see {@link driftFeaturesFromSchema}). */
-    readonly features: readonly DriftFeature[];
+    /**
+     * The serving version's features and types, when known (e.g. from its ETL manifest's `baselineColumns`): they
+     * fix which columns the drift rule treats as categorical and name the features in the alarm. Without them the
+     * container reads both from the serving version's own baseline (docs/contracts.md §2: categorical codes are
+     * `Integral`, numeric features `Fractional`), never from another dataset's schema.
+     * @default undefined
+     */
+    readonly features?: readonly DriftFeature[];
+    /** The serving version's model image: it carries the drift checker the data-quality job runs. */
+    readonly imageUri: pulumi.Input<string>;
+    /** Its ECR repository, which the monitoring role pulls the image from. */
+    readonly imageRepositoryArn: pulumi.Input<string>;
     /** The retraining pipeline (in the host stack). */
     readonly pipelineName: pulumi.Input<string>;
     readonly pipelineArn: pulumi.Input<string>;
@@ -101,12 +132,17 @@ export interface DriftMonitorArgs {
 
 export class DriftMonitor extends pulumi.ComponentResource {
     readonly role: aws.iam.Role;
-    readonly dataQualityJobDefinition: aws.sagemaker.DataQualityJobDefinition;
-    readonly schedule: aws.sagemaker.MonitoringSchedule;
+    /**
+     * The data-quality job definition and its schedule, as a CloudFormation stack: @pulumi/aws's
+     * DataQualityJobDefinition has no ContainerEntrypoint, which our container needs
+     * (AWS::SageMaker::DataQualityJobDefinition has it). One stack, so a replaced job definition is switched on
+     * the schedule before the old one is deleted.
+     */
+    readonly dataQuality: aws.cloudformation.Stack;
     readonly scheduleName: pulumi.Output<string>;
-    /** Alarms whose ALARM state starts a retrain: the drift alarms (and the AUC alarm with model quality). */
+    /** Alarms whose ALARM state starts a retrain: the drift alarm (and the AUC alarm with model quality). */
     readonly retrainAlarmNames: readonly string[];
-    readonly driftAlarms: readonly aws.cloudwatch.MetricAlarm[];
+    readonly driftAlarm: aws.cloudwatch.MetricAlarm;
     readonly silentAlarm: aws.cloudwatch.MetricAlarm;
     readonly retrainRule: aws.cloudwatch.EventRule;
     readonly retrainTrigger: PipelineFunction;
@@ -130,26 +166,29 @@ export class DriftMonitor extends pulumi.ComponentResource {
             ? undefined
             : pulumi.output(args.groundTruthS3Uri).apply((uri) => s3Location(uri, "groundTruthS3Uri", parent));
         const reportsS3Uri = pulumi.interpolate`s3://${args.reportsBucket.name}/monitoring/${args.endpointName}`;
-        // AWS documents the analyzer as `<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer`,
-        // untagged, i.e. `latest` ("Amazon SageMaker Model Monitor prebuilt container"); without a tag the provider
-        // would ask for `:1`, which AWS does not document for this repository.
-        const image = aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY, imageTag: "latest" }, { parent });
+        const dataQualityScheduleName = namer.name("sagemaker", "data-quality");
+        // Only model quality runs the prebuilt analyzer. AWS documents it as
+        // `<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-model-monitor-analyzer`, untagged, i.e. `latest`
+        // ("Amazon SageMaker Model Monitor prebuilt container"); without a tag the provider would ask for `:1`.
+        const image = monitoring.modelQuality.enabled
+            ? aws.sagemaker.getPrebuiltEcrImageOutput({ repositoryName: ANALYZER_REPOSITORY, imageTag: "latest" }, { parent })
+            : undefined;
 
         const logGroup = args.createProcessingLogGroup ? createLogGroup() : undefined;
         const logGroupDependency = logGroup ? [logGroup] : [];
         this.role = createRole();
         const rolePolicy = createRolePolicy();
-        this.dataQualityJobDefinition = createDataQualityJobDefinition();
-        this.schedule = createSchedule();
-        this.scheduleName = this.schedule.name;
-        this.driftAlarms = createDriftAlarms();
+        this.dataQuality = createDataQuality();
+        // The name is fixed; taking it through the stack's id makes readers wait until the schedule exists.
+        this.scheduleName = this.dataQuality.id.apply(() => dataQualityScheduleName);
+        this.driftAlarm = createDriftAlarm();
         this.silentAlarm = createSilentAlarm();
         if (monitoring.modelQuality.enabled) {
             this.modelQuality = createModelQuality();
             this.aucAlarm = createAucAlarm(this.modelQuality);
         }
         this.retrainAlarmNames = [
-            ...this.driftAlarms.map((_, i) => driftAlarmName(i)),
+            namer.name("alarm", "feature-drift"),
             ...(this.aucAlarm ? [namer.name("alarm", "model-quality-auc")] : []),
         ];
         this.retrainRule = createRetrainRule();
@@ -159,7 +198,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
 
         this.registerOutputs({
             roleArn: this.role.arn,
-            dataQualityJobDefinitionName: this.dataQualityJobDefinition.name,
+            dataQualityStackName: this.dataQuality.name,
             scheduleName: this.scheduleName,
             retrainAlarmNames: this.retrainAlarmNames,
             silentAlarmName: this.silentAlarm.name,
@@ -173,11 +212,12 @@ export class DriftMonitor extends pulumi.ComponentResource {
         }
 
         function validate() {
-            if (args.features.length === 0) invalid("features is empty; give at least one feature whose drift the alarms watch");
+            if (args.features?.length === 0) invalid("features is empty; leave it out to take the features from the serving version's baseline");
             const seen = new Set<string>();
-            for (const f of args.features) {
+            for (const f of args.features ?? []) {
                 if (!/^_c\d+$/.test(f.column)) invalid(`feature ${f.name} has column ${JSON.stringify(f.column)}; expected Model Monitor's headerless name _c<index>`);
                 if (seen.has(f.column)) invalid(`column ${f.column} is listed twice`);
+                if (f.type !== "numeric" && f.type !== "categorical") invalid(`feature ${f.name} has type ${JSON.stringify(f.type)}; expected numeric or categorical`);
                 seen.add(f.column);
             }
             if (monitoring.modelQuality.enabled && args.groundTruthS3Uri === undefined) {
@@ -267,10 +307,10 @@ export class DriftMonitor extends pulumi.ComponentResource {
                     Resource: arnOf(context, "logs", `log-group:${PROCESSING_LOG_GROUP}:*`),
                 },
                 {
-                    Sid: "PullAnalyzerImage",
+                    Sid: "PullModelImage",
                     Effect: "Allow",
                     Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    Resource: pulumi.interpolate`arn:${context.partition}:ecr:${context.region}:${image.registryId}:repository/${ANALYZER_REPOSITORY}`,
+                    Resource: args.imageRepositoryArn,
                 },
                 {
                     Sid: "AuthenticateToEcr",
@@ -280,6 +320,14 @@ export class DriftMonitor extends pulumi.ComponentResource {
                     Resource: "*",
                 },
             ];
+            if (image) {
+                statements.push({
+                    Sid: "PullAnalyzerImage",
+                    Effect: "Allow",
+                    Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    Resource: pulumi.interpolate`arn:${context.partition}:ecr:${context.region}:${image.registryId}:repository/${ANALYZER_REPOSITORY}`,
+                });
+            }
             if (groundTruth) {
                 statements.push(
                     {
@@ -305,50 +353,81 @@ export class DriftMonitor extends pulumi.ComponentResource {
             return pulumi.interpolate`arn:${context.partition}:s3:::${location.bucket}/${location.key}`;
         }
 
-        function jobResources() {
+        /** The data-quality job's container environment: the drift rule's settings and the categorical columns. */
+        function monitorEnvironment(): Record<string, string> {
             return {
-                clusterConfig: {
-                    instanceCount: 1,
-                    instanceType: monitoring.instanceType,
-                    volumeSizeInGb: volumeSizeGb,
-                    volumeKmsKeyId: args.kmsKeyArn,
-                },
+                drift_alpha: String(monitoring.driftAlpha),
+                drift_min_window: String(monitoring.driftMinWindow),
+                ...(args.features
+                    ? { drift_categorical_columns: args.features.filter((f) => f.type === "categorical").map((f) => f.column).join(",") }
+                    : {}),
             };
         }
 
-        function createDataQualityJobDefinition() {
-            // Every field forces replacement, so a fixed name would block create-before-delete; Pulumi's autonaming
-            // (`<logical name>-<random>`) would leave the environment prefix the deploy policies scope to
-            // (infra/lib/stack-deploy-policy.ts). The name is the prefix plus a hash of the definition: a change
-            // gives a new name, and the deployers' `data-quality-job-definition/<project>-<env>-*` covers it.
-            const definition = {
-                dataQualityAppSpecification: { imageUri: image.registryPath },
-                dataQualityBaselineConfig: {
-                    constraintsResource: { s3Uri: args.baselineConstraintsUri },
-                    statisticsResource: { s3Uri: args.baselineStatisticsUri },
+        function createDataQuality() {
+            const jobProperties = pulumi.output({
+                DataQualityAppSpecification: {
+                    ImageUri: args.imageUri,
+                    ContainerEntrypoint: MONITOR_ENTRYPOINT,
+                    Environment: monitorEnvironment(),
                 },
-                dataQualityJobInput: {
-                    endpointInput: {
-                        endpointName: args.endpointName,
-                        localPath: ENDPOINT_INPUT_PATH,
-                        s3InputMode: "File",
-                        s3DataDistributionType: "FullyReplicated",
+                DataQualityBaselineConfig: {
+                    ConstraintsResource: { S3Uri: args.baselineConstraintsUri },
+                    StatisticsResource: { S3Uri: args.baselineStatisticsUri },
+                },
+                DataQualityJobInput: {
+                    EndpointInput: {
+                        EndpointName: args.endpointName,
+                        LocalPath: ENDPOINT_INPUT_PATH,
+                        S3InputMode: "File",
+                        S3DataDistributionType: "FullyReplicated",
                     },
                 },
-                dataQualityJobOutputConfig: {
-                    kmsKeyId: args.kmsKeyArn,
-                    monitoringOutputs: {
-                        s3Output: { s3Uri: pulumi.interpolate`${reportsS3Uri}/data-quality`, localPath: OUTPUT_PATH, s3UploadMode: "EndOfJob" },
+                DataQualityJobOutputConfig: {
+                    KmsKeyId: args.kmsKeyArn,
+                    MonitoringOutputs: [{ S3Output: { S3Uri: pulumi.interpolate`${reportsS3Uri}/data-quality`, LocalPath: OUTPUT_PATH, S3UploadMode: "EndOfJob" } }],
+                },
+                JobResources: { ClusterConfig: { InstanceCount: 1, InstanceType: monitoring.instanceType, VolumeSizeInGB: volumeSizeGb, VolumeKmsKeyId: args.kmsKeyArn } },
+                NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
+                RoleArn: parent.role.arn,
+                StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
+            });
+            const template = pulumi.all([jobProperties, args.endpointName]).apply(([properties, endpointName]) => JSON.stringify({
+                AWSTemplateFormatVersion: "2010-09-09",
+                Description: `Data-quality (drift) monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
+                Resources: {
+                    JobDefinition: {
+                        Type: "AWS::SageMaker::DataQualityJobDefinition",
+                        Properties: {
+                            // Every property forces replacement, so the name follows the content: a changed job gets a
+                            // new name (CloudFormation creates it, moves the schedule, deletes the old one), and the
+                            // name keeps the stack's prefix, which the deploy role's permissions are scoped to.
+                            JobDefinitionName: namer.name("sagemaker", "data-quality",
+                                createHash("sha256").update(JSON.stringify(properties)).digest("hex").slice(0, 8)),
+                            ...properties,
+                        },
+                    },
+                    Schedule: {
+                        Type: "AWS::SageMaker::MonitoringSchedule",
+                        Properties: {
+                            MonitoringScheduleName: dataQualityScheduleName,
+                            EndpointName: endpointName,
+                            MonitoringScheduleConfig: {
+                                MonitoringJobDefinitionName: { "Fn::GetAtt": ["JobDefinition", "JobDefinitionName"] },
+                                MonitoringType: "DataQuality",
+                                ScheduleConfig: { ScheduleExpression: monitoring.scheduleExpression },
+                            },
+                        },
                     },
                 },
-                jobResources: jobResources(),
-                networkConfig: { enableNetworkIsolation: true, enableInterContainerTrafficEncryption: true },
-                roleArn: parent.role.arn,
-                stoppingCondition: { maxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
-            };
-            return new aws.sagemaker.DataQualityJobDefinition(`${name}-data-quality`, {
-                ...definition,
-                name: contentName("data-quality", definition),
+                Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
+            }));
+            return new aws.cloudformation.Stack(`${name}-data-quality`, {
+                // Named with the environment prefix the deploy policies scope CloudFormation to; updated in place.
+                name: namer.name("sagemaker", "data-quality-monitoring"),
+                templateBody: template,
+                onFailure: "ROLLBACK",
+                timeoutInMinutes: 30,
             }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
         }
 
@@ -358,73 +437,49 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 namer.name("sagemaker", what, createHash("sha256").update(json).digest("hex").slice(0, 8)));
         }
 
-        function createSchedule() {
-            return new aws.sagemaker.MonitoringSchedule(`${name}-schedule`, {
-                name: namer.name("sagemaker", "data-quality"),
-                monitoringScheduleConfig: {
-                    monitoringJobDefinitionName: parent.dataQualityJobDefinition.name,
-                    monitoringType: "DataQuality",
-                    scheduleConfig: { scheduleExpression: monitoring.scheduleExpression },
-                },
+        function dataDimensions() {
+            // The schedule's name is fixed, so the alarms can name it before the stack exists.
+            return { Endpoint: args.endpointName, MonitoringSchedule: dataQualityScheduleName };
+        }
+
+        function createDriftAlarm() {
+            const listed = args.features
+                ? args.features.map((f) => `${f.name} (${f.column}, ${f.type})`).join(", ")
+                : "the serving version's baseline features";
+            const description = `Data drift: the drift rule (two-sample tests per feature, Holm's correction, false-alarm rate ` +
+                `${monitoring.driftAlpha} per window, at least ${monitoring.driftMinWindow} requests) found the captured traffic ` +
+                `changed on at least one of ${listed}. See constraint_violations.json under the monitoring reports. A retrain ` +
+                `starts unless one ran within ${monitoring.retrainCooldownHours}h.`;
+            return new aws.cloudwatch.MetricAlarm(`${name}-drift`, {
+                name: namer.name("alarm", "feature-drift"),
+                // CloudWatch allows 1024 characters; the feature list is what gets cut.
+                alarmDescription: description.length <= 1024 ? description : `${description.slice(0, 1020)}...`,
+                namespace: DATA_METRICS_NAMESPACE,
+                metricName: DRIFT_METRICS.detected,
+                dimensions: dataDimensions(),
+                statistic: "Maximum",
+                period: HOUR_SECONDS,
+                comparisonOperator: "GreaterThanOrEqualToThreshold",
+                threshold: 1,
+                evaluationPeriods: 1,
+                datapointsToAlarm: 1,
+                // No verdict (no execution, or insufficient data) is not drift; the silent alarm reports a stopped monitor.
+                treatMissingData: "notBreaching",
+                alarmActions: [args.alertsTopicArn],
+                okActions: [args.alertsTopicArn],
             }, { parent });
         }
 
-        function dataDimensions() {
-            return { Endpoint: args.endpointName, MonitoringSchedule: parent.schedule.name };
-        }
-
-        function driftAlarmName(chunk: number) {
-            const chunks = Math.ceil(args.features.length / MAX_METRICS_PER_ALARM);
-            return chunks === 1 ? namer.name("alarm", "feature-drift") : namer.name("alarm", "feature-drift", String(chunk + 1));
-        }
-
-        function createDriftAlarms() {
-            const chunks: DriftFeature[][] = [];
-            for (let i = 0; i < args.features.length; i += MAX_METRICS_PER_ALARM) chunks.push(args.features.slice(i, i + MAX_METRICS_PER_ALARM));
-            return chunks.map((features, chunk) => {
-                const ids = features.map((_, i) => `f${i}`);
-                return new aws.cloudwatch.MetricAlarm(`${name}-drift${chunks.length === 1 ? "" : `-${chunk + 1}`}`, {
-                    name: driftAlarmName(chunk),
-                    alarmDescription: `Data drift on ${args.features.length === features.length ? "" : "some of "}the features ` +
-                        `${features.map((f) => `${f.name} (${f.column})`).join(", ")}: the largest baseline drift distance ` +
-                        `exceeds ${monitoring.driftThreshold}. A retrain starts unless one ran within ${monitoring.retrainCooldownHours}h.`,
-                    metricQueries: [
-                        ...features.map((f, i) => ({
-                            id: ids[i],
-                            label: f.name,
-                            returnData: false,
-                            metric: {
-                                namespace: DATA_METRICS_NAMESPACE,
-                                metricName: `feature_baseline_drift_${f.column}`,
-                                dimensions: dataDimensions(),
-                                period: HOUR_SECONDS,
-                                stat: "Maximum",
-                            },
-                        })),
-                        { id: "drift", label: "largest feature drift distance", expression: `MAX([${ids.join(", ")}])`, returnData: true },
-                    ],
-                    comparisonOperator: "GreaterThanThreshold",
-                    threshold: monitoring.driftThreshold,
-                    evaluationPeriods: 1,
-                    datapointsToAlarm: 1,
-                    // No result is not drift; the silent alarm reports a monitor that stopped producing results.
-                    treatMissingData: "notBreaching",
-                    alarmActions: [args.alertsTopicArn],
-                    okActions: [args.alertsTopicArn],
-                }, { parent });
-            });
-        }
-
         function createSilentAlarm() {
-            const first = args.features[0];
             return new aws.cloudwatch.MetricAlarm(`${name}-silent`, {
                 name: namer.name("alarm", "data-quality-silent"),
                 alarmDescription: `No data-quality result for ${silentAfterHours} hours: the monitoring executions fail, or the ` +
                     `endpoint captured no traffic. See log group ${PROCESSING_LOG_GROUP} and the schedule's executions.`,
                 namespace: DATA_METRICS_NAMESPACE,
-                metricName: `feature_non_null_${first.column}`,
+                // Every completed execution publishes the number of requests it judged (0 when none were captured).
+                metricName: DRIFT_METRICS.windowRequests,
                 dimensions: dataDimensions(),
-                statistic: "SampleCount",
+                statistic: "Maximum",
                 period: HOUR_SECONDS,
                 evaluationPeriods: silentAfterHours,
                 datapointsToAlarm: silentAfterHours,
@@ -439,7 +494,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
         function createModelQuality() {
             const scheduleName = namer.name("sagemaker", "model-quality");
             const jobDefinition = {
-                ModelQualityAppSpecification: { ImageUri: image.registryPath, ProblemType: "BinaryClassification" },
+                ModelQualityAppSpecification: { ImageUri: image!.registryPath, ProblemType: "BinaryClassification" },
                 ModelQualityJobInput: {
                     EndpointInput: {
                         EndpointName: args.endpointName,
@@ -585,7 +640,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
         }
 
         function createFailureRule() {
-            const schedules: pulumi.Input<string>[] = [parent.schedule.arn];
+            const schedules: pulumi.Input<string>[] = [arnOf(context, "sagemaker", `monitoring-schedule/${dataQualityScheduleName}`)];
             if (parent.modelQuality) {
                 schedules.push(arnOf(context, "sagemaker", pulumi.interpolate`monitoring-schedule/${namer.name("sagemaker", "model-quality")}`));
             }
@@ -631,22 +686,4 @@ export function s3Location(uri: string, what: string, parent?: pulumi.Resource):
         throw parent ? new pulumi.ResourceError(message, parent) : new Error(message);
     }
     return { bucket: match[1], key: match[2] };
-}
-
-/**
- * The features of a dataset schema (docs/contracts.md §1) with the column names Model Monitor gives them: the ETL
- * writes numeric features, then categorical ones, in schema order, as headerless CSV (`_c0`, `_c1`, …).
- */
-export function driftFeaturesFromSchema(schemaPath: string): DriftFeature[] {
-    let schema: { numeric?: { name?: unknown }[]; categorical?: { name?: unknown }[] };
-    try {
-        schema = JSON.parse(fs.readFileSync(schemaPath, "utf8"));
-    } catch (e) {
-        throw new Error(`cannot read the dataset schema ${path.basename(schemaPath)} for the drift alarms: ${(e as Error).message}`);
-    }
-    const names = [...(schema.numeric ?? []), ...(schema.categorical ?? [])].map((f) => f?.name);
-    if (names.length === 0 || !names.every((n): n is string => typeof n === "string" && n.length > 0)) {
-        throw new Error(`dataset schema ${path.basename(schemaPath)} lists no features (numeric[].name, categorical[].name)`);
-    }
-    return names.map((name, i) => ({ name, column: `_c${i}` }));
 }

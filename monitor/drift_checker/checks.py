@@ -12,20 +12,13 @@ documentation leaves a detail open, the choice made here is stated):
 - ``data_type_check``: the share of non-null values whose kind matches the constraint's ``inferred_type`` is
   below ``datatype_check_threshold`` (1.0 = every value must match). Integral values also match Fractional
   (a whole number is a valid double); String matches any value; Unknown is not checked.
-- ``baseline_drift_check``, numeric features: the L-infinity distance between the baseline's and the window's
-  cumulative distribution functions, sup over x of ``|F_baseline(x) - F_window(x)|`` with ``F(x) = P(X <= x)``,
-  exceeds ``comparison_threshold``. F_baseline comes from the baseline's KLL sketch (items of level ``h``
-  weigh ``2**h``), F_window is the window's exact empirical CDF (Model Monitor sketches the window too; a
-  1,000-value window fits a k=2048 sketch exactly), and the supremum is taken over every sketch item and window
-  value, where a step function attains it. Without a sketch, F_baseline is known only at the bucket edges and
-  the supremum is taken there. ``comparison_method`` "Simple" is that distance; for "Robust", documented only
-  as "based on the two-sample Kolmogorov-Smirnov test, for when there are not enough samples", the same
-  distance must in addition exceed the KS test's critical value at alpha = 0.05,
-  ``1.358 * sqrt((n + m) / (n * m))``, so a small window cannot raise a violation by sampling noise alone.
-- ``baseline_drift_check``, String features: ``categorical_drift_method`` "LInfinity" is the largest absolute
-  difference between the two category frequency tables, compared with ``categorical_comparison_threshold``;
-  "ChiSquared" is Pearson's test of the window's counts against the baseline's frequencies, a violation when
-  its p-value is below that threshold.
+- ``baseline_drift_check``: one rule decides (``drift_rule.py``): a two-sample test per feature (Kolmogorov-Smirnov
+  for continuous features against the baseline's KLL sketch, chi-square for categorical ones), Holm's
+  family-wise correction at ``alpha`` across the compared features, and no verdict below ``min_window``
+  requests (``insufficient data``). One violation per feature the rule flags, naming its test, statistic and
+  p-value. ``comparison_threshold``, ``comparison_method`` and the categorical thresholds of the constraints are
+  not used: a fixed distance ignores the sample sizes. ``numeric_distance`` / ``categorical_distance`` remain as
+  that former rule, for the benchmark that compares the two.
 - ``categorical_values_check``: String features with ``string_constraints.domains``: the share of non-null
   window values inside the domain is below ``domain_content_threshold``.
 
@@ -42,6 +35,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .drift_rule import DEFAULT_ALPHA, DEFAULT_MIN_WINDOW, DriftVerdict, decide
 from .errors import DriftCheckError
 from .statistics import (DEFAULT_MONITORING_CONFIG, FRACTIONAL, NUMERIC_TYPES, STRING, UNKNOWN, ParsedColumn,
                          require_features)
@@ -71,6 +65,10 @@ class CheckResult:
     violations: list[Violation] = field(default_factory=list)
     distances: dict[str, float] = field(default_factory=dict)
     row_count: int = 0
+    #: Non-null share of every baseline feature in the window (Model Monitor's feature_non_null metric).
+    completeness: dict[str, float] = field(default_factory=dict)
+    #: The drift rule's verdict; None when drift was not evaluated (constraints or comparisons disabled).
+    verdict: DriftVerdict | None = None
 
     def as_violations_document(self) -> dict:
         """``constraint_violations.json`` exactly as Model Monitor writes it."""
@@ -206,17 +204,18 @@ def _statistics_by_name(statistics: Mapping) -> dict[str, Mapping]:
 
 
 def check_window(statistics: Mapping, constraints: Mapping, columns: Sequence[ParsedColumn], *,
-                 display_names: Mapping[str, str] | None = None, threshold_override: float | None = None,
-                 completeness_tolerance: float = 0.0) -> CheckResult:
+                 display_names: Mapping[str, str] | None = None, completeness_tolerance: float = 0.0,
+                 alpha: float = DEFAULT_ALPHA, min_window: int = DEFAULT_MIN_WINDOW,
+                 categorical: Mapping[str, bool] | None = None) -> CheckResult:
     """Evaluates the baseline's constraints against a window given as columns (position = baseline order).
 
     display_names maps Model Monitor's column names (``_c0``) to feature names for the descriptions.
-    threshold_override replaces every feature's ``comparison_threshold`` (numeric drift).
+    alpha, min_window and categorical are the drift rule's (``drift_rule.decide``).
     """
     names = display_names or {}
     features = require_features(constraints, "baseline constraints")
     stats = _statistics_by_name(statistics)
-    global_config = effective_config(constraints, threshold_override=threshold_override)
+    global_config = effective_config(constraints)
     rows = max((c.count for c in columns), default=0)
     result = CheckResult(row_count=rows)
     if not _enabled(global_config, "evaluate_constraints"):
@@ -236,14 +235,16 @@ def check_window(statistics: Mapping, constraints: Mapping, columns: Sequence[Pa
             f"There are extra columns in current dataset. Number of columns in current dataset: {window_n}, "
             f"Number of columns in baseline constraints: {baseline_n}"))
 
+    compared: list[tuple[Mapping, ParsedColumn]] = []
     for feat, column in zip(features, columns):
         name = feat["name"]
         label = _label(name, names)
-        config = effective_config(constraints, feat, threshold_override)
+        config = effective_config(constraints, feat)
         expected = feat["inferred_type"]
         present = column.num_present
 
         completeness = present / column.count
+        result.completeness[name] = completeness
         required = feat.get("completeness")
         if required is not None and completeness < float(required) - completeness_tolerance - 1e-12:
             result.violations.append(Violation(
@@ -276,60 +277,26 @@ def check_window(statistics: Mapping, constraints: Mapping, columns: Sequence[Pa
                     f"Data does not conform to the baseline domain. Expected at least {domain_threshold * 100:.1f}% "
                     f"of values in the domain, Observed: {inside * 100:.1f}%; values outside it: {shown}.{label}"))
 
-        dist_config = config["distribution_constraints"]
-        if not _enabled(dist_config, "perform_comparison"):
+        if not _enabled(config["distribution_constraints"], "perform_comparison"):
             continue
         baseline = stats.get(name)
         if baseline is None:
             raise DriftCheckError(f"baseline statistics have no feature {name!r} although the constraints list it")
-        violation = _drift(name, expected, baseline, column, dist_config, label, result)
-        if violation:
-            result.violations.append(violation)
+        compared.append((baseline, column))
+
+    if compared:
+        verdict = decide([b for b, _ in compared], [c for _, c in compared], alpha=alpha, min_window=min_window,
+                         categorical=categorical)
+        result.verdict = verdict
+        for test in verdict.tests:
+            result.distances[test.name] = test.distance
+            if test.drifted:
+                result.violations.append(Violation(
+                    test.name, "baseline_drift_check",
+                    f"Baseline drift: {test.test} test statistic {test.statistic:.4f}, p-value {test.p_value:.3g} "
+                    f"<= {test.threshold:.3g} (Holm, false-alarm rate {alpha} per window; {test.window_size} "
+                    f"window values, {test.baseline_size} baseline rows){_label(test.name, names)}"))
     return result
-
-
-def _drift(name: str, expected: str, baseline: Mapping, column: ParsedColumn, config: Mapping, label: str,
-           result: CheckResult) -> Violation | None:
-    if expected in NUMERIC_TYPES:
-        window = column.numbers()
-        distribution = baseline.get("numerical_statistics", {}).get("distribution")
-        if len(window) == 0 or not distribution:
-            return None
-        method = config.get("comparison_method", "Robust")
-        if method not in NUMERIC_METHODS:
-            raise DriftCheckError(f"distribution_constraints.comparison_method: got {method!r}; "
-                                  f"allowed: {', '.join(NUMERIC_METHODS)}")
-        threshold = _threshold(config, "comparison_threshold")
-        distance = numeric_distance(distribution, window)
-        result.distances[name] = distance
-        if distance <= threshold:
-            return None
-        if method == "Robust":
-            n = float(baseline["numerical_statistics"].get("common", {}).get("num_present", 0)) or float(len(window))
-            critical = KS_C_ALPHA_05 * math.sqrt((n + len(window)) / (n * len(window)))
-            if distance <= critical:
-                return None
-        return Violation(name, "baseline_drift_check",
-                         f"Baseline drift distance: {distance} exceeds threshold: {threshold}{label}")
-    if expected == STRING:
-        buckets = baseline.get("string_statistics", {}).get("distribution", {}).get("categorical", {}).get("buckets")
-        values = column.present_strings()
-        if not buckets or not values:
-            return None
-        method = config.get("categorical_drift_method", "LInfinity")
-        if method not in CATEGORICAL_METHODS:
-            raise DriftCheckError(f"distribution_constraints.categorical_drift_method: got {method!r}; "
-                                  f"allowed: {', '.join(CATEGORICAL_METHODS)}")
-        threshold = _threshold(config, "categorical_comparison_threshold")
-        value = categorical_distance(buckets, values, method)
-        result.distances[name] = value
-        if method == "LInfinity" and value > threshold:
-            return Violation(name, "baseline_drift_check",
-                             f"Baseline drift distance: {value} exceeds threshold: {threshold}{label}")
-        if method == "ChiSquared" and value < threshold:
-            return Violation(name, "baseline_drift_check",
-                             f"Chi-squared test p-value: {value} is below threshold: {threshold}{label}")
-    return None
 
 
 def display_names_from_manifest(manifest: Mapping[str, Any]) -> dict[str, str]:

@@ -20,6 +20,10 @@ export interface DriftReportInput {
     readonly featureNames: Readonly<Record<string, string>>;
     readonly endpoint: string;
     readonly captureDir: string;
+    /** The drift rule's verdict (monitor/drift_checker/drift_rule.py): drift, no drift or insufficient data. */
+    readonly verdict?: string;
+    /** Requests the capture sampled (the window the rule judged); the bars show all replayed rows. */
+    readonly capturedRequests?: number;
 }
 
 /** Counts of `values` in the baseline's buckets (values outside fall into the first/last). */
@@ -76,14 +80,16 @@ export function renderDriftReport(input: DriftReportInput): string {
         return `<section><h3>${escapeHtml(name)} ${flag}</h3>${plot}<p>baseline mean ${Number(feature.numerical_statistics?.mean).toFixed(3)}, window mean ${mean.toFixed(3)} (${values.length} values)</p></section>`;
     }).join("");
     const rows = input.violations.map((v) => `<tr><td>${escapeHtml(v.feature_name)}</td><td>${escapeHtml(v.constraint_check_type)}</td><td>${escapeHtml(v.description)}</td></tr>`).join("");
-    const verdict = input.violations.length === 0 ? "no drift" : `${input.violations.length} violation(s)`;
+    const counted = input.violations.length === 0 ? "no violations" : `${input.violations.length} violation(s)`;
+    const verdict = input.verdict ? `${input.verdict}, ${counted}` : (input.violations.length === 0 ? "no drift" : counted);
     return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Drift check of ${escapeHtml(input.endpoint)}: ${escapeHtml(verdict)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 .baseline{fill:#4c78a8}.window{fill:#f58518}.axis{stroke:#333}.title{font-weight:600}svg text{font-size:11px}.flag{background:#c62828;color:#fff;padding:1px 6px;border-radius:3px;font-size:.8em}
 section{display:inline-block;vertical-align:top;margin:0 1rem 1rem 0}</style></head><body>
 <h1>Drift check of <code>${escapeHtml(input.endpoint)}</code>: <span id="verdict">${escapeHtml(verdict)}</span></h1>
-<p>${input.windowRows.length} captured requests from <code>${escapeHtml(input.captureDir)}</code> compared with the training data's baseline.
+<p>${input.capturedRequests ?? input.windowRows.length} captured requests from <code>${escapeHtml(input.captureDir)}</code> judged against the training data's baseline
+(two-sample tests per feature with a family-wise false-alarm rate; fewer requests than the minimum window give "insufficient data"); the bars show all ${input.windowRows.length} replayed requests.
 Bars: share of rows per baseline bucket — <span style="color:#4c78a8">■ baseline</span> <span style="color:#f58518">■ captured window</span>.</p>
 <h2>Violations</h2>${rows ? `<table id="violations"><tr><th>feature</th><th>check</th><th>description</th></tr>${rows}</table>` : "<p id=\"violations\">none</p>"}
 <h2>Features</h2>${sections}

@@ -1,16 +1,19 @@
 /**
- * The drift monitor in the graph: Model Monitor job definition and schedule, encryption and isolation, the
- * monitoring role, alarms, the EventBridge loop to the alerts topic and the retrain trigger, its cooldown, and the
+ * The drift monitor in the graph: the data-quality job definition running our container (the serving model's image,
+ * entrypoint bin/monitor) and its schedule, encryption and isolation, the monitoring role, alarms on the metrics the
+ * container emits, the EventBridge loop to the alerts topic and the retrain trigger, its cooldown, and the
  * optional model-quality monitor. Prod runs it (stack file values); dev has it off.
  */
 import { strict as assert } from "assert";
+import * as fs from "fs";
 import * as path from "path";
-import { DriftMonitor, driftFeaturesFromSchema, MAX_METRICS_PER_ALARM, s3Location } from "../../infra/components/drift-monitor";
+import { DATA_METRICS_NAMESPACE, DRIFT_METRICS, DriftMonitor, MONITOR_ENTRYPOINT, s3Location } from "../../infra/components/drift-monitor";
 import { testBed } from "../harness/fixtures";
 import { PIPELINE_VARIABLES } from "../../infra/components/delivery-pipeline";
 import {
     ACCOUNT_ID,
     evaluate,
+    evaluateStack,
     evaluateStackOk,
     hostSharedFixture,
     modelVersionFixture,
@@ -27,10 +30,13 @@ const statements = (policy: string): Statement[] => JSON.parse(policy).Statement
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const resources = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
 
-const SCHEMA_FEATURES = ["tenure_months", "monthly_charges", "total_charges", "support_calls", "data_usage_gb", "age",
-    "contract", "payment_method", "internet_service", "region"];
 const prodMonitoring = () => JSON.parse(readStackConfig("prod")["mlops:monitoring"]);
 const shared = hostSharedFixture();
+
+/** The data-quality job definition and schedule: a CloudFormation template (see DriftMonitor.dataQuality). */
+function dataQualityTemplate(graph: StackGraph, name = "drift-monitor-data-quality"): any {
+    return JSON.parse(graph.one("aws:cloudformation/stack:Stack", name).inputs.templateBody);
+}
 
 function monitorResources(graph: StackGraph): RecordedResource[] {
     const component = graph.ofType("mlops:monitoring:DriftMonitor");
@@ -48,48 +54,97 @@ describe("drift monitor: prod (stack file values)", () => {
         topicArn = graph.one("aws:sns/topic:Topic", /alerts$/).state.arn;
     });
 
-    it("defines a data-quality job against the serving version's baseline and the prod endpoint", () => {
-        const job = graph.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs;
-        const endpoint = graph.one("aws:sagemaker/endpoint:Endpoint");
+    it("runs our container: the serving version's image with entrypoint bin/monitor and the drift rule's settings", () => {
+        const app = dataQualityTemplate(graph).Resources.JobDefinition.Properties.DataQualityAppSpecification;
+        assert.equal(app.ImageUri, modelVersionFixture().imageUri, "the image of the version that serves, from the registry");
+        assert.deepEqual(app.ContainerEntrypoint, ["/opt/program/bin/monitor"]);
+        assert.deepEqual(MONITOR_ENTRYPOINT, ["/opt/program/bin/monitor"]);
+        // The features and their types come from the serving version's baseline (inside the container), not a schema.
+        assert.deepEqual(app.Environment, { drift_alpha: "0.01", drift_min_window: "100" });
+        assert.deepEqual([prodMonitoring().driftAlpha, prodMonitoring().driftMinWindow], [0.01, 100]);
+        assert.equal(graph.calls.filter((c) => c.token === "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage").length, 0,
+            "no prebuilt analyzer while model quality is off");
+        assert.equal(graph.ofType("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").length, 0);
+    });
+
+    it("the entrypoint exists in the repository and is executable", () => {
+        const program = path.join(REPO_ROOT, "model-container", "bin", "monitor");
+        assert.ok(fs.statSync(program).mode & 0o111, "bin/monitor must be executable");
+        assert.match(fs.readFileSync(program, "utf8"), /from drift_checker\.processing_job import main/);
+        // The image puts bin/ and the drift checker where the entrypoint and bin/monitor's sys.path expect them.
+        const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "model-container", "Dockerfile"), "utf8");
+        assert.match(dockerfile, /^COPY model-container\/bin\/ \/opt\/program\/bin\/$/m);
+        assert.match(dockerfile, /^COPY monitor\/drift_checker \/opt\/program\/drift_checker$/m);
+        assert.equal(path.posix.dirname(MONITOR_ENTRYPOINT[0]), "/opt/program/bin");
+    });
+
+    it("defines the job against the serving version's baseline and the prod endpoint, as before", () => {
+        const job = dataQualityTemplate(graph).Resources.JobDefinition;
+        assert.equal(job.Type, "AWS::SageMaker::DataQualityJobDefinition");
+        const p = job.Properties;
         const run = `s3://${shared.curatedBucketName}/runs/2026-11-01T00-00-00Z/baseline`;
-        assert.deepEqual(job.dataQualityBaselineConfig, {
-            constraintsResource: { s3Uri: `${run}/constraints.json` },
-            statisticsResource: { s3Uri: `${run}/statistics.json` },
+        assert.deepEqual(p.DataQualityBaselineConfig, {
+            ConstraintsResource: { S3Uri: `${run}/constraints.json` },
+            StatisticsResource: { S3Uri: `${run}/statistics.json` },
         });
-        assert.equal(job.dataQualityJobInput.endpointInput.endpointName, endpoint.state.name);
-        assert.equal(job.dataQualityJobInput.endpointInput.localPath, "/opt/ml/processing/input/endpoint");
-        assert.equal(job.dataQualityAppSpecification.imageUri,
-            "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest");
-        const imageCall = graph.calls.find((c) => c.token === "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage");
-        assert.equal(imageCall?.inputs.repositoryName, "sagemaker-model-monitor-analyzer");
-        assert.equal(job.jobResources.clusterConfig.instanceType, prodMonitoring().instanceType);
-        assert.equal(job.stoppingCondition.maxRuntimeInSeconds, 3600);
-        assert.equal(job.roleArn, graph.one("aws:iam/role:Role", "drift-monitor-role").state.arn);
-        // Not fixed (that would block create-before-delete) and not autonamed (that would leave the prefix the
-        // deployers' policies are scoped to): the prefix and a hash of the definition.
-        assert.match(job.name, /^mlops-prod-data-quality-[0-9a-f]{8}$/);
+        const endpoint = graph.one("aws:sagemaker/endpoint:Endpoint");
+        assert.deepEqual(p.DataQualityJobInput, { EndpointInput: {
+            EndpointName: endpoint.state.name, LocalPath: "/opt/ml/processing/input/endpoint",
+            S3InputMode: "File", S3DataDistributionType: "FullyReplicated",
+        } });
+        assert.equal(p.JobResources.ClusterConfig.InstanceType, prodMonitoring().instanceType);
+        assert.equal(p.JobResources.ClusterConfig.InstanceCount, 1);
+        assert.equal(p.StoppingCondition.MaxRuntimeInSeconds, 3600);
+        assert.equal(p.RoleArn, graph.one("aws:iam/role:Role", "drift-monitor-role").state.arn);
+        // Named after its content: within the deploy role's data-quality-job-definition/mlops-prod-* scope, and new
+        // whenever a property changes (every property forces replacement).
+        assert.match(p.JobDefinitionName, /^mlops-prod-data-quality-[0-9a-f]{8}$/);
+        assert.equal(graph.one("aws:cloudformation/stack:Stack", "drift-monitor-data-quality").inputs.name, "mlops-prod-data-quality-monitoring");
     });
 
     it("encrypts outputs and volumes with the stack key and isolates the job", () => {
-        const job = graph.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs;
-        assert.equal(job.dataQualityJobOutputConfig.kmsKeyId, keyArn);
-        assert.equal(job.jobResources.clusterConfig.volumeKmsKeyId, keyArn);
-        assert.deepEqual(job.networkConfig, { enableNetworkIsolation: true, enableInterContainerTrafficEncryption: true });
-        assert.equal(job.dataQualityJobOutputConfig.monitoringOutputs.s3Output.s3Uri,
-            `s3://${outputs.buckets.artifacts}/monitoring/mlops-prod-churn/data-quality`);
+        const p = dataQualityTemplate(graph).Resources.JobDefinition.Properties;
+        assert.equal(p.DataQualityJobOutputConfig.KmsKeyId, keyArn);
+        assert.equal(p.JobResources.ClusterConfig.VolumeKmsKeyId, keyArn);
+        assert.deepEqual(p.NetworkConfig, { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true });
+        assert.deepEqual(p.DataQualityJobOutputConfig.MonitoringOutputs, [{ S3Output: {
+            S3Uri: `s3://${outputs.buckets.artifacts}/monitoring/mlops-prod-churn/data-quality`,
+            LocalPath: "/opt/ml/processing/output", S3UploadMode: "EndOfJob",
+        } }]);
     });
 
-    it("schedules the job hourly on the endpoint with the configured cron", () => {
-        const schedule = graph.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule").inputs;
-        const job = graph.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition");
-        assert.equal(schedule.name, "mlops-prod-data-quality");
-        assert.deepEqual(schedule.monitoringScheduleConfig, {
-            monitoringJobDefinitionName: job.state.name,
-            monitoringType: "DataQuality",
-            scheduleConfig: { scheduleExpression: "cron(0 * ? * * *)" },
+    it("schedules the job hourly on the endpoint with the configured cron, in the same stack as the job", () => {
+        const template = dataQualityTemplate(graph);
+        assert.deepEqual(Object.keys(template.Resources).sort(), ["JobDefinition", "Schedule"]);
+        const schedule = template.Resources.Schedule;
+        assert.equal(schedule.Type, "AWS::SageMaker::MonitoringSchedule");
+        assert.deepEqual(schedule.Properties, {
+            MonitoringScheduleName: "mlops-prod-data-quality",
+            EndpointName: "mlops-prod-churn",
+            MonitoringScheduleConfig: {
+                MonitoringJobDefinitionName: { "Fn::GetAtt": ["JobDefinition", "JobDefinitionName"] },
+                MonitoringType: "DataQuality",
+                ScheduleConfig: { ScheduleExpression: "cron(0 * ? * * *)" },
+            },
         });
+        const stack = graph.one("aws:cloudformation/stack:Stack", "drift-monitor-data-quality").inputs;
+        assert.equal(stack.onFailure, "ROLLBACK");
         assert.equal(prodMonitoring().scheduleExpression, "cron(0 * ? * * *)");
         assert.equal(outputs.driftMonitor.scheduleName, "mlops-prod-data-quality");
+    });
+
+    it("the template is valid CloudFormation for every property it sets (cfn-lint's resource schema)", () => {
+        const schemaDir = path.join(REPO_ROOT, ".venv", "lib", "python3.11", "site-packages", "cfnlint", "data", "schemas");
+        const providers = JSON.parse(fs.readFileSync(path.join(schemaDir, "providers", "us-east-1.json"), "utf8"));
+        const template = dataQualityTemplate(graph);
+        for (const resource of Object.values(template.Resources) as any[]) {
+            const schema = JSON.parse(fs.readFileSync(path.join(schemaDir, "resources", `${providers[resource.Type]}.json`), "utf8"));
+            for (const key of Object.keys(resource.Properties)) assert.ok(key in schema.properties, `${resource.Type}.${key}`);
+            for (const key of schema.required ?? []) assert.ok(key in resource.Properties, `${resource.Type} needs ${key}`);
+        }
+        const app = JSON.parse(fs.readFileSync(path.join(schemaDir, "resources",
+            `${providers["AWS::SageMaker::DataQualityJobDefinition"]}.json`), "utf8")).definitions.DataQualityAppSpecification;
+        for (const key of Object.keys(template.Resources.JobDefinition.Properties.DataQualityAppSpecification)) assert.ok(key in app.properties, key);
     });
 
     it("gives the monitoring role only what the job needs, confined to this account", () => {
@@ -102,6 +157,9 @@ describe("drift monitor: prod (stack file values)", () => {
             for (const a of actions(s)) assert.ok(a !== "*" && !/:\*$/.test(a), `${s.Sid} grants ${a}`);
             if (resources(s).includes("*")) assert.ok(["PublishMonitoringMetrics", "AuthenticateToEcr"].includes(s.Sid!), `${s.Sid} uses Resource *`);
         }
+        assert.deepEqual(bySid.PullModelImage.Action, ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]);
+        assert.equal(bySid.PullModelImage.Resource, shared.imageRepositoryArn, "pulls only the model image's repository");
+        assert.equal(bySid.PullAnalyzerImage, undefined, "no analyzer image while model quality is off");
         const captureBucket = outputs.buckets.capture;
         assert.equal(bySid.ReadCapturedTraffic.Resource, `arn:aws:s3:::${captureBucket}/endpoints/mlops-prod-churn/*`);
         assert.deepEqual(bySid.ListCapturedTraffic.Condition, { StringLike: { "s3:prefix": "endpoints/mlops-prod-churn/*" } });
@@ -118,6 +176,36 @@ describe("drift monitor: prod (stack file values)", () => {
         assert.equal(bySid.ReadGroundTruth, undefined, "no labels access while model quality is off");
     });
 
+    it("lets the monitoring role pull only the model image and read only the baseline (IAM policy simulation)", async () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runSimulation } = require("@cloud-copilot/iam-simulate");
+        const policy = JSON.parse(graph.one("aws:iam/rolePolicy:RolePolicy", "drift-monitor-role-policy").inputs.policy);
+        const simulate = async (action: string, resource: string, contextVariables: Record<string, string> = {}) => {
+            const out = await runSimulation({
+                identityPolicies: [{ name: "monitor", policy }], serviceControlPolicies: [], resourceControlPolicies: [],
+                resourcePolicy: undefined,
+                request: { action, resource: { resource, accountId: ACCOUNT_ID }, principal: `arn:aws:iam::${ACCOUNT_ID}:role/monitor`, contextVariables },
+            }, {});
+            return out.overallResult ?? `error: ${JSON.stringify(out.errors)}`;
+        };
+        const run = `${shared.curatedBucketArn}/runs/2026-11-01T00-00-00Z/baseline`;
+        const cases: [string, string, Record<string, string>, string][] = [
+            ["ecr:BatchGetImage", shared.imageRepositoryArn, {}, "Allowed"],
+            ["ecr:GetDownloadUrlForLayer", shared.imageRepositoryArn, {}, "Allowed"],
+            ["ecr:BatchGetImage", "arn:aws:ecr:us-east-1:156813124566:repository/sagemaker-model-monitor-analyzer", {}, "ImplicitlyDenied"],
+            ["ecr:BatchGetImage", `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/another-image`, {}, "ImplicitlyDenied"],
+            ["ecr:PutImage", shared.imageRepositoryArn, {}, "ImplicitlyDenied"],
+            ["s3:GetObject", `${run}/statistics.json`, {}, "Allowed"],
+            ["s3:GetObject", `${run}/constraints.json`, {}, "Allowed"],
+            ["s3:GetObject", `${shared.curatedBucketArn}/runs/2026-11-01T00-00-00Z/train/part-0.csv`, {}, "ImplicitlyDenied"],
+            ["cloudwatch:PutMetricData", "*", { "cloudwatch:namespace": DATA_METRICS_NAMESPACE }, "Allowed"],
+            ["cloudwatch:PutMetricData", "*", { "cloudwatch:namespace": "Custom/Other" }, "ImplicitlyDenied"],
+        ];
+        for (const [action, resource, context, expected] of cases) {
+            assert.equal(await simulate(action, resource, context), expected, `${action} on ${resource}`);
+        }
+    });
+
     it("does not own SageMaker's account-wide processing-job log group by default", () => {
         assert.equal(graph.ofType("aws:cloudwatch/logGroup:LogGroup").filter((g) => g.inputs.name === "/aws/sagemaker/ProcessingJobs").length, 0);
     });
@@ -131,48 +219,57 @@ describe("drift monitor: prod (stack file values)", () => {
         assert.equal(group.retentionInDays, 365);
     });
 
-    it("alarms when any feature's baseline drift exceeds the threshold, one metric-math alarm over all ten features", () => {
+    it("alarms on the drift rule's verdict, the metric the container emits", () => {
         const alarm = graph.one("aws:cloudwatch/metricAlarm:MetricAlarm", "drift-monitor-drift").inputs;
         assert.equal(alarm.name, "mlops-prod-feature-drift");
-        assert.equal(alarm.threshold, prodMonitoring().driftThreshold);
-        assert.equal(alarm.comparisonOperator, "GreaterThanThreshold");
-        assert.equal(alarm.treatMissingData, "notBreaching");
+        assert.equal(alarm.namespace, "aws/sagemaker/Endpoints/data-metrics");
+        assert.equal(alarm.metricName, "drift_detected");
+        assert.deepEqual(alarm.dimensions, { Endpoint: "mlops-prod-churn", MonitoringSchedule: "mlops-prod-data-quality" });
+        assert.equal(alarm.statistic, "Maximum");
+        assert.equal(alarm.period, 3600);
+        assert.deepEqual([alarm.comparisonOperator, alarm.threshold], ["GreaterThanOrEqualToThreshold", 1]);
+        assert.equal(alarm.treatMissingData, "notBreaching", "insufficient data publishes no verdict: never an alarm");
         assert.deepEqual(alarm.alarmActions, [topicArn]);
         assert.deepEqual(alarm.okActions, [topicArn]);
-        const metrics = alarm.metricQueries.filter((q: any) => q.metric);
-        assert.equal(metrics.length, SCHEMA_FEATURES.length);
-        assert.ok(metrics.length <= MAX_METRICS_PER_ALARM);
-        assert.deepEqual(metrics.map((q: any) => q.metric.metricName), SCHEMA_FEATURES.map((_, i) => `feature_baseline_drift__c${i}`));
-        assert.deepEqual(metrics.map((q: any) => q.label), SCHEMA_FEATURES);
-        for (const q of metrics) {
-            assert.equal(q.metric.namespace, "aws/sagemaker/Endpoints/data-metrics");
-            assert.deepEqual(q.metric.dimensions, { Endpoint: "mlops-prod-churn", MonitoringSchedule: "mlops-prod-data-quality" });
-            assert.equal(q.metric.period, 3600);
-            assert.equal(q.returnData, false);
-        }
-        const expression = alarm.metricQueries.filter((q: any) => q.expression);
-        assert.deepEqual(expression.map((q: any) => [q.expression, q.returnData]), [["MAX([f0, f1, f2, f3, f4, f5, f6, f7, f8, f9])", true]]);
-        assert.match(alarm.alarmDescription, /tenure_months \(_c0\)/);
+        assert.match(alarm.alarmDescription, /false-alarm rate 0\.01 per window, at least 100 requests/);
+        assert.ok(alarm.alarmDescription.length <= 1024);
+    });
+
+    it("reads the metric names and dimensions the container writes (monitor/drift_checker/processing_job.py)", () => {
+        const source = fs.readFileSync(path.join(REPO_ROOT, "monitor", "drift_checker", "processing_job.py"), "utf8");
+        const constant = (name: string) => new RegExp(`^${name} = "([^"]+)"$`, "m").exec(source)?.[1];
+        assert.equal(constant("DRIFT_DETECTED_METRIC"), DRIFT_METRICS.detected);
+        assert.equal(constant("INSUFFICIENT_DATA_METRIC"), DRIFT_METRICS.insufficientData);
+        assert.equal(constant("WINDOW_REQUESTS_METRIC"), DRIFT_METRICS.windowRequests);
+        assert.equal(constant("FEATURE_DRIFT_PREFIX"), DRIFT_METRICS.featureDistancePrefix);
+        assert.match(source, /\{"Name": "Endpoint", "Value": settings\.endpoint_name\}/);
+        assert.match(source, /\{"Name": "MonitoringSchedule", "Value": settings\.schedule_name\}/);
+        const alarms = graph.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.inputs.namespace === DATA_METRICS_NAMESPACE);
+        assert.deepEqual(alarms.map((a) => a.inputs.metricName).sort(), [DRIFT_METRICS.detected, DRIFT_METRICS.windowRequests]);
     });
 
     it("alarms when the monitor falls silent (failed executions or no captured traffic)", () => {
         const alarm = graph.one("aws:cloudwatch/metricAlarm:MetricAlarm", "drift-monitor-silent").inputs;
-        assert.equal(alarm.metricName, "feature_non_null__c0");
+        assert.equal(alarm.metricName, "drift_window_requests");
         assert.equal(alarm.namespace, "aws/sagemaker/Endpoints/data-metrics");
+        assert.deepEqual(alarm.dimensions, { Endpoint: "mlops-prod-churn", MonitoringSchedule: "mlops-prod-data-quality" });
+        assert.equal(alarm.statistic, "Maximum");
         assert.equal(alarm.treatMissingData, "breaching");
         assert.equal(alarm.evaluationPeriods, 3);
-        assert.equal(alarm.comparisonOperator, "LessThanThreshold");
+        assert.deepEqual([alarm.comparisonOperator, alarm.threshold], ["LessThanThreshold", 1]);
         assert.deepEqual(alarm.alarmActions, [topicArn]);
     });
 
     it("routes failed monitoring executions of this schedule to the alerts topic, with retries and a dead-letter queue", () => {
         const rule = graph.one("aws:cloudwatch/eventRule:EventRule", "drift-monitor-failure-rule").inputs;
         const pattern = JSON.parse(rule.eventPattern);
-        const schedule = graph.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule");
         assert.deepEqual(pattern, {
             source: ["aws.sagemaker"],
             "detail-type": ["SageMaker Processing Job State Change"],
-            detail: { ProcessingJobStatus: ["Failed", "Stopped"], MonitoringScheduleArn: [schedule.state.arn] },
+            detail: {
+                ProcessingJobStatus: ["Failed", "Stopped"],
+                MonitoringScheduleArn: [`arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:monitoring-schedule/mlops-prod-data-quality`],
+            },
         });
         const target = graph.one("aws:cloudwatch/eventTarget:EventTarget", "drift-monitor-failure-rule-alerts").inputs;
         assert.equal(target.arn, topicArn);
@@ -242,7 +339,7 @@ describe("drift monitor: prod (stack file values)", () => {
     });
 
     it("has no model-quality monitor while it is off (the default)", () => {
-        assert.equal(graph.ofType("aws:cloudformation/stack:Stack").length, 0);
+        assert.deepEqual(graph.ofType("aws:cloudformation/stack:Stack").map((st) => st.name), ["drift-monitor-data-quality"]);
         assert.equal(graph.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name === "drift-monitor-auc").length, 0);
     });
 });
@@ -251,21 +348,39 @@ describe("drift monitor: config variations", () => {
     it("dev has monitoring off: no monitor, no job definition, no retrain trigger", async () => {
         const { graph, outputs } = await stackGraph("dev");
         assert.deepEqual(monitorResources(graph), []);
-        assert.equal(graph.ofType("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").length, 0);
-        assert.equal(graph.ofType("aws:sagemaker/monitoringSchedule:MonitoringSchedule").length, 0);
+        assert.equal(graph.ofType("aws:cloudformation/stack:Stack").length, 0);
         assert.equal(outputs.driftMonitor, undefined);
     });
 
-    it("takes the cooldown, threshold, schedule and instance type from config", async () => {
-        const monitoring = { ...prodMonitoring(), retrainCooldownHours: 6, driftThreshold: 0.25, scheduleExpression: "cron(30 */2 ? * * *)", instanceType: "ml.m5.xlarge", maxRuntimeSeconds: 1800 };
+    it("takes the cooldown, drift rule, schedule and instance type from config", async () => {
+        const monitoring = { ...prodMonitoring(), retrainCooldownHours: 6, driftAlpha: 0.005, driftMinWindow: 250, scheduleExpression: "cron(30 */2 ? * * *)", instanceType: "ml.m5.xlarge", maxRuntimeSeconds: 1800 };
         const { graph } = await evaluateStackOk("prod", { config: { monitoring } });
         const fn = graph.one("aws:lambda/function:Function", "drift-monitor-retrain-trigger-function").inputs;
         assert.equal(fn.environment.variables.RETRAIN_COOLDOWN_HOURS, "6");
-        assert.equal(graph.one("aws:cloudwatch/metricAlarm:MetricAlarm", "drift-monitor-drift").inputs.threshold, 0.25);
-        assert.equal(graph.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule").inputs.monitoringScheduleConfig.scheduleConfig.scheduleExpression, "cron(30 */2 ? * * *)");
-        const job = graph.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs;
-        assert.equal(job.jobResources.clusterConfig.instanceType, "ml.m5.xlarge");
-        assert.equal(job.stoppingCondition.maxRuntimeInSeconds, 1800);
+        const template = dataQualityTemplate(graph);
+        assert.equal(template.Resources.Schedule.Properties.MonitoringScheduleConfig.ScheduleConfig.ScheduleExpression, "cron(30 */2 ? * * *)");
+        const job = template.Resources.JobDefinition.Properties;
+        assert.deepEqual(job.DataQualityAppSpecification.Environment, { drift_alpha: "0.005", drift_min_window: "250" });
+        assert.equal(job.JobResources.ClusterConfig.InstanceType, "ml.m5.xlarge");
+        assert.equal(job.StoppingCondition.MaxRuntimeInSeconds, 1800);
+        const before = (await evaluateStackOk("prod")).graph;
+        const name = (g: StackGraph) => dataQualityTemplate(g).Resources.JobDefinition.Properties.JobDefinitionName;
+        assert.notEqual(name(graph), name(before), "a changed job definition gets a new name");
+        assert.equal(name(before), name((await evaluateStackOk("prod")).graph), "the same definition keeps its name");
+        assert.match(graph.one("aws:cloudwatch/metricAlarm:MetricAlarm", "drift-monitor-drift").inputs.alarmDescription, /0\.005 per window, at least 250 requests/);
+    });
+
+    it("refuses a drift alpha outside (0, 1) and a minimum window below 1, naming the key", async () => {
+        for (const [bad, message] of [[{ driftAlpha: 1 }, /driftAlpha/], [{ driftAlpha: 0 }, /driftAlpha/], [{ driftMinWindow: 0 }, /driftMinWindow/]] as const) {
+            const { error } = await evaluateStack("prod", { config: { monitoring: { ...prodMonitoring(), ...bad } } });
+            assert.match(String(error?.message), message);
+        }
+    });
+
+    it("uses the image of whichever version serves", async () => {
+        const version = { ...modelVersionFixture(), imageUri: `${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-model:src-feedface` };
+        const { graph } = await evaluateStackOk("prod", { modelVersion: version });
+        assert.equal(dataQualityTemplate(graph).Resources.JobDefinition.Properties.DataQualityAppSpecification.ImageUri, version.imageUri);
     });
 
     it("a cooldown of 0 reaches the function as \"0\"", async () => {
@@ -298,6 +413,8 @@ describe("drift monitor: config variations", () => {
         it("defines a binary-classification model-quality job joining captured predictions with labels under the prefix", () => {
             const job = template.Resources.JobDefinition;
             assert.equal(job.Type, "AWS::SageMaker::ModelQualityJobDefinition");
+            assert.ok(graph.calls.some((c) => c.token === "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage"
+                && c.inputs.repositoryName === "sagemaker-model-monitor-analyzer"));
             const p = job.Properties;
             assert.equal(p.ModelQualityAppSpecification.ProblemType, "BinaryClassification");
             assert.match(p.ModelQualityAppSpecification.ImageUri, /sagemaker-model-monitor-analyzer/);
@@ -332,6 +449,7 @@ describe("drift monitor: config variations", () => {
             const policy = statements(graph.one("aws:iam/rolePolicy:RolePolicy", "drift-monitor-role-policy").inputs.policy);
             const captureBucket = graph.one("aws:s3/bucket:Bucket", /capture$/).state.bucket;
             assert.equal(policy.find((s) => s.Sid === "ReadGroundTruth")!.Resource, `arn:aws:s3:::${captureBucket}/labels/churn/*`);
+            assert.match(String(policy.find((s) => s.Sid === "PullAnalyzerImage")!.Resource), /repository\/sagemaker-model-monitor-analyzer$/);
             const failure = JSON.parse(graph.one("aws:cloudwatch/eventRule:EventRule", "drift-monitor-failure-rule").inputs.eventPattern);
             assert.equal(failure.detail.MonitoringScheduleArn.length, 2);
             assert.equal(failure.detail.MonitoringScheduleArn[1], `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:monitoring-schedule/mlops-prod-model-quality`);
@@ -354,7 +472,8 @@ describe("drift monitor component", () => {
                 kmsKeyArn: bed.baseline.kmsKeyArn,
                 alertsTopicArn: bed.baseline.alertsTopicArn,
                 reportsBucket: { name: bed.baseline.buckets.artifacts.name, arn: bed.baseline.buckets.artifacts.arn },
-                features: SCHEMA_FEATURES.map((name, i) => ({ name, column: `_c${i}` })),
+                imageUri: `${ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/model:v1`,
+                imageRepositoryArn: `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/model`,
                 pipelineName: "pipe",
                 pipelineArn: `arn:aws:codepipeline:us-east-1:${ACCOUNT_ID}:pipe`,
                 ...overrides,
@@ -362,16 +481,26 @@ describe("drift monitor component", () => {
         });
     }
 
-    it("splits more than ten features over several drift alarms, all of which start a retrain", async () => {
-        const features = Array.from({ length: 23 }, (_, i) => ({ name: `f${i}`, column: `_c${i}` }));
+    it("with the serving version's features, fixes the categorical columns and names them in the alarm", async () => {
+        const features = [
+            { name: "petal_width", column: "_c0", type: "numeric" },
+            { name: "colour", column: "_c1", type: "categorical" },
+            { name: "shape", column: "_c2", type: "categorical" },
+        ];
         const { graph, error } = await monitor({ features });
         assert.equal(error, undefined);
-        const alarms = graph.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => /^dm-drift-\d$/.test(a.name))
-            .sort((a, b) => a.name.localeCompare(b.name));
-        assert.deepEqual(alarms.map((a) => a.inputs.metricQueries.filter((q: any) => q.metric).length), [10, 10, 3]);
-        assert.deepEqual(alarms.map((a) => a.inputs.name), ["mlops-prod-feature-drift-1", "mlops-prod-feature-drift-2", "mlops-prod-feature-drift-3"]);
-        const rule = JSON.parse(graph.one("aws:cloudwatch/eventRule:EventRule", "dm-retrain-rule").inputs.eventPattern);
-        assert.deepEqual(rule.detail.alarmName, alarms.map((a) => a.inputs.name));
+        const template = JSON.parse(graph.one("aws:cloudformation/stack:Stack", "dm-data-quality").inputs.templateBody);
+        assert.equal(template.Resources.JobDefinition.Properties.DataQualityAppSpecification.Environment.drift_categorical_columns, "_c1,_c2");
+        assert.match(graph.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dm-drift").inputs.alarmDescription,
+            /petal_width \(_c0, numeric\), colour \(_c1, categorical\), shape \(_c2, categorical\)/);
+    });
+
+    it("keeps one drift alarm however many features there are", async () => {
+        const features = Array.from({ length: 300 }, (_, i) => ({ name: `feature_with_a_long_name_${i}`, column: `_c${i}`, type: "numeric" }));
+        const { graph } = await monitor({ features });
+        const alarms = graph.ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("dm-drift"));
+        assert.equal(alarms.length, 1);
+        assert.ok(alarms[0].inputs.alarmDescription.length <= 1024, "CloudWatch limit");
     });
 
     it("defaults the baseline key to the stack key", async () => {
@@ -381,9 +510,10 @@ describe("drift monitor component", () => {
     });
 
     for (const [what, overrides, message] of [
-        ["no features", { features: [] }, /features is empty/],
-        ["a column not named _c<i>", { features: [{ name: "tenure", column: "tenure" }] }, /expected Model Monitor's headerless name _c<index>/],
-        ["a column twice", { features: [{ name: "a", column: "_c0" }, { name: "b", column: "_c0" }] }, /column _c0 is listed twice/],
+        ["an empty feature list", { features: [] }, /features is empty/],
+        ["a column not named _c<i>", { features: [{ name: "tenure", column: "tenure", type: "numeric" }] }, /expected Model Monitor's headerless name _c<index>/],
+        ["a column twice", { features: [{ name: "a", column: "_c0", type: "numeric" }, { name: "b", column: "_c0", type: "numeric" }] }, /column _c0 is listed twice/],
+        ["an unknown feature type", { features: [{ name: "a", column: "_c0", type: "ordinal" }] }, /has type "ordinal"; expected numeric or categorical/],
         ["a silent window of one hour", { silentAfterHours: 1 }, /silentAfterHours is 1/],
         ["a decision threshold of 1", { decisionThreshold: 1 }, /decisionThreshold is 1/],
     ] as const) {
@@ -401,7 +531,8 @@ describe("drift monitor component", () => {
                 monitoring: { ...bed.config.monitoring, modelQuality: { enabled: true, labelsPrefix: "gt/", minRocAuc: 0.7 } },
                 endpointName: "ep", captureS3Uri: "s3://b1/p/", baselineStatisticsUri: "s3://b2/s.json", baselineConstraintsUri: "s3://b2/c.json",
                 kmsKeyArn: bed.baseline.kmsKeyArn, alertsTopicArn: bed.baseline.alertsTopicArn,
-                reportsBucket: { name: "r", arn: "arn:aws:s3:::r" }, features: [{ name: "a", column: "_c0" }],
+                reportsBucket: { name: "r", arn: "arn:aws:s3:::r" },
+                imageUri: "img", imageRepositoryArn: "arn:aws:ecr:us-east-1:1:repository/r",
                 pipelineName: "p", pipelineArn: "arn:aws:codepipeline:us-east-1:1:p",
             }, bed.opts);
         });
@@ -411,13 +542,5 @@ describe("drift monitor component", () => {
     it("reads an S3 URI into bucket and key, and names a malformed one", () => {
         assert.deepEqual(s3Location("s3://my-bucket/a/b/", "x"), { bucket: "my-bucket", key: "a/b/" });
         assert.throws(() => s3Location("https://my-bucket/a", "captureS3Uri"), /captureS3Uri "https:\/\/my-bucket\/a" is not an S3 URI/);
-    });
-
-    it("names the features of the dataset schema after Model Monitor's headerless columns, numeric first", () => {
-        const features = driftFeaturesFromSchema(path.join(REPO_ROOT, "data", "churn.schema.json"));
-        assert.deepEqual(features.map((f) => f.name), SCHEMA_FEATURES);
-        assert.deepEqual(features.map((f) => f.column), SCHEMA_FEATURES.map((_, i) => `_c${i}`));
-        assert.throws(() => driftFeaturesFromSchema(path.join(REPO_ROOT, "package.json")), /lists no features/);
-        assert.throws(() => driftFeaturesFromSchema(path.join(REPO_ROOT, "missing.json")), /cannot read the dataset schema/);
     });
 });

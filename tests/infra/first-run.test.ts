@@ -117,13 +117,13 @@ describe("first run in a fresh account (scenarios)", function () {
     });
 });
 
-describe("model-quality CloudFormation template (oracle: cfn-lint)", function () {
+describe("monitoring CloudFormation templates (oracle: cfn-lint)", function () {
     this.timeout(120_000);
-    it("passes cfn-lint against the CloudFormation resource specification", async () => {
+    for (const name of ["drift-monitor-model-quality", "drift-monitor-data-quality"]) it(`${name} passes cfn-lint against the CloudFormation resource specification`, async () => {
         const { graph } = await evaluateStackOk("prod", { config: { monitoring: { enabled: true, modelQuality: { enabled: true } } } });
-        const stack = graph.one("aws:cloudformation/stack:Stack");
+        const stack = graph.one("aws:cloudformation/stack:Stack", name);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cfn-"));
-        const file = path.join(dir, "model-quality.json");
+        const file = path.join(dir, `${name}.json`);
         fs.writeFileSync(file, JSON.stringify(JSON.parse(stack.inputs.templateBody), null, 2));
         const cfnLint = path.join(REPO_ROOT, ".venv", "bin", "cfn-lint");
         try {

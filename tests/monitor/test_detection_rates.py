@@ -21,7 +21,7 @@ def builder():
 def test_a_half_std_shift_is_flagged_and_the_unshifted_twin_is_not(builder):
     baseline, manifest = builder
     shifted, clean = detection_rates.measure(baseline, manifest, feature="tenure_months", shift=0.5, trials=3,
-                                             window=1000, first_seed=500, threshold=None)
+                                             window=1000, first_seed=500)
     assert shifted.flagged == [1, 1, 1] and shifted.feature_flagged == [1, 1, 1]
     assert clean.flagged == [0, 0, 0]
     assert min(shifted.distances) > 0.2 > 0.1 > max(clean.max_distances)
@@ -33,16 +33,17 @@ def test_any_numeric_feature_can_be_shifted_and_each_arm_reads_its_own_capture(b
     # tenure_months: the second write found the first arm's file and the run crashed.
     baseline, manifest = builder
     shifted, clean = detection_rates.measure(baseline, manifest, feature=feature, shift=3.0, trials=2,
-                                             window=600, first_seed=700, threshold=None)
+                                             window=600, first_seed=700)
     assert len(shifted.distances) == len(clean.distances) == 2
     # Each arm checked its own window: the shifted arm's distance on the feature is far from the clean arm's.
     assert min(shifted.distances) > max(clean.distances)
 
 
-def test_the_threshold_override_reaches_the_check(builder):
+def test_the_alpha_reaches_the_rule(builder):
     baseline, manifest = builder
-    shifted, _ = detection_rates.measure(baseline, manifest, feature="tenure_months", shift=0.5, trials=2,
-                                         window=500, first_seed=500, threshold=0.9)
+    # A 0.1 std shift in 300 requests: p-values well above 1e-9, so such a strict alpha never flags it.
+    shifted, _ = detection_rates.measure(baseline, manifest, feature="tenure_months", shift=0.1, trials=2,
+                                         window=300, first_seed=500, alpha=1e-9)
     assert shifted.flagged == [0, 0]
 
 
@@ -59,11 +60,11 @@ def test_main_prints_both_rates_and_the_threshold(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert detection_rates.main(["--trials", "2", "--window", "400", "--train-rows", "3000", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "threshold 0.1 (Robust)" in printed
+    assert "drift rule alpha 0.01" in printed
     assert "shift 0.5 std on tenure_months: drift flagged in 100% of 2 windows" in printed
     assert "no shift: drift flagged in 0% of 2 windows" in printed
     result = json.loads(out.read_text())
-    assert result["seeds"] == [1000, 1001] and result["threshold"] == 0.1
+    assert result["seeds"] == [1000, 1001] and result["alpha"] == 0.01
 
 
 def test_csv_rows_formats_like_the_etl_splits(builder):

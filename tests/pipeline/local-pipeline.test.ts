@@ -8,12 +8,13 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalPipelineResult, parseCli, runLocalPipeline, Scenario } from "../../pipeline/local";
+import { LocalPipelineResult, parseCli, runLocalPipeline, Scenario, seededRandom } from "../../pipeline/local";
 import { REPO_ROOT } from "../../pipeline/lib/python";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ROWS = 2000;
-const REQUESTS = 300;
+// Prod captures 20% (Pulumi.prod.yaml): 1,000 requests give a window of about 200, above the drift rule's minimum.
+const REQUESTS = 1000;
 
 /** Model servers still running whose model lives under `root`. */
 function serversUnder(root: string): number[] {
@@ -81,7 +82,10 @@ describe("local pipeline (end to end)", function () {
         assert.ok(capture.length > 0);
         for (const f of capture) assert.match(path.relative(path.join(r.runDir, "capture"), f), /^[\w-]+\/primary\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}-\d{2}-\d{3}-[0-9a-f-]+\.jsonl$/);
         const captured = capture.flatMap((f) => fs.readFileSync(f, "utf8").trim().split("\n"));
-        assert.equal(captured.length, REQUESTS);
+        // The prod stack's sampling percentage, not 100%: 20% of 1,000 is 200 +- 13 (binomial sd); 4 sd either side.
+        assert.equal(summary.traffic.samplingPercentage, 20);
+        assert.equal(captured.length, summary.traffic.captured);
+        assert.ok(captured.length >= 150 && captured.length <= 250, `captured ${captured.length} of ${REQUESTS}`);
         assert.equal(JSON.parse(captured[0]).captureData.endpointInput.encoding, "CSV");
         assert.ok(fs.existsSync(path.join(r.runDir, "summary.json")));
         assert.match(lines.join("\n"), /result\s+PROMOTED/);
@@ -195,6 +199,19 @@ describe("local pipeline with --train-hosts 2 (distributed training, end to end)
         assert.equal(metadata.metrics.train_rows, summary.etl.splits.train);
         assert.ok(summary.evaluation.metrics.rocAuc > 0.75, `ROC AUC ${summary.evaluation.metrics.rocAuc}`);
         assert.deepEqual(serversUnder(root), []);
+    });
+});
+
+describe("local capture sampling", () => {
+    it("draws a reproducible uniform stream from the run's seed", () => {
+        const draw = (seed: number) => { const r = seededRandom(seed); return Array.from({ length: 10_000 }, () => r()); };
+        const a = draw(1007);
+        assert.deepEqual(a.slice(0, 20), draw(1007).slice(0, 20));
+        assert.notDeepEqual(a.slice(0, 20), draw(1008).slice(0, 20));
+        assert.ok(a.every((x) => x >= 0 && x < 1));
+        // 20% sampling keeps 2,000 +- 40 (binomial sd) of 10,000: 5 sd either side.
+        const kept = a.filter((x) => x * 100 < 20).length;
+        assert.ok(kept > 1800 && kept < 2200, `kept ${kept}`);
     });
 });
 

@@ -135,5 +135,16 @@ describe("security checklist policies catch violations", () => {
         for (const pattern of [/outputs must be KMS-encrypted/, /volumes must be KMS-encrypted/, /network isolation must be on/, /inter-container traffic must be encrypted/]) {
             await assertViolation([job], pattern);
         }
+        // The same job defined in a CloudFormation stack (the data-quality job with our container).
+        const body = (props: object) => JSON.stringify({ Resources: { Job: { Type: "AWS::SageMaker::DataQualityJobDefinition", Properties: props } } });
+        const cfnJob = fake("aws:cloudformation/stack:Stack", { templateBody: body({ NetworkConfig: {} }) });
+        for (const pattern of [/Job: outputs must be KMS-encrypted/, /Job: volumes must be KMS-encrypted/, /Job: network isolation must be on/, /Job: inter-container traffic must be encrypted/]) {
+            await assertViolation([cfnJob], pattern);
+        }
+        const good = fake("aws:cloudformation/stack:Stack", { templateBody: body({
+            DataQualityJobOutputConfig: { KmsKeyId: "k" }, JobResources: { ClusterConfig: { VolumeKmsKeyId: "k" } },
+            NetworkConfig: { EnableNetworkIsolation: true, EnableInterContainerTrafficEncryption: true },
+        }) });
+        assert.deepEqual(await violationsOf([good]), []);
     });
 });
