@@ -422,11 +422,15 @@ export class TrainingSteps extends pulumi.ComponentResource {
 const INSTALL = { "runtime-versions": { nodejs: 20 }, commands: ["npm ci --no-audit --no-fund"] };
 const DATA_PREFIX = "export DATA_PREFIX=\"${DATA_PREFIX:-${MANIFEST_URI%manifest.json}}\"";
 
-/** The train build: runs the step, then exports the registered version's ARN for later pipeline actions. */
+/**
+ * The train build: runs the step, then exports the registered version's ARN for later pipeline actions and
+ * `reused` ("true" when the version was reused by its reuse key), which the execution summary reads from the
+ * action's output variables as it does the ETL action's.
+ */
 export function trainBuildspec(): string {
     return YAML.stringify({
         version: 0.2,
-        env: { shell: "bash", "exported-variables": ["MODEL_PACKAGE_ARN"] },
+        env: { shell: "bash", "exported-variables": ["MODEL_PACKAGE_ARN", "reused"] },
         phases: {
             install: INSTALL,
             build: {
@@ -434,6 +438,7 @@ export function trainBuildspec(): string {
                     DATA_PREFIX,
                     `npx ts-node --transpile-only steps/train/main.ts --output-file ${REPORT_DIR}/train.json`,
                     `export MODEL_PACKAGE_ARN="$(node -p "require('./${REPORT_DIR}/train.json').modelPackageArn")"`,
+                    `export reused="$(node -p "String(require('./${REPORT_DIR}/train.json').reused === true)")"`,
                 ],
             },
         },

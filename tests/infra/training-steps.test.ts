@@ -1,4 +1,8 @@
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as YAML from "yaml";
 import { TrainingSteps, TRAINING_LOG_GROUP } from "../../infra/components/training-steps";
 import { ACCOUNT_ID, evaluate, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
@@ -167,10 +171,22 @@ for (const stack of ["dev", "prod"]) {
 
         it("buildspecs install with npm ci, run the steps with ts-node, export the ARN and report the gate", () => {
             const train = YAML.parse(graph.one("aws:codebuild/project:Project", /-train$/).inputs.source.buildspec);
-            assert.deepEqual(train.env["exported-variables"], ["MODEL_PACKAGE_ARN"]);
+            assert.deepEqual(train.env["exported-variables"], ["MODEL_PACKAGE_ARN", "reused"]);
             assert.ok(train.phases.install.commands.includes("npm ci --no-audit --no-fund"));
             assert.ok(train.phases.build.commands.some((c: string) => c.startsWith("npx ts-node --transpile-only steps/train/main.ts")));
-            assert.ok(train.phases.build.commands.some((c: string) => c.startsWith("export MODEL_PACKAGE_ARN=")));
+            // The export lines really read the step's output file: run them in bash over a train.json like the step's.
+            const exports = train.phases.build.commands.filter((c: string) => c.startsWith("export ") && !c.includes("DATA_PREFIX"));
+            for (const reused of [true, false, undefined]) {
+                const dir = fs.mkdtempSync(path.join(os.tmpdir(), "train-buildspec-"));
+                try {
+                    fs.mkdirSync(path.join(dir, "reports"));
+                    fs.writeFileSync(path.join(dir, "reports", "train.json"), JSON.stringify({ modelPackageArn: "arn:aws:sagemaker:us-east-1:1:model-package/g/3", reused }));
+                    const out = execFileSync("bash", ["-c", `${exports.join("\n")}\necho "$MODEL_PACKAGE_ARN $reused"`], { cwd: dir, encoding: "utf8" });
+                    assert.equal(out.trim(), `arn:aws:sagemaker:us-east-1:1:model-package/g/3 ${reused === true}`);
+                } finally {
+                    fs.rmSync(dir, { recursive: true, force: true });
+                }
+            }
             const evaluate = YAML.parse(graph.one("aws:codebuild/project:Project", /-evaluate$/).inputs.source.buildspec);
             assert.ok(evaluate.phases.build.commands.some((c: string) => c.startsWith("npx ts-node --transpile-only steps/evaluate/main.ts --report-dir reports")));
             const reportGroup = graph.one("aws:codebuild/reportGroup:ReportGroup");
