@@ -210,6 +210,11 @@ const configSchema = z
          */
         lambdaReservedConcurrency: z.boolean().default(false),
         ecrKeepTaggedImages: z.number().int().min(1).max(1000).default(20),
+        /**
+         * The image stage fails when ECR's scan-on-push reports a finding at this severity or above (ECR's
+         * FindingSeverity values; NONE never fails). An existing image is held to the same rule on every run.
+         */
+        imageScanFailOnSeverity: z.enum(["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "NONE"]).default("CRITICAL"),
     })
     .superRefine((c, ctx) => {
         const add = (path: (string | number)[], input: unknown, message: string) =>

@@ -254,6 +254,7 @@ function createDelivery({ config, context, baseline, shared, opts }: StackParts,
         kmsKeyArn: baseline.kmsKeyArn,
         repository: { arn: shared.imageRepositoryArn, url: shared.imageRepositoryUrl },
         artifactsBucketArn: baseline.buckets.artifacts.arn,
+        failOnSeverity: config.imageScanFailOnSeverity,
     }, opts);
     return new DeliveryPipeline("delivery", {
         context,

@@ -22,6 +22,12 @@ const invalidCases: InvalidCase[] = [
         message: "mlops:alertEmail: missing required key (expected string)",
     },
     {
+        title: "unknown image scan severity",
+        stack: "dev",
+        config: { imageScanFailOnSeverity: "SEVERE" },
+        message: "mlops:imageScanFailOnSeverity: got \"SEVERE\"; Invalid option: expected one of \"CRITICAL\"|\"HIGH\"|\"MEDIUM\"|\"LOW\"|\"INFORMATIONAL\"|\"UNDEFINED\"|\"NONE\"",
+    },
+    {
         title: "wrong type",
         stack: "dev",
         config: { etl: { numberOfWorkers: "two" } },

@@ -218,6 +218,11 @@ describe("image build: options", () => {
         };
     }
 
+    it("takes the severity from the stack's config (mlops:imageScanFailOnSeverity)", async () => {
+        const { graph } = await evaluateStackOk("dev", { config: { imageScanFailOnSeverity: "MEDIUM" } });
+        assert.equal(envOf(projectNamed(graph, "mlops-dev-image")).FAIL_ON_SEVERITY, "MEDIUM");
+    });
+
     it("fails the stage at the configured severity", async () => {
         const { graph, error } = await evaluate("dev", program({ failOnSeverity: "HIGH", timeoutMinutes: 90 }));
         assert.equal(error, undefined);
