@@ -9,6 +9,7 @@
  * evaluation thresholds and hyperparameters of the dev stack's own config. Exit code 0 only when the model
  * was promoted. See --help.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "node:util";
@@ -93,16 +94,14 @@ const BAD_DATA_DIRTY_FRACTION = "0.3";
 const WEAK_HYPERPARAMETERS = { max_depth: "1", eta: "0.01", num_round: "2", early_stopping_rounds: "1" };
 
 
-/** A reproducible uniform [0, 1) stream (mulberry32): the local capture's sampling follows the run's seed. */
-export function seededRandom(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+/**
+ * The local capture's sampling draw in [0, 1), fixed by the run's seed and the request's bytes. A stream of draws
+ * handed out in arrival order would make the captured window depend on how concurrent requests interleave, so two
+ * runs with one seed could capture different rows and reach different drift verdicts; keyed by content, a run's
+ * window is the same every time.
+ */
+export function captureDraw(seed: number, requestBody: Buffer | string): number {
+    return createHash("sha256").update(`${seed}\0`).update(requestBody).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 /** Io for the steps: their lines go to the run's log, not the console. */
@@ -195,8 +194,8 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     endpointName: `${group}-prod`,
                     variantName: "primary",
                     samplingPercentage,
-                    // Seeded, so a run's captured sample is reproducible.
-                    random: seededRandom(options.seed + 2000),
+                    // Keyed by seed and content, so a run's captured sample is reproducible.
+                    random: (body) => captureDraw(options.seed + 2000, body),
                 });
                 await proxy.listen(await freePort());
             } else {

@@ -23,8 +23,11 @@ export interface CaptureProxyOptions {
     readonly jsonContentTypes?: readonly string[];
     /** Injected for tests. @default () => new Date() */
     readonly now?: () => Date;
-    /** Injected for tests; returns [0, 1). @default Math.random */
-    readonly random?: () => number;
+    /**
+     * The sampling draw in [0, 1) for a request (given its body): captured when below the percentage.
+     * @default Math.random
+     */
+    readonly random?: (requestBody: Buffer) => number;
 }
 
 export interface CaptureRecord {
@@ -128,7 +131,7 @@ export class CaptureProxy {
         res.end(responseBody);
         this.forwarded++;
         // SageMaker captures successful invocations only.
-        if (req.method === "POST" && req.url?.startsWith("/invocations") && upstream.ok && this.sampled()) {
+        if (req.method === "POST" && req.url?.startsWith("/invocations") && upstream.ok && this.sampled(body)) {
             this.write(captureRecord(
                 { body, contentType: req.headers["content-type"] ?? "application/octet-stream" },
                 { body: responseBody, contentType },
@@ -141,9 +144,9 @@ export class CaptureProxy {
         }
     }
 
-    private sampled(): boolean {
+    private sampled(body: Buffer): boolean {
         const percentage = this.options.samplingPercentage ?? 100;
-        return (this.options.random ?? Math.random)() * 100 < percentage;
+        return (this.options.random ?? Math.random)(body) * 100 < percentage;
     }
 
     private write(record: CaptureRecord): void {

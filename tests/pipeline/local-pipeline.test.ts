@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalPipelineResult, parseCli, runLocalPipeline, Scenario, seededRandom } from "../../pipeline/local";
+import { captureDraw, LocalPipelineResult, parseCli, runLocalPipeline, Scenario } from "../../pipeline/local";
 import { REPO_ROOT } from "../../pipeline/lib/python";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -203,14 +203,19 @@ describe("local pipeline with --train-hosts 2 (distributed training, end to end)
 });
 
 describe("local capture sampling", () => {
-    it("draws a reproducible uniform stream from the run's seed", () => {
-        const draw = (seed: number) => { const r = seededRandom(seed); return Array.from({ length: 10_000 }, () => r()); };
-        const a = draw(1007);
-        assert.deepEqual(a.slice(0, 20), draw(1007).slice(0, 20));
-        assert.notDeepEqual(a.slice(0, 20), draw(1008).slice(0, 20));
-        assert.ok(a.every((x) => x >= 0 && x < 1));
+    it("draws from the run's seed and the request's bytes, whatever order requests arrive in", () => {
+        const bodies = Array.from({ length: 10_000 }, (_, i) => `${i},${(i * 7919) % 1000}.5,a`);
+        const draws = (seed: number, order: string[]) => new Map(order.map((b) => [b, captureDraw(seed, b)]));
+        const a = draws(1007, bodies);
+        const shuffled = [...bodies].reverse();
+        assert.deepEqual([...draws(1007, shuffled)].sort(), [...a].sort(), "arrival order does not change any draw");
+        assert.deepEqual(captureDraw(1007, Buffer.from(bodies[3])), a.get(bodies[3]), "a Buffer body draws as its text");
+        const other = draws(1008, bodies);
+        assert.ok(bodies.filter((b) => other.get(b) !== a.get(b)).length > 9_990, "another seed gives other draws");
+        const values = [...a.values()];
+        assert.ok(values.every((x) => x >= 0 && x < 1));
         // 20% sampling keeps 2,000 +- 40 (binomial sd) of 10,000: 5 sd either side.
-        const kept = a.filter((x) => x * 100 < 20).length;
+        const kept = values.filter((x) => x * 100 < 20).length;
         assert.ok(kept > 1800 && kept < 2200, `kept ${kept}`);
     });
 });
