@@ -17,12 +17,13 @@ const REPOSITORY_URI = `${REGISTRY}/mlops-dev-model`;
 const DIGEST = `sha256:${"4f".repeat(32)}`;
 
 /**
- * Recorders: every call appends `<program> <args, shell-quoted>` to calls.log. `docker build` also records
+ * Recorders: every call appends `<program> <args, shell-quoted>` to calls.log in one write (the two ends of a pipe
+ * run at once, and a line written in pieces would interleave with the other's). `docker build` also records
  * DOCKER_BUILDKIT and the build context's files; `docker login` records what it read on stdin; `docker push`
  * makes the fake registry list the image. `aws` answers as ECR would, from the state folder.
  */
 const DOCKER = `#!/bin/bash
-printf 'docker' >> "$FAKE/calls.log"; printf ' %q' "$@" >> "$FAKE/calls.log"; echo >> "$FAKE/calls.log"
+line="docker$(printf ' %q' "$@")"; echo "$line" >> "$FAKE/calls.log"
 case "$1" in
   build) echo "DOCKER_BUILDKIT=$DOCKER_BUILDKIT" > "$FAKE/buildkit"
          context="\${@: -1}"; (cd "$context" && find . -type f | sed 's|^\\./||' | sort) > "$FAKE/context.txt"
@@ -33,7 +34,7 @@ esac
 exit 0
 `;
 const AWS = `#!/bin/bash
-printf 'aws' >> "$FAKE/calls.log"; printf ' %q' "$@" >> "$FAKE/calls.log"; echo >> "$FAKE/calls.log"
+line="aws$(printf ' %q' "$@")"; echo "$line" >> "$FAKE/calls.log"
 case "$2" in
   describe-images)
     if [ -n "$FAKE_DESCRIBE_ERROR" ]; then echo "$FAKE_DESCRIBE_ERROR" >&2; exit 254; fi
