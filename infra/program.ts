@@ -46,22 +46,22 @@ export interface StackOutputs {
     readonly kmsKeyArn: pulumi.Output<string>;
     readonly alertsTopicArn: pulumi.Output<string>;
     readonly buckets: Record<string, pulumi.Output<string>>;
-    /** Host only: the ETL Glue job and the Lambda a CodePipeline action invokes to run it (issue 3). */
+    /** Host only: the ETL Glue job and the Lambda a CodePipeline action invokes to run it. */
     readonly etlJobName?: pulumi.Output<string>;
     readonly etlTriggerFunctionName?: pulumi.Output<string>;
     readonly etlTriggerFunctionArn?: pulumi.Output<string>;
-    /** Host only: CodeBuild projects running steps/train and steps/evaluate, the training role (issue 5). */
+    /** Host only: CodeBuild projects running steps/train and steps/evaluate, the training role. */
     readonly trainProjectName?: pulumi.Output<string>;
     readonly evaluateProjectName?: pulumi.Output<string>;
     readonly trainingRoleArn?: pulumi.Output<string>;
     readonly evaluationReportGroupArn?: pulumi.Output<string>;
-    /** The serving model package version's ARN, or "none" (issue 6). */
+    /** The serving model package version's ARN, or "none". */
     readonly servingModelVersion: pulumi.Output<string>;
     /** The endpoint's stable physical name, whether or not it exists yet. */
     readonly endpointName: string;
     /** The serving endpoint: config name, capture prefix, baseline URIs, alarms; absent while nothing serves. */
     readonly endpoint?: pulumi.Output<EndpointOutputs>;
-    /** Model Monitor schedule, the alarms that start a retrain and the retrain trigger (issue 7); absent when off. */
+    /** Model Monitor schedule, the alarms that start a retrain and the retrain trigger; absent when off. */
     readonly driftMonitor?: pulumi.Output<{ scheduleName: string; retrainAlarmNames: string[]; retrainFunctionName: string }>;
     /** Host only: the delivery pipeline, its deploy projects and the secret their Pulumi token is set in (out of band). */
     readonly delivery?: pulumi.Output<{ pipelineArn: string; accessTokenSecretArn: string; deployProjects: Record<"dev" | "prod", string> }>;
@@ -158,7 +158,7 @@ interface StackParts {
     readonly opts: pulumi.ComponentResourceOptions;
 }
 
-/** Host only: the Glue job and the Lambda a CodePipeline action invokes to run it (issue 3). */
+/** Host only: the Glue job and the Lambda a CodePipeline action invokes to run it. */
 function createEtl({ config, context, baseline, opts }: StackParts): { job: EtlJob; trigger: PipelineFunction } {
     const job = new EtlJob("etl", {
         context,
@@ -180,7 +180,7 @@ function createEtl({ config, context, baseline, opts }: StackParts): { job: EtlJ
     return { job, trigger };
 }
 
-/** Host only: CodeBuild projects running steps/train and steps/evaluate, and the training role (issue 5). */
+/** Host only: CodeBuild projects running steps/train and steps/evaluate, and the training role. */
 function createTrainingSteps({ config, context, baseline, shared, opts }: StackParts): TrainingSteps {
     return new TrainingSteps("training-steps", {
         context,
@@ -199,7 +199,7 @@ function createTrainingSteps({ config, context, baseline, shared, opts }: StackP
     }, opts);
 }
 
-/** Model Monitor on the serving endpoint and the retrain trigger (issue 7); needs a version that records its baseline. */
+/** Model Monitor on the serving endpoint and the retrain trigger; needs a version that records its baseline. */
 function createDriftMonitor({ config, context, baseline, shared, opts }: StackParts, serving: Serving): DriftMonitor | undefined {
     const { captureS3Uri, baselineStatisticsUri, baselineConstraintsUri } = serving;
     if (!serving.endpoint || !captureS3Uri || !baselineStatisticsUri || !baselineConstraintsUri) {

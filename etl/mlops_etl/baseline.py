@@ -15,6 +15,9 @@ BUCKETS = 10
 KLL_C = 0.64  # Model Monitor's KLL parameters
 KLL_K = 2048
 
+# Also in monitor/drift_checker/statistics.py (DEFAULT_MONITORING_CONFIG, KLL_*, BUCKETS): this package goes to
+# Glue and that one into the model image, so neither imports the other; tests/monitor/test_shared_defaults.py
+# keeps the copies equal.
 MONITORING_CONFIG = {
     "evaluate_constraints": "Enabled",
     "emit_metrics": "Enabled",

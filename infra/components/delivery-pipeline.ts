@@ -8,6 +8,7 @@ import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
 import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline-function";
 import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
 import { IMAGE_BUILD_VARIABLES } from "./image-build";
+import { TRAIN_BUILD_VARIABLES } from "./training-steps";
 
 /** A resource another component owns, by name and ARN. */
 export interface ResourceRef {
@@ -70,15 +71,13 @@ export interface DeliveryPipelineArgs {
      * digest, which the train action receives.
      */
     readonly imageProject: ResourceRef;
-    /** CodeBuild project running `steps/train`; it exports {@link trainOutputVariable}. */
+    /**
+     * CodeBuild project running `steps/train` (training-steps.ts); it exports the registered version's ARN as
+     * {@link TRAIN_BUILD_VARIABLES}`.modelPackageArn`, which the deploy and evaluate actions receive.
+     */
     readonly trainProject: ResourceRef;
     /** CodeBuild project running `steps/evaluate` against the dev endpoint; it fails when the gate rejects. */
     readonly evaluateProject: ResourceRef;
-    /**
-     * Exported variable of the train build holding the registered model package version's ARN.
-     * @default "MODEL_PACKAGE_ARN"
-     */
-    readonly trainOutputVariable?: string;
     /** The registry group deployments resolve versions from (the deploy roles read it). */
     readonly modelPackageGroupArn: pulumi.Input<string>;
     /**
@@ -219,7 +218,6 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
         const namer = context.namer;
 
         const codeBundleKey = args.codeBundleKey ?? "source/code.zip";
-        const trainOutputVariable = args.trainOutputVariable ?? "MODEL_PACKAGE_ARN";
         const executionMode = args.executionMode ?? "SUPERSEDED";
         const stacks = args.stacks ?? { dev: "dev", prod: "prod" };
         const timeouts = args.deployTimeoutMinutes ?? { dev: 60, prod: 180 };
@@ -268,9 +266,6 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
             }
             if (!key.test(codeBundleKey) || !codeBundleKey.endsWith(".zip")) {
                 fail(`codeBundleKey ${JSON.stringify(codeBundleKey)} is invalid; expected an object key ending in .zip, e.g. source/code.zip`);
-            }
-            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(trainOutputVariable)) {
-                fail(`trainOutputVariable ${JSON.stringify(trainOutputVariable)} is invalid; expected an environment variable name such as MODEL_PACKAGE_ARN`);
             }
             if (!["SUPERSEDED", "QUEUED"].includes(executionMode)) {
                 fail(`executionMode ${JSON.stringify(executionMode)} is not supported; allowed: SUPERSEDED, QUEUED`);
@@ -646,7 +641,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
         }
 
         function modelPackageArn(): string {
-            return `#{${ACTIONS.train}.${trainOutputVariable}}`;
+            return `#{${ACTIONS.train}.${TRAIN_BUILD_VARIABLES.modelPackageArn}}`;
         }
 
         function deployVariables(): Record<string, string> {

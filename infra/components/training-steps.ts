@@ -423,6 +423,12 @@ const INSTALL = { "runtime-versions": { nodejs: 20 }, commands: ["npm ci --no-au
 const DATA_PREFIX = "export DATA_PREFIX=\"${DATA_PREFIX:-${MANIFEST_URI%manifest.json}}\"";
 
 /**
+ * The variables the train build exports (namespace `Train` in the pipeline). The delivery pipeline reads the
+ * version's ARN by this name, so the name is defined here once, next to the buildspec that exports it.
+ */
+export const TRAIN_BUILD_VARIABLES = { modelPackageArn: "MODEL_PACKAGE_ARN", reused: "reused" } as const;
+
+/**
  * The train build: runs the step, then exports the registered version's ARN for later pipeline actions and
  * `reused` ("true" when the version was reused by its reuse key), which the execution summary reads from the
  * action's output variables as it does the ETL action's.
@@ -430,15 +436,15 @@ const DATA_PREFIX = "export DATA_PREFIX=\"${DATA_PREFIX:-${MANIFEST_URI%manifest
 export function trainBuildspec(): string {
     return YAML.stringify({
         version: 0.2,
-        env: { shell: "bash", "exported-variables": ["MODEL_PACKAGE_ARN", "reused"] },
+        env: { shell: "bash", "exported-variables": [TRAIN_BUILD_VARIABLES.modelPackageArn, TRAIN_BUILD_VARIABLES.reused] },
         phases: {
             install: INSTALL,
             build: {
                 commands: [
                     DATA_PREFIX,
                     `npx ts-node --transpile-only steps/train/main.ts --output-file ${REPORT_DIR}/train.json`,
-                    `export MODEL_PACKAGE_ARN="$(node -p "require('./${REPORT_DIR}/train.json').modelPackageArn")"`,
-                    `export reused="$(node -p "String(require('./${REPORT_DIR}/train.json').reused === true)")"`,
+                    `export ${TRAIN_BUILD_VARIABLES.modelPackageArn}="$(node -p "require('./${REPORT_DIR}/train.json').modelPackageArn")"`,
+                    `export ${TRAIN_BUILD_VARIABLES.reused}="$(node -p "String(require('./${REPORT_DIR}/train.json').reused === true)")"`,
                 ],
             },
         },

@@ -38,6 +38,9 @@ MAX_DOMAIN_SIZE = 100
 _INTEGRAL_RE = re.compile(r"^[+-]?\d+$")
 _FRACTIONAL_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
+# Also in etl/mlops_etl/baseline.py (MONITORING_CONFIG, KLL_*, BUCKETS), which writes the baseline: this package
+# goes into the model image and that one to Glue, so neither imports the other; tests/monitor/test_shared_defaults.py
+# keeps the copies equal.
 DEFAULT_MONITORING_CONFIG = {
     "evaluate_constraints": "Enabled",
     "emit_metrics": "Enabled",

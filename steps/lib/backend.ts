@@ -6,7 +6,8 @@
  * Every method throws {@link StepError} (./errors) with a kind a step can act on: "throttled" (retry),
  * "access-denied" (fail, naming the permission), "not-found", "conflict" (already exists), "invalid", "failed".
  *
- * Stable API: steps/deploy (issue 6) and the local pipeline (issue 8) build on it. See steps/README.md.
+ * Stable API: steps/deploy and the local pipeline (pipeline/local.ts) build on it, so a change here changes
+ * both. See steps/README.md.
  */
 
 // ── objects ────────────────────────────────────────────────────────────────────────────────────────────────

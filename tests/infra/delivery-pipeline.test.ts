@@ -17,7 +17,7 @@ import { outputVariables } from "../../lambdas/etl-trigger/manifest";
 import { parseUserParameters } from "../../lambdas/etl-trigger/parameters";
 import { IMAGE_INPUTS } from "../../infra/lib/image-context";
 import { testBed } from "../harness/fixtures";
-import { ACCOUNT_ID, evaluate, evaluateStackOk, RecordedResource, StackGraph } from "../harness/pulumi-harness";
+import { ACCOUNT_ID, evaluate, evaluateStackOk, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const REGION = "us-east-1";
@@ -472,9 +472,22 @@ describe("delivery pipeline: options and validation", () => {
         assert.deepEqual([publish.Action, publish.Resource], ["sns:Publish", outputs.alertsTopicArn]);
     });
 
-    it("reads the train step's exported variable under the name it is given", async () => {
-        const { graph } = await evaluateDelivery({ trainOutputVariable: "REGISTERED_VERSION_ARN" });
-        assert.equal(buildVariables(action(graph, STAGES.prod, ACTIONS.deployProd)).MODEL_PACKAGE_ARN, "#{Train.REGISTERED_VERSION_ARN}");
+    it("reads from the Train namespace only variables the train project's buildspec exports (whole program)", async () => {
+        // CodePipeline fails an action whose configuration names an output variable the upstream action did not
+        // export, so every #{Train.X} must be in the train buildspec's env.exported-variables.
+        const { graph: whole } = await stackGraph("dev");
+        const stages = pipelineOf(whole).inputs.stages;
+        const train = action(whole, STAGES.train, ACTIONS.train);
+        const project = whole.ofType("aws:codebuild/project:Project").find((p) => p.inputs.name === train.configuration.ProjectName);
+        assert.ok(project, `the Train action runs a project of this stack (${train.configuration.ProjectName})`);
+        const exported: string[] = YAML.parse(project.inputs.source.buildspec).env["exported-variables"];
+        const referenced = new Set([...JSON.stringify(stages).matchAll(/#\{Train\.([^}]+)\}/g)].map((m) => m[1]));
+        assert.ok(referenced.size > 0, "later actions read the train step's output");
+        for (const name of referenced) assert.ok(exported.includes(name), `#{Train.${name}} is not exported by the train buildspec (${exported})`);
+        for (const [s, a] of [[STAGES.dev, ACTIONS.deployDev], [STAGES.dev, ACTIONS.evaluate], [STAGES.prod, ACTIONS.deployProd]]) {
+            const arn = /^#\{Train\.([^}]+)\}$/.exec(buildVariables(action(whole, s, a)).MODEL_PACKAGE_ARN)?.[1];
+            assert.ok(arn !== undefined && exported.includes(arn), `${a} reads MODEL_PACKAGE_ARN from a variable the train build exports`);
+        }
     });
 
     const invalid: [string, Partial<DeliveryPipelineArgs>, RegExp][] = [
@@ -484,7 +497,6 @@ describe("delivery pipeline: options and validation", () => {
         ["an unknown execution mode", { executionMode: "PARALLEL" as never }, /executionMode "PARALLEL" is not supported; allowed: SUPERSEDED, QUEUED/],
         ["a deploy timeout beyond CodeBuild's", { deployTimeoutMinutes: { dev: 60, prod: 3000 } }, /deployTimeoutMinutes\.prod 3000 is out of range; CodeBuild allows whole minutes from 5 to 2160/],
         ["one stack for both gates", { stacks: { dev: "dev", prod: "dev" } }, /stacks\.dev and stacks\.prod are both "dev"/],
-        ["an output variable that is no variable name", { trainOutputVariable: "model-arn" }, /trainOutputVariable "model-arn" is invalid/],
     ];
     for (const [what, overrides, message] of invalid) {
         it(`refuses ${what}, naming the argument and what is allowed`, async () => {

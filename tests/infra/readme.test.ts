@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { configTable, README, readmeWithTable } from "../../scripts/config-table";
 import { REPO_ROOT } from "../harness/pulumi-harness";
+import { REGISTRY_METADATA } from "../../steps/lib/registry-metadata";
 
 describe("README", () => {
     const readme = fs.readFileSync(README, "utf8");
@@ -25,5 +26,21 @@ describe("README", () => {
         assert.ok(links.length > 5);
         const missing = links.filter((l) => !fs.existsSync(path.join(REPO_ROOT, l)));
         assert.deepEqual(missing, []);
+    });
+});
+
+describe("steps/README.md", () => {
+    it("names the registry property keys the code writes, and no others", () => {
+        const readme = fs.readFileSync(path.join(REPO_ROOT, "steps", "README.md"), "utf8");
+        const start = readme.indexOf("### What a registered version carries");
+        assert.ok(start >= 0, "the section describing a registered version exists");
+        const section = readme.slice(start, readme.indexOf("\n## ", start));
+        const keys: string[] = Object.values(REGISTRY_METADATA);
+        for (const key of keys) assert.ok(section.includes(`\`${key}\``), `steps/README.md does not name the property ${key}`);
+        const row = section.split("\n").find((l) => l.startsWith("| properties |"));
+        assert.ok(row, "the table has a properties row");
+        const named = [...row.matchAll(/`([^`]+)`/g)].map((m) => m[1])
+            .filter((n) => n !== "CustomerMetadataProperties" && n !== "train.*" && !n.endsWith(".ts"));
+        assert.deepEqual(named.filter((n) => !keys.includes(n)), [], "properties the README names that the code does not write");
     });
 });
