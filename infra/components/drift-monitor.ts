@@ -392,29 +392,50 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 RoleArn: parent.role.arn,
                 StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
             });
-            const template = pulumi.all([jobProperties, args.endpointName]).apply(([properties, endpointName]) => JSON.stringify({
+            return createMonitoringStack("data-quality", {
+                description: `Data-quality (drift) monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
+                jobDefinitionType: "AWS::SageMaker::DataQualityJobDefinition",
+                monitoringType: "DataQuality",
+                scheduleName: dataQualityScheduleName,
+                jobDefinition: jobProperties,
+            });
+        }
+
+        /** `<project>-<env>-<what>-<8 hex of the content's hash>`: within SageMaker's 63 characters. */
+        function contentName(what: string, content: unknown): pulumi.Output<string> {
+            return pulumi.jsonStringify(pulumi.output(content)).apply((json) =>
+                namer.name("sagemaker", what, createHash("sha256").update(json).digest("hex").slice(0, 8)));
+        }
+
+        /**
+         * A monitoring job definition and its schedule as one CloudFormation stack (@pulumi/aws can set no container
+         * entrypoint on a data-quality definition and has no model-quality one). Every property of a definition forces
+         * replacement, so its name follows its content (prefix + hash): a changed job gets a new name, CloudFormation
+         * creates it, moves the schedule and deletes the old one, and the name keeps the prefix the deploy role's
+         * permissions are scoped to. The stack itself is named with that prefix too and is updated in place.
+         */
+        function createMonitoringStack(kind: "data-quality" | "model-quality", spec: {
+            readonly description: string;
+            readonly jobDefinitionType: string;
+            readonly monitoringType: string;
+            readonly scheduleName: string;
+            readonly jobDefinition: pulumi.Input<Record<string, unknown>>;
+        }): aws.cloudformation.Stack {
+            const properties = pulumi.all([contentName(kind, spec.jobDefinition), pulumi.output(spec.jobDefinition)])
+                .apply(([jobDefinitionName, definition]) => ({ JobDefinitionName: jobDefinitionName, ...definition }));
+            const template = pulumi.jsonStringify(pulumi.output({
                 AWSTemplateFormatVersion: "2010-09-09",
-                Description: `Data-quality (drift) monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
+                Description: spec.description,
                 Resources: {
-                    JobDefinition: {
-                        Type: "AWS::SageMaker::DataQualityJobDefinition",
-                        Properties: {
-                            // Every property forces replacement, so the name follows the content: a changed job gets a
-                            // new name (CloudFormation creates it, moves the schedule, deletes the old one), and the
-                            // name keeps the stack's prefix, which the deploy role's permissions are scoped to.
-                            JobDefinitionName: namer.name("sagemaker", "data-quality",
-                                createHash("sha256").update(JSON.stringify(properties)).digest("hex").slice(0, 8)),
-                            ...properties,
-                        },
-                    },
+                    JobDefinition: { Type: spec.jobDefinitionType, Properties: properties },
                     Schedule: {
                         Type: "AWS::SageMaker::MonitoringSchedule",
                         Properties: {
-                            MonitoringScheduleName: dataQualityScheduleName,
-                            EndpointName: endpointName,
+                            MonitoringScheduleName: spec.scheduleName,
+                            EndpointName: args.endpointName,
                             MonitoringScheduleConfig: {
                                 MonitoringJobDefinitionName: { "Fn::GetAtt": ["JobDefinition", "JobDefinitionName"] },
-                                MonitoringType: "DataQuality",
+                                MonitoringType: spec.monitoringType,
                                 ScheduleConfig: { ScheduleExpression: monitoring.scheduleExpression },
                             },
                         },
@@ -422,19 +443,12 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 },
                 Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
             }));
-            return new aws.cloudformation.Stack(`${name}-data-quality`, {
-                // Named with the environment prefix the deploy policies scope CloudFormation to; updated in place.
-                name: namer.name("sagemaker", "data-quality-monitoring"),
+            return new aws.cloudformation.Stack(`${name}-${kind}`, {
+                name: namer.name("sagemaker", `${kind}-monitoring`),
                 templateBody: template,
                 onFailure: "ROLLBACK",
                 timeoutInMinutes: 30,
             }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
-        }
-
-        /** `<project>-<env>-<what>-<8 hex of the content's hash>`: within SageMaker's 63 characters. */
-        function contentName(what: string, content: unknown): pulumi.Output<string> {
-            return pulumi.jsonStringify(pulumi.output(content)).apply((json) =>
-                namer.name("sagemaker", what, createHash("sha256").update(json).digest("hex").slice(0, 8)));
         }
 
         function dataDimensions() {
@@ -518,38 +532,13 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 RoleArn: parent.role.arn,
                 StoppingCondition: { MaxRuntimeInSeconds: monitoring.maxRuntimeSeconds },
             };
-            const template = pulumi.jsonStringify(pulumi.output({
-                AWSTemplateFormatVersion: "2010-09-09",
-                Description: `Model-quality monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
-                Resources: {
-                    JobDefinition: {
-                        Type: "AWS::SageMaker::ModelQualityJobDefinition",
-                        // Named like the data-quality definition (prefix + content hash): the deployers' policies
-                        // scope to the prefix, and a changed definition (replaced by CloudFormation) gets a new name.
-                        Properties: { JobDefinitionName: contentName("model-quality", jobDefinition), ...jobDefinition },
-                    },
-                    Schedule: {
-                        Type: "AWS::SageMaker::MonitoringSchedule",
-                        Properties: {
-                            MonitoringScheduleName: scheduleName,
-                            EndpointName: args.endpointName,
-                            MonitoringScheduleConfig: {
-                                MonitoringJobDefinitionName: { "Fn::GetAtt": ["JobDefinition", "JobDefinitionName"] },
-                                MonitoringType: "ModelQuality",
-                                ScheduleConfig: { ScheduleExpression: monitoring.scheduleExpression },
-                            },
-                        },
-                    },
-                },
-                Outputs: { ScheduleName: { Value: { Ref: "Schedule" } } },
-            }));
-            return new aws.cloudformation.Stack(`${name}-model-quality`, {
-                // Named with the environment prefix the deploy policies scope CloudFormation to; updated in place.
-                name: namer.name("sagemaker", "model-quality-monitoring"),
-                templateBody: template,
-                onFailure: "ROLLBACK",
-                timeoutInMinutes: 30,
-            }, { parent, dependsOn: [rolePolicy, ...logGroupDependency] });
+            return createMonitoringStack("model-quality", {
+                description: `Model-quality monitoring of ${namer.project}-${context.environment} (managed by Pulumi)`,
+                jobDefinitionType: "AWS::SageMaker::ModelQualityJobDefinition",
+                monitoringType: "ModelQuality",
+                scheduleName,
+                jobDefinition,
+            });
         }
 
         function createAucAlarm(stack: aws.cloudformation.Stack) {
