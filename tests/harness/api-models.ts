@@ -68,15 +68,52 @@ export interface Validation {
     readonly uncheckedPatterns: string[];
 }
 
+/**
+ * Java's POSIX character classes (java.util.regex.Pattern: US-ASCII only), which JavaScript does not know:
+ * without the `u` flag `\p{Print}` would silently mean the letters "p{Print}".
+ */
+const JAVA_POSIX_CLASSES: Readonly<Record<string, string>> = {
+    Lower: "a-z", Upper: "A-Z", Alpha: "a-zA-Z", Digit: "0-9", Alnum: "a-zA-Z0-9",
+    Punct: "!-/:-@\\[-`{-~", Graph: "!-~", Print: " -~", Space: " \\t\\n\\x0B\\f\\r", ASCII: "\\x00-\\x7F",
+};
+/** Java's POSIX classes as JavaScript ranges (bracketed outside a character class), `\A` and `\z` as anchors. */
+function javaToJavaScript(pattern: string): string {
+    let out = "";
+    let inClass = false;
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === "\\") {
+            const posix = /^\\p\{(\w+)\}/.exec(pattern.slice(i));
+            const range = posix && JAVA_POSIX_CLASSES[posix[1]];
+            if (posix && range) {
+                out += inClass ? range : `[${range}]`;
+                i += posix[0].length - 1;
+            } else if (!inClass && (pattern[i + 1] === "A" || pattern[i + 1] === "z")) {
+                out += pattern[i + 1] === "A" ? "^" : "$";
+                i++;
+            } else {
+                out += c + (pattern[i + 1] ?? "");
+                i++;
+            }
+            continue;
+        }
+        if (c === "[") inClass = true;
+        else if (c === "]") inClass = false;
+        out += c;
+    }
+    return out;
+}
 const patternCache = new Map<string, RegExp | null>();
 function compile(pattern: string): RegExp | null {
     if (!patternCache.has(pattern)) {
         let re: RegExp | null = null;
+        const source = javaToJavaScript(pattern);
         try {
-            re = new RegExp(`^(?:${pattern})$`, "u");
+            re = new RegExp(`^(?:${source})$`, "u");
         } catch {
             try {
-                re = new RegExp(`^(?:${pattern})$`);
+                // Without `u` a remaining \p{…} would match literal text: leave such a pattern unchecked instead.
+                re = /\\p\{/.test(source) ? null : new RegExp(`^(?:${source})$`);
             } catch {
                 re = null;
             }

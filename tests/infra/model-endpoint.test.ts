@@ -12,6 +12,7 @@ import { LiveEndpoint } from "../../infra/deploy-inputs";
 import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
 import { NAME_LIMITS } from "../../infra/naming";
 import { createStack } from "../../infra/program";
+import { validateRequest } from "../harness/api-models";
 import { testBed } from "../harness/fixtures";
 import {
     ACCOUNT_ID,
@@ -38,6 +39,9 @@ function endpointConfig(stack: string, change: (e: any) => void): any {
     return endpoint;
 }
 
+/** The stack file's `mlops:endpoint` as written: the expected values of the resources it configures. */
+const stackEndpoint = (stack: string): any => endpointConfig(stack, () => undefined);
+
 const TYPES = {
     model: "aws:sagemaker/model:Model",
     config: "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
@@ -47,6 +51,48 @@ const TYPES = {
     alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
     dashboard: "aws:cloudwatch/dashboard:Dashboard",
 };
+
+/**
+ * The recorded inputs as the requests the AWS provider sends (the API's member names: the provider's camelCase with
+ * a capital, plus the renames below), so AWS's published API model can judge them.
+ */
+const API_RENAMES: Readonly<Record<string, string>> = { memorySizeInMb: "MemorySizeInMB", kmsKeyArn: "KmsKeyId", subnets: "Subnets" };
+function apiShape(value: any): any {
+    if (Array.isArray(value)) return value.map(apiShape);
+    if (value === null || typeof value !== "object") return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, member] of Object.entries(value)) {
+        if (member === undefined) continue;
+        // A container's environment is a map of the image's variable names: its keys are data, not members.
+        out[API_RENAMES[key] ?? key[0].toUpperCase() + key.slice(1)] = key === "environment" ? member : apiShape(member);
+    }
+    return out;
+}
+function pick(inputs: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+    return Object.fromEntries(keys.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
+}
+
+/** The create requests for the endpoint's resources in one stack's graph: [service, operation, input]. */
+function endpointRequests(graph: StackGraph): [string, string, unknown][] {
+    const model = graph.one(TYPES.model);
+    const config = graph.one(TYPES.config);
+    const endpoint = graph.one(TYPES.endpoint);
+    const requests: [string, string, unknown][] = [
+        ["sagemaker", "CreateModel", { ModelName: model.state.name, ...apiShape(pick(model.inputs, ["primaryContainer", "executionRoleArn", "enableNetworkIsolation", "vpcConfig"])) }],
+        ["sagemaker", "CreateEndpointConfig", { EndpointConfigName: config.state.name, ...apiShape(pick(config.inputs, ["productionVariants", "dataCaptureConfig", "kmsKeyArn"])) }],
+        ["sagemaker", "CreateEndpoint", { EndpointName: endpoint.inputs.name, ...apiShape(pick(endpoint.inputs, ["endpointConfigName", "deploymentConfig"])) }],
+    ];
+    for (const target of graph.ofType(TYPES.target)) {
+        requests.push(["application-autoscaling", "RegisterScalableTarget", apiShape(pick(target.inputs, ["serviceNamespace", "resourceId", "scalableDimension", "minCapacity", "maxCapacity"]))]);
+    }
+    for (const policy of graph.ofType(TYPES.policy)) {
+        requests.push(["application-autoscaling", "PutScalingPolicy", {
+            PolicyName: policy.inputs.name,
+            ...apiShape(pick(policy.inputs, ["serviceNamespace", "resourceId", "scalableDimension", "policyType", "targetTrackingScalingPolicyConfiguration"])),
+        }]);
+    }
+    return requests;
+}
 
 function endpointResources(graph: StackGraph): RecordedResource[] {
     return graph.descendantsOf(graph.one("mlops:serving:ModelEndpoint"));
@@ -58,6 +104,24 @@ describe("ModelEndpoint in both stacks", () => {
     before(async () => {
         dev = await stackGraph("dev");
         prod = await stackGraph("prod");
+    });
+
+    it("asks AWS only for what its API accepts (botocore's SageMaker and Application Auto Scaling models)", () => {
+        for (const { graph } of [dev, prod]) {
+            const requests = endpointRequests(graph);
+            assert.deepEqual(requests.map(([, operation]) => operation).slice(0, 3), ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"]);
+            for (const [service, operation, input] of requests) {
+                assert.deepEqual(validateRequest(service, operation, input).problems, [], `${graph.stack} ${operation}`);
+            }
+        }
+        assert.deepEqual(endpointRequests(prod.graph).slice(3).map(([, operation]) => operation), ["RegisterScalableTarget", "PutScalingPolicy"]);
+        // The oracle is live: a variant name with an underscore, or a canary of 0 %, is what AWS would refuse.
+        const [, , config] = endpointRequests(prod.graph)[1] as [string, string, any];
+        config.ProductionVariants[0].VariantName = "primary_variant";
+        assert.match(validateRequest("sagemaker", "CreateEndpointConfig", config).problems.join("\n"), /VariantName.*does not match/);
+        const [, , endpoint] = endpointRequests(prod.graph)[2] as [string, string, any];
+        endpoint.DeploymentConfig.BlueGreenUpdatePolicy.TrafficRoutingConfiguration.CanarySize.Value = 0;
+        assert.match(validateRequest("sagemaker", "CreateEndpoint", endpoint).problems.join("\n"), /CanarySize\.Value: 0 is below/);
     });
 
     it("dev serves from a serverless variant with no autoscaling, capture, VPC or instance count", () => {
@@ -85,11 +149,12 @@ describe("ModelEndpoint in both stacks", () => {
         assert.deepEqual(prod.outputs.endpoint.securityExceptions, []);
     });
 
-    it("prod serves from ≥ 2 instances of its configured type, encrypted with its own key, network-isolated", () => {
+    it("prod serves from the instances its stack file declares, encrypted with its own key, network-isolated", () => {
         const config = prod.graph.one(TYPES.config).inputs;
         const variant = config.productionVariants[0];
-        assert.deepEqual([variant.variantName, variant.instanceType, variant.initialInstanceCount, variant.initialVariantWeight], ["primary", "ml.m5.large", 2, 1]);
-        assert.ok(variant.initialInstanceCount >= 2);
+        const file = stackEndpoint("prod");
+        assert.deepEqual([variant.variantName, variant.instanceType, variant.initialInstanceCount, variant.initialVariantWeight],
+            ["primary", file.instanceType, file.instanceCount, 1]);
         assert.equal(variant.serverlessConfig, undefined);
         assert.equal(config.kmsKeyArn, prod.outputs.kmsKeyArn);
         assert.equal(prod.graph.one(TYPES.model).inputs.enableNetworkIsolation, true);
@@ -97,16 +162,19 @@ describe("ModelEndpoint in both stacks", () => {
 
     it("prod autoscales the variant between min and max on invocations per instance, with explicit cooldowns", () => {
         const target = prod.graph.one(TYPES.target).inputs;
-        assert.equal(target.resourceId, "endpoint/mlops-prod-churn/variant/primary");
-        assert.match(target.resourceId, /^endpoint\/[^/]+\/variant\/[^/]+$/);
+        const { autoscaling } = stackEndpoint("prod");
+        // Application Auto Scaling finds the variant by this id: the endpoint's name and the variant's (not literals).
+        const variantName = prod.graph.one(TYPES.config).inputs.productionVariants[0].variantName;
+        assert.equal(target.resourceId, `endpoint/${prod.graph.one(TYPES.endpoint).inputs.name}/variant/${variantName}`);
         assert.deepEqual([target.serviceNamespace, target.scalableDimension, target.minCapacity, target.maxCapacity],
-            ["sagemaker", "sagemaker:variant:DesiredInstanceCount", 2, 6]);
+            ["sagemaker", "sagemaker:variant:DesiredInstanceCount", autoscaling.minCapacity, autoscaling.maxCapacity]);
         const policy = prod.graph.one(TYPES.policy).inputs;
         assert.equal(policy.policyType, "TargetTrackingScaling");
         assert.equal(policy.resourceId, target.resourceId);
         const tracking = policy.targetTrackingScalingPolicyConfiguration;
         assert.equal(tracking.predefinedMetricSpecification.predefinedMetricType, "SageMakerVariantInvocationsPerInstance");
-        assert.deepEqual([tracking.targetValue, tracking.scaleInCooldown, tracking.scaleOutCooldown], [750, 600, 60]);
+        assert.deepEqual([tracking.targetValue, tracking.scaleInCooldown, tracking.scaleOutCooldown],
+            [autoscaling.targetInvocationsPerInstance, autoscaling.scaleInCooldownSeconds, autoscaling.scaleOutCooldownSeconds]);
         assert.ok(policy.name.length <= NAME_LIMITS.scalingPolicy);
     });
 
@@ -114,7 +182,7 @@ describe("ModelEndpoint in both stacks", () => {
         const capture = prod.graph.one(TYPES.config).inputs.dataCaptureConfig;
         const bucket = `mlops-prod-capture-${ACCOUNT_ID}-us-east-1`;
         assert.equal(capture.enableCapture, true);
-        assert.equal(capture.initialSamplingPercentage, 20);
+        assert.equal(capture.initialSamplingPercentage, stackEndpoint("prod").dataCapture.samplingPercentage);
         assert.equal(capture.kmsKeyId, prod.outputs.kmsKeyArn);
         assert.equal(capture.destinationS3Uri, `s3://${bucket}/endpoints`);
         assert.deepEqual(capture.captureOptions, [{ captureMode: "Input" }, { captureMode: "Output" }]);
@@ -126,10 +194,12 @@ describe("ModelEndpoint in both stacks", () => {
     it("prod deploys blue/green with canary traffic shifting and rolls back on alarms that exist in the stack", () => {
         const deployment = prod.graph.one(TYPES.endpoint).inputs.deploymentConfig;
         const policy = deployment.blueGreenUpdatePolicy;
+        const file = stackEndpoint("prod").deployment;
+        assert.equal(file.strategy, "canary");
         assert.deepEqual(policy.trafficRoutingConfiguration, {
-            type: "CANARY", canarySize: { type: "CAPACITY_PERCENT", value: 10 }, waitIntervalInSeconds: 600,
+            type: "CANARY", canarySize: { type: "CAPACITY_PERCENT", value: file.canarySizePercent }, waitIntervalInSeconds: file.waitIntervalSeconds,
         });
-        assert.deepEqual([policy.terminationWaitInSeconds, policy.maximumExecutionTimeoutInSeconds], [600, 3600]);
+        assert.deepEqual([policy.terminationWaitInSeconds, policy.maximumExecutionTimeoutInSeconds], [file.terminationWaitSeconds, file.maximumExecutionTimeoutSeconds]);
         const rollbackAlarms = deployment.autoRollbackConfiguration.alarms.map((a: any) => a.alarmName);
         assert.deepEqual(rollbackAlarms, ["mlops-prod-churn-endpoint-5xx-errors", "mlops-prod-churn-endpoint-model-latency-p99"]);
         const alarmsInStack = new Map(prod.graph.ofType(TYPES.alarm).map((a) => [a.inputs.name, a]));
@@ -150,11 +220,13 @@ describe("ModelEndpoint in both stacks", () => {
     it("alarms: 5XX count, p99 model latency in microseconds, 4XX rate; CPU scaled by vCPUs and memory on instances only", () => {
         const byName = (graph: StackGraph, suffix: string) => graph.ofType(TYPES.alarm).find((a) => a.inputs.name.endsWith(suffix))?.inputs;
         const topic = prod.outputs.alertsTopicArn;
+        const { alarms } = stackEndpoint("prod");
         const errors = byName(prod.graph, "endpoint-5xx-errors")!;
         assert.deepEqual([errors.namespace, errors.metricName, errors.statistic, errors.period, errors.threshold, errors.comparisonOperator, errors.evaluationPeriods],
-            ["AWS/SageMaker", "Invocation5XXErrors", "Sum", 60, 5, "GreaterThanThreshold", 2]);
+            ["AWS/SageMaker", "Invocation5XXErrors", "Sum", 60, alarms.invocation5xxErrors, "GreaterThanThreshold", alarms.evaluationPeriods]);
+        // SageMaker reports ModelLatency in microseconds; the stack file states milliseconds.
         const latency = byName(prod.graph, "endpoint-model-latency-p99")!;
-        assert.deepEqual([latency.metricName, latency.extendedStatistic, latency.threshold], ["ModelLatency", "p99", 100_000]);
+        assert.deepEqual([latency.metricName, latency.extendedStatistic, latency.threshold], ["ModelLatency", "p99", alarms.modelLatencyP99Ms * 1000]);
         const clientErrors = byName(prod.graph, "endpoint-4xx-error-rate")!;
         assert.equal(clientErrors.threshold, 5);
         assert.deepEqual(clientErrors.metricQueries.map((q: any) => q.metric?.metricName ?? q.expression),
