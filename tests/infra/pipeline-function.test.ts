@@ -4,7 +4,8 @@
  */
 import { strict as assert } from "assert";
 import { LAMBDA_RUNTIME, PipelineFunction, PipelineFunctionArgs } from "../../infra/components/pipeline-function";
-import { bundleHandler } from "../../infra/lib/bundle";
+import { bundleHandler, LAMBDA_NODE_TARGET } from "../../infra/lib/bundle";
+import { serviceModel } from "../harness/api-models";
 import { testBed } from "../harness/fixtures";
 import { ACCOUNT_ID, evaluate, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
@@ -32,8 +33,10 @@ describe("stack dev: ETL trigger function", () => {
 
     it("runs the bundled handler on nodejs22.x with explicit memory, timeout, reserved concurrency and active tracing", () => {
         assert.equal(fn.inputs.name, name);
-        assert.equal(fn.inputs.runtime, "nodejs22.x");
-        assert.equal(LAMBDA_RUNTIME, "nodejs22.x");
+        assert.equal(fn.inputs.runtime, LAMBDA_RUNTIME);
+        // A runtime Lambda's API knows (botocore's model), and the Node version the handler is bundled for is its.
+        assert.ok(serviceModel("lambda").shapes.Runtime.enum!.includes(fn.inputs.runtime), `${fn.inputs.runtime} is not a Lambda runtime`);
+        assert.equal(`nodejs${LAMBDA_NODE_TARGET.replace(/^node/, "")}.x`, fn.inputs.runtime, "esbuild's target and the runtime disagree");
         assert.equal(fn.inputs.handler, "index.handler");
         assert.deepEqual(fn.inputs.architectures, ["arm64"]);
         assert.equal(fn.inputs.memorySize, 256);
