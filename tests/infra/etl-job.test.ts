@@ -3,11 +3,13 @@
  * objects, least-privilege role, encrypted log groups and failure alerts; prod (not the host) has none of it.
  */
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EtlJob } from "../../infra/components/etl-job";
+import { parseConfig as parseTriggerConfig } from "../../lambdas/etl-trigger/config";
 import { testBed } from "../harness/fixtures";
 import { ACCOUNT_ID, evaluate, evaluateStackOk, readStackConfig, RecordedResource, REPO_ROOT, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
@@ -19,6 +21,29 @@ const sha = (file: string) => createHash("sha256").update(fs.readFileSync(path.j
 
 /** Statements allowed to use `Resource: "*"`, each because the action has no resource-level permissions. */
 const WILDCARD_RESOURCE_ALLOWED = new Set(["PublishGlueMetrics"]);
+
+/**
+ * Glue's own job parameters the stack sets ("Using job parameters in AWS Glue jobs", job parameters reference:
+ * https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html); Glue consumes them.
+ */
+const GLUE_PARAMETERS = new Set([
+    "--job-language", "--enable-metrics", "--enable-job-insights", "--enable-observability-metrics", "--job-bookmark-option",
+    "--TempDir", "--extra-py-files",
+]);
+
+/** etl/glue_job.py's argument names and, given arguments, the options it parses from them (its own parser). */
+function glueScript(argv: string[]): { required: string[]; optional: string[]; options?: Record<string, unknown> } {
+    const program = [
+        "import dataclasses, json, sys",
+        "sys.path.insert(0, 'etl')",
+        "import glue_job",
+        "argv = json.loads(sys.argv[1])",
+        "options = dataclasses.asdict(glue_job.parse_args(['glue_job.py', *argv])[0]) if argv else None",
+        "print(json.dumps({'required': glue_job.REQUIRED, 'optional': glue_job.OPTIONAL, 'options': options}))",
+    ].join("\n");
+    const out = execFileSync(path.join(REPO_ROOT, ".venv", "bin", "python"), ["-c", program, JSON.stringify(argv)], { cwd: REPO_ROOT, encoding: "utf8" });
+    return JSON.parse(out);
+}
 
 describe("stack dev: ETL Glue job", () => {
     let graph: StackGraph;
@@ -47,26 +72,27 @@ describe("stack dev: ETL Glue job", () => {
         assert.equal(outputs.etlJobName, "mlops-dev-etl");
     });
 
-    it("runs the uploaded script with the package, schema, output and gate limits as default arguments", () => {
+    it("runs the uploaded script; the script itself reads its default arguments as the package, schema, output and limits", () => {
         const script = graph.one("aws:s3/bucketObjectv2:BucketObjectv2", /^etl-script$/).inputs;
         const pkg = graph.one("aws:s3/bucketObjectv2:BucketObjectv2", /^etl-package$/).inputs;
         const schema = graph.one("aws:s3/bucketObjectv2:BucketObjectv2", /^etl-schema$/).inputs;
+        const args: Record<string, string> = job.inputs.defaultArguments;
         assert.equal(job.inputs.command.scriptLocation, `s3://${bucket("artifacts")}/${script.key}`);
-        assert.deepEqual(job.inputs.defaultArguments, {
-            "--job-language": "python",
-            "--enable-metrics": "",
-            "--enable-job-insights": "true",
-            "--enable-observability-metrics": "true",
-            "--job-bookmark-option": "job-bookmark-disable",
-            "--TempDir": `s3://${bucket("artifacts")}/etl/temp/`,
-            "--extra-py-files": `s3://${bucket("artifacts")}/${pkg.key}`,
-            "--schema": `s3://${bucket("artifacts")}/${schema.key}`,
-            "--output": `s3://${bucket("curated")}/datasets`,
-            "--max-quarantine-share": String(devEtl.maxQuarantineShare),
-            "--min-rows": String(devEtl.minRows),
-            "--train-shards": String(devEtl.trainShards ?? 1), // the stack file leaves the default
+        // Glue's own parameters go to Glue, the rest to the script: each must be a name one of them knows.
+        const reads = glueScript([]);
+        const scriptArgs = Object.keys(args).filter((k) => !GLUE_PARAMETERS.has(k));
+        assert.deepEqual(scriptArgs.filter((k) => ![...reads.required, ...reads.optional].includes(k.slice(2))), [], "arguments neither Glue nor glue_job.py reads");
+        assert.equal(args["--extra-py-files"], `s3://${bucket("artifacts")}/${pkg.key}`, "the package the script imports");
+        assert.equal(args["--job-bookmark-option"], "job-bookmark-disable", "every run is explicit; bookmarks would skip reprocessed input");
+        assert.ok(!("--input" in args) && !("--run-id" in args), "per-run arguments are the trigger's");
+        // What the script makes of them, with the trigger's per-run arguments added (lambdas/etl-trigger/handler.ts).
+        const parsed = glueScript(["--input", `s3://${bucket("raw")}/in.csv`, "--run-id", "r1", ...scriptArgs.flatMap((k) => [k, args[k]])]).options!;
+        assert.deepEqual(parsed, {
+            input: `s3://${bucket("raw")}/in.csv`, run_id: "r1", seed: null,
+            schema_uri: `s3://${bucket("artifacts")}/${schema.key}`,
+            output: `s3://${bucket("curated")}/datasets`,
+            max_quarantine_share: devEtl.maxQuarantineShare, min_rows: devEtl.minRows, train_shards: devEtl.trainShards ?? 1,
         });
-        assert.ok(!("--input" in job.inputs.defaultArguments) && !("--run-id" in job.inputs.defaultArguments), "per-run arguments are the trigger's");
     });
 
     it("follows other etl config values (not constants)", async () => {
@@ -226,20 +252,19 @@ describe("stack dev: ETL Glue job", () => {
 
     it("gives the trigger Lambda only the run and manifest access it needs", () => {
         const fn = graph.one("aws:lambda/function:Function", /^etl-trigger-function$/);
-        assert.deepEqual(fn.inputs.environment.variables, {
-            GLUE_JOB_NAME: "mlops-dev-etl",
-            RAW_BUCKET: bucket("raw"),
-            CURATED_BUCKET: bucket("curated"),
-            CURATED_PREFIX: "datasets",
-            GLUE_MAX_RETRIES: String(devEtl.maxRetries),
-            // The reuse key's deployed inputs: the code and schema this job runs, the settings that change its output.
-            ETL_CODE_SHA256: fn.inputs.environment.variables.ETL_CODE_SHA256,
-            ETL_SCHEMA_SHA256: sha("data/churn.schema.json"),
-            // trainShards: the stack file leaves it at its default, 1.
-            ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: devEtl.maxQuarantineShare, minRows: devEtl.minRows, trainShards: devEtl.trainShards ?? 1 }),
+        // The function reads its environment with its own parser: what it makes of it must be this job's.
+        const trigger = parseTriggerConfig(fn.inputs.environment.variables);
+        const args: Record<string, string> = job.inputs.defaultArguments;
+        assert.equal(trigger.glueJobName, job.inputs.name);
+        assert.equal(trigger.glueMaxRetries, job.inputs.maxRetries);
+        assert.equal(`s3://${trigger.curatedBucket}/${trigger.curatedPrefix}`, args["--output"], "the trigger looks for runs where the job writes them");
+        assert.equal(trigger.rawBucket, bucket("raw"));
+        // The reuse key's deployed inputs: the code and schema this job runs, the settings that change its output.
+        assert.deepEqual(trigger.reuse?.settings, {
+            maxQuarantineShare: Number(args["--max-quarantine-share"]), minRows: Number(args["--min-rows"]), trainShards: Number(args["--train-shards"]),
         });
-        assert.match(fn.inputs.environment.variables.ETL_CODE_SHA256, /^[0-9a-f]{64}$/);
-        assert.notEqual(fn.inputs.environment.variables.ETL_CODE_SHA256, sha("etl/glue_job.py"), "the package is part of the code too");
+        assert.equal(trigger.reuse?.schemaSha256, sha("data/churn.schema.json"));
+        assert.notEqual(trigger.reuse?.etlCodeSha256, sha("etl/glue_job.py"), "the package is part of the code too");
         const policy = statements(graph.one("aws:iam/rolePolicy:RolePolicy", /^etl-trigger-role-policy$/).inputs.policy);
         const bySid = Object.fromEntries(policy.map((s) => [s.Sid, s]));
         assert.deepEqual(bySid.StartAndWatchEtlRuns.Action, ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"]);
