@@ -1,6 +1,7 @@
 /**
  * Properties every stack must have whatever components it holds: unique names, component naming, tags through
- * the provider, and physical names within AWS limits.
+ * the provider, and physical names within AWS limits. Which resources a stack has is pinned by the graph listing
+ * (tests/infra/graph-snapshot.test.ts), so these checks never pass on an empty graph unnoticed.
  */
 import { strict as assert } from "assert";
 import { NAME_LIMITS } from "../../infra/naming";
@@ -27,10 +28,6 @@ for (const stack of definedStacks()) {
         let graph: StackGraph;
         before(async () => {
             ({ graph } = await stackGraph(stack));
-        });
-
-        it("registers resources", () => {
-            assert.ok(graph.resources.length > 20, `only ${graph.resources.length} resources`);
         });
 
         it("has unique URNs", () => {
