@@ -303,7 +303,8 @@ def test_two_host_model_matches_single_host_auc(tmp_path: Path, proc_env: dict, 
     single_auc = test_auc(single / "model" / "model.ubj")
     two_auc = test_auc(hosts["algo-1"].opt_ml / "model" / "model.ubj")
     # Not bit-identical: the hosts merge quantile sketches of their shards instead of sketching all rows, so
-    # the histogram bins (and the trees) differ slightly. The bound: within 0.005 of the single host.
+    # the histogram bins (and the trees) differ slightly. Bound: within 0.005 of the single host's test AUC (the
+    # benchmark in model-container/README.md measures a difference of 0.0001).
     assert abs(two_auc - single_auc) < 0.005, (single_auc, two_auc)
 
     meta = json.loads((hosts["algo-1"].opt_ml / "model" / "metadata.json").read_text())
