@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "model-container"))
+from mlcontainer.distributed import HOST_ADDRESSES_ENV, TRACKER_PORT_ENV, free_port_pair  # noqa: E402
+
 TRAIN = REPO / "model-container" / "bin" / "train"
 FEATURES = 10
 PARTS = 4
@@ -80,21 +82,6 @@ def prepare(data_dir: Path, rows: int, seed: int) -> Path:
     return root
 
 
-def free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
-
-
 def link_tree(src: Path, dst: Path) -> None:
     """Hard links (or copies across devices): the hosts' channels without duplicating gigabytes."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +109,8 @@ def layout(work: Path, data: Path, host: str, hosts: list[str], rank: int) -> Pa
 def run_hosts(work: Path, data: Path, count: int) -> dict:
     hosts = [f"algo-{i + 1}" for i in range(count)]
     env = {k: v for k, v in os.environ.items() if k not in ("OPT_ML_DIR", "PYTHONDONTWRITEBYTECODE")}
-    env["MLCONTAINER_HOST_ADDRESSES"] = ",".join(f"{h}=127.0.0.1" for h in hosts)
-    env["MLCONTAINER_TRACKER_PORT"] = str(free_port_pair())
+    env[HOST_ADDRESSES_ENV] = ",".join(f"{h}=127.0.0.1" for h in hosts)
+    env[TRACKER_PORT_ENV] = str(free_port_pair())
     started = time.monotonic()
     procs = {}
     for rank, host in enumerate(hosts):

@@ -130,6 +130,28 @@ def _positive_number(environ: Mapping[str, str], name: str, default: float) -> f
     return value
 
 
+def free_port_pair(address: str = "127.0.0.1", attempts: int = 50) -> int:
+    """A free port p whose p + 1 (the coordinator's) is free too, within what plan_cluster accepts.
+
+    For several hosts on one machine (the tests, the distributed benchmark): on SageMaker every host has its own
+    address and the default port serves. The ports are only probed, so another process may still take them first.
+    """
+    for _ in range(attempts):
+        with socket.socket() as s:
+            s.bind((address, 0))
+            port = s.getsockname()[1]
+        if not 1024 <= port <= 65534:
+            continue
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind((address, port))
+                b.bind((address, port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError(f"no two adjacent free ports on {address} after {attempts} attempts")
+
+
 def plan_cluster(hosts: tuple[str, ...], current_host: str, environ: Mapping[str, str] = os.environ) -> Cluster:
     """The cluster of a job with more than one host (resourceconfig.json already validated the names)."""
     port_text = environ.get(TRACKER_PORT_ENV) or str(DEFAULT_TRACKER_PORT)

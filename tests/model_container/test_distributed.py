@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from mc_helpers import EARLY_STOPPING_HP, METRIC_RE, TRAIN, make_rows, run_train, write_csv, write_job
 
 from mlcontainer.distributed import (
-    HOST_ADDRESSES_ENV, STARTUP_TIMEOUT_ENV, TRACKER_PORT_ENV, Session, plan_cluster,
+    HOST_ADDRESSES_ENV, STARTUP_TIMEOUT_ENV, TRACKER_PORT_ENV, Session, free_port_pair, plan_cluster,
 )
 from mlcontainer.errors import ConfigError
 from mlcontainer.jobconfig import parse_resource_config
@@ -33,24 +33,6 @@ SLOW_HP = {"num_round": "3000", "early_stopping_rounds": "1000", "eta": "0.01", 
 # Every failure test's bound: the coordinator notices a dead process at once (its socket closes); the rest is
 # process start-up and XGBoost import on a shared 2-core machine.
 FAILURE_DEADLINE_S = 60
-
-
-def free_port_pair() -> int:
-    """A port p with p + 1 free too (tracker and coordinator)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port >= 65534:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 @dataclass
