@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 OTHER = "__other__"
 # Names the ETL itself writes (`_reason`, `_row_number`) or Model Monitor gives headerless columns (`_c0`):
@@ -160,14 +160,20 @@ def _bool(value: Any, path: str) -> bool:
     return value
 
 
-def _parse_numeric(items: Any) -> tuple[NumericFeature, ...]:
+def _feature_items(items: Any, section: str, allowed: set[str], required: set[str]) -> Iterator[tuple[str, dict]]:
+    """(path, item) for each entry of a feature list, each an object with only the allowed keys."""
     if not isinstance(items, list):
-        _fail("numeric", f"expected a list of features, got {_type_name(items)}")
-    out = []
+        _fail(section, f"expected a list of features, got {_type_name(items)}")
     for i, item in enumerate(items):
-        path = f"numeric[{i}]"
+        path = f"{section}[{i}]"
         item = _obj(item, path)
-        _check_keys(item, path, {"name", "min", "max", "required"}, {"name"})
+        _check_keys(item, path, allowed, required)
+        yield path, item
+
+
+def _parse_numeric(items: Any) -> tuple[NumericFeature, ...]:
+    out = []
+    for path, item in _feature_items(items, "numeric", {"name", "min", "max", "required"}, {"name"}):
         lo = _number(item["min"], f"{path}.min") if item.get("min") is not None else None
         hi = _number(item["max"], f"{path}.max") if item.get("max") is not None else None
         if lo is not None and hi is not None and lo > hi:
@@ -178,13 +184,8 @@ def _parse_numeric(items: Any) -> tuple[NumericFeature, ...]:
 
 
 def _parse_categorical(items: Any) -> tuple[CategoricalFeature, ...]:
-    if not isinstance(items, list):
-        _fail("categorical", f"expected a list of features, got {_type_name(items)}")
     out = []
-    for i, item in enumerate(items):
-        path = f"categorical[{i}]"
-        item = _obj(item, path)
-        _check_keys(item, path, {"name", "categories", "required"}, {"name", "categories"})
+    for path, item in _feature_items(items, "categorical", {"name", "categories", "required"}, {"name", "categories"}):
         cats = item["categories"]
         if not isinstance(cats, list) or not cats:
             _fail(f"{path}.categories", f"expected a non-empty list of strings, got {cats!r}")

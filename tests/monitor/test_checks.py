@@ -17,6 +17,14 @@ def kinds(result) -> list[tuple[str, str]]:
     return sorted((v.feature_name, v.constraint_check_type) for v in result.violations)
 
 
+def window_with(column: int, value: str, count: int) -> list[list[str]]:
+    """The clean 1,000-row window of seed 7 with `value` in `column` of its first `count` rows."""
+    rows = draw_rows(1000, seed=7)
+    for row in rows[:count]:
+        row[column] = value
+    return rows
+
+
 def test_a_clean_window_passes(baseline):
     result, statistics = check_rows(baseline, draw_rows(1000, seed=7))
     assert result.violations == []
@@ -54,9 +62,7 @@ def test_categorical_drift_is_a_chi_square_test_and_reports_the_share_distance(b
 
 
 def test_missing_values_are_a_completeness_check(baseline):
-    rows = draw_rows(1000, seed=7)
-    for row in rows[:30]:
-        row[1] = ""
+    rows = window_with(1, "", 30)
     result, statistics = check_rows(baseline, rows)
     assert kinds(result) == [("_c1", "completeness_check")]
     expected = "Expected completeness: 100.0%, Observed: Only 97.0% of data is non-null."
@@ -67,10 +73,7 @@ def test_missing_values_are_a_completeness_check(baseline):
 
 
 def test_text_in_a_numeric_column_is_a_data_type_check(baseline):
-    rows = draw_rows(1000, seed=7)
-    for row in rows[:10]:
-        row[0] = "n/a"
-    result, _ = check_rows(baseline, rows)
+    result, _ = check_rows(baseline, window_with(0, "n/a", 10))
     assert kinds(result) == [("_c0", "data_type_check")]
     assert result.violations[0].description.startswith(
         "Data type match requirement is not met. Expected data type: Fractional, Expected match: 100.0%. "
@@ -89,20 +92,12 @@ def test_whole_numbers_match_fractional_but_decimals_do_not_match_integral(basel
 def test_data_type_threshold_allows_a_share_of_mismatches(baseline):
     relaxed = Baseline(baseline.statistics, copy.deepcopy(baseline.constraints))
     relaxed.constraints["monitoring_config"]["datatype_check_threshold"] = 0.95
-    rows = draw_rows(1000, seed=7)
-    for row in rows[:10]:
-        row[0] = "n/a"
-    assert check_rows(relaxed, rows)[0].violations == []
-    for row in rows[10:60]:
-        row[0] = "n/a"
-    assert kinds(check_rows(relaxed, rows)[0]) == [("_c0", "data_type_check")]
+    assert check_rows(relaxed, window_with(0, "n/a", 10))[0].violations == []
+    assert kinds(check_rows(relaxed, window_with(0, "n/a", 60))[0]) == [("_c0", "data_type_check")]
 
 
 def test_unknown_categories_are_a_categorical_values_check(baseline):
-    rows = draw_rows(1000, seed=7)
-    for row in rows[:5]:
-        row[3] = "weekly"
-    result, _ = check_rows(baseline, rows)
+    result, _ = check_rows(baseline, window_with(3, "weekly", 5))
     assert kinds(result) == [("_c3", "categorical_values_check")]
     assert "Observed: 99.5%; values outside it: 'weekly'." in result.violations[0].description
 
