@@ -22,11 +22,7 @@ import { EXIT_CODES, main } from "../../steps/deploy/main";
 import { ChangeSummary, formatChanges, StackBusyError, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
 import { awsEndpointInspector } from "../../steps/deploy/verify";
 import { CapturedIo, FakeClock } from "./helpers";
-
-const ENDPOINT = "mlops-prod-churn";
-const VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn/4";
-const NEW_CONFIG = "model-endpoint-config-new";
-const OLD_CONFIG = "model-endpoint-config-old";
+import { ENDPOINT, NEW_CONFIG, OLD_CONFIG, VERSION } from "./deploy-fixture";
 
 /** Records what the step asks of Pulumi, and answers like a stack whose update serves `serves`. */
 class FakeStack implements StackDriver {

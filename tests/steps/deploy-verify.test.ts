@@ -10,12 +10,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
 import { awsEndpointInspector, DeployError, verifyEndpoint } from "../../steps/deploy/verify";
 import { awsError, FakeClock } from "./helpers";
-
-const ENDPOINT = "mlops-prod-churn";
-const NEW_CONFIG = "model-endpoint-config-new";
-const OLD_CONFIG = "model-endpoint-config-old";
-const VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn/4";
-const OLD_VERSION = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn/3";
+import { ENDPOINT, NEW_CONFIG, OLD_CONFIG, OLD_VERSION, VERSION } from "./deploy-fixture";
 
 function endpoint(status: string, configName: string, extra: Partial<DescribeEndpointCommandOutput> = {}): Partial<DescribeEndpointCommandOutput> {
     return {
