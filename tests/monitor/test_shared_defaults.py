@@ -2,9 +2,12 @@
 
 They are two copies on purpose: ``etl/mlops_etl`` is shipped to Glue and ``monitor/drift_checker`` is copied
 into the model image (model-container/Dockerfile), and neither deployment carries the other package, so one
-cannot import the other at run time. This test is what keeps them one definition: the baseline the ETL writes
-and the constraints the drift checker suggests (and falls back to when a key is absent) must agree, or a
-window would be judged against thresholds the baseline never stated.
+cannot import the other at run time. One source would mean shipping part of one package inside the other's
+artefact (e.g. ``mlops_etl/baseline.py`` added to the image's inputs in infra/lib/image-context.ts, a COPY in the
+Dockerfile and the ETL folder on bin/monitor's path): a half package whose imports only fail in the image, for
+twelve lines of data. This test is what keeps them one definition: the baseline the ETL writes and the
+constraints the drift checker suggests (and falls back to when a key is absent) must agree, or a window would be
+judged against thresholds the baseline never stated.
 """
 
 from __future__ import annotations
