@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { ConfigError, loadConfig, parseConfig, StackConfig } from "../../infra/config";
+import { serviceModel } from "../harness/api-models";
 import { evaluate, evaluateStack, readStackConfig } from "../harness/pulumi-harness";
 
 /** Each case breaks one key of a real stack file; the whole program must fail before registering anything. */
@@ -237,15 +238,21 @@ describe("config: the stack files", () => {
         assert.equal(config.owner, "1234");
     });
 
-    it("defaults fill what a stack file leaves out", () => {
+    it("defaults fill what a stack file leaves out, with values AWS accepts", () => {
         const config = parseConfig(
             { environment: "staging", owner: "team", alertEmail: "a@example.com", endpoint: { kind: "serverless" } },
             { stack: "staging", region: "eu-west-1" },
         );
-        assert.equal(config.etl.workerType, "G.1X");
-        assert.equal(config.endpoint.dataCapture.samplingPercentage, 100);
+        // Judged by AWS's API models (botocore) rather than by the literals the schema declares.
+        const glue = serviceModel("glue").shapes;
+        const sagemaker = serviceModel("sagemaker").shapes;
+        assert.ok(glue.WorkerType.enum!.includes(config.etl.workerType), `etl.workerType ${config.etl.workerType}`);
+        const sampling = sagemaker.SamplingPercentage;
+        assert.ok(config.endpoint.dataCapture.samplingPercentage >= sampling.min! && config.endpoint.dataCapture.samplingPercentage <= sampling.max!);
+        // SageMaker's ScheduleConfig documents hourly, daily and every-N-hours cron forms only.
+        assert.match(config.monitoring.scheduleExpression, /^cron\(0 (\*|([01]?\d|2[0-3])(\/([01]?\d|2[0-4]))?) \? \* \* \*\)$/);
+        // A stack that says nothing gets neither autoscaling nor deletion protection: both cost and are opted into.
         assert.equal(config.endpoint.autoscaling.enabled, false);
-        assert.equal(config.monitoring.scheduleExpression, "cron(0 * ? * * *)");
         assert.equal(config.protectData, false);
     });
 });
