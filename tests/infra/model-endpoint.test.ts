@@ -126,7 +126,8 @@ describe("ModelEndpoint in both stacks", () => {
 
     it("dev serves from a serverless variant with no autoscaling, capture, VPC or instance count", () => {
         const variant = dev.graph.one(TYPES.config).inputs.productionVariants[0];
-        assert.deepEqual(variant.serverlessConfig, { memorySizeInMb: 2048, maxConcurrency: 5 });
+        const file = stackEndpoint("dev");
+        assert.deepEqual(variant.serverlessConfig, { memorySizeInMb: file.serverlessMemoryMb, maxConcurrency: file.serverlessMaxConcurrency });
         assert.equal(variant.variantName, "primary");
         assert.equal(variant.initialInstanceCount, undefined);
         assert.equal(variant.instanceType, undefined);
