@@ -10,8 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { contentTag, imageFiles, stageContext } from "../infra/lib/image-context";
+import { REPO_ROOT } from "../infra/lib/repo";
 
-const REPO_ROOT = path.resolve(__dirname, "..");
 
 export interface ImageContextCommand {
     readonly root: string;

@@ -20,8 +20,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../infra/lib/repo";
 
-const REPO_ROOT = path.resolve(__dirname, "..");
 const GOAL_RATIO = 0.5;
 
 /** The lines the changes touch: real code, so the edited module is compiled (TypeScript) or imported (Python). */

@@ -4,16 +4,12 @@ import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { EtlConfig } from "../config";
-import { REPO_ROOT } from "../lib/bundle";
+import { REPO_ROOT } from "../lib/repo";
+import { contentSha256, fileEntries, listFiles } from "../lib/content-hash";
+import { ResourceRef } from "../lib/refs";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
 import { createDeadLetterQueue } from "./pipeline-function";
-
-/** A bucket as the baseline exposes it ({@link SecureBucket} fits). */
-export interface BucketRef {
-    readonly name: pulumi.Input<string>;
-    readonly arn: pulumi.Input<string>;
-}
 
 /** Glue states that mean a run ended without a dataset; each one raises an alert. */
 export const GLUE_FAILURE_STATES = ["FAILED", "TIMEOUT", "STOPPED", "ERROR"] as const;
@@ -36,7 +32,7 @@ export interface EtlJobArgs {
     readonly etl: EtlConfig;
     readonly kmsKeyArn: pulumi.Input<string>;
     /** `raw`: the inputs (read only); `curated`: the job's output; `artifacts`: code, schema and temp files. */
-    readonly buckets: { readonly raw: BucketRef; readonly curated: BucketRef; readonly artifacts: BucketRef };
+    readonly buckets: { readonly raw: ResourceRef; readonly curated: ResourceRef; readonly artifacts: ResourceRef };
     readonly alertsTopicArn: pulumi.Input<string>;
     /**
      * The job's entrypoint, relative to the repository root.
@@ -246,15 +242,12 @@ export class EtlJob extends pulumi.ComponentResource {
             if (!fs.existsSync(path.join(dir, "__init__.py"))) {
                 invalid(`ETL package ${relDir} not found or has no __init__.py; it is shipped to Glue as --extra-py-files (set packagePath)`);
             }
-            const files = listFiles(dir);
-            const hash = createHash("sha256");
+            // Hidden files, caches and compiled files never reach Glue.
+            const files = listFiles(dir, ".", (rel) => /(^|\/)(\.[^/]*|__pycache__)$|\.pyc$/.test(rel));
+            const archivePath = (rel: string) => `${path.basename(dir)}/${rel}`;
             const assets: Record<string, pulumi.asset.Asset> = {};
-            for (const rel of files) {
-                const archivePath = `${path.basename(dir)}/${rel}`;
-                hash.update(archivePath).update("\0").update(fs.readFileSync(path.join(dir, rel))).update("\0");
-                assets[archivePath] = new pulumi.asset.FileAsset(path.join(dir, rel));
-            }
-            return { source: new pulumi.asset.AssetArchive(assets), sha256: hash.digest("hex") };
+            for (const rel of files) assets[archivePath(rel)] = new pulumi.asset.FileAsset(path.join(dir, rel));
+            return { source: new pulumi.asset.AssetArchive(assets), sha256: contentSha256(fileEntries(dir, files, archivePath)) };
         }
 
         function upload(suffix: string, key: string, file: CodeFile, contentType: string) {
@@ -460,16 +453,4 @@ export class EtlJob extends pulumi.ComponentResource {
 
 function sha256(data: Buffer | string): string {
     return createHash("sha256").update(data).digest("hex");
-}
-
-/** Files under `dir` (relative, '/'-separated, sorted), without caches, compiled files or hidden files. */
-function listFiles(dir: string, prefix = ""): string[] {
-    const out: string[] = [];
-    for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
-        if (entry.name.startsWith(".") || entry.name === "__pycache__" || entry.name.endsWith(".pyc")) continue;
-        const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) out.push(...listFiles(dir, rel));
-        else if (entry.isFile()) out.push(rel);
-    }
-    return out.sort();
 }

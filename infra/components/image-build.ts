@@ -2,8 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { StackContext } from "../lib/context";
-import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
-import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
+import { ecrLoginStatement, PolicyStatement } from "../lib/policy";
+import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, DEFAULT_BUILD_IMAGE, plaintextVariables } from "../lib/codebuild";
 
 /** ECR scan severities, most severe first (ECR's `findingSeverityCounts` keys); NONE never fails the build. */
 export const SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "NONE"] as const;
@@ -46,7 +46,7 @@ export interface ImageBuildArgs {
     readonly computeType?: string;
     /**
      * CodeBuild managed image (Docker, Node 20).
-     * @default "aws/codebuild/standard:7.0"
+     * @default {@link DEFAULT_BUILD_IMAGE}
      */
     readonly buildImage?: string;
 }
@@ -89,15 +89,13 @@ export class ImageBuild extends pulumi.ComponentResource {
 
         const projectName = namer.name("codebuild", "image");
         const logGroup = createBuildLogGroup(`${name}-logs`, projectName, context, args.kmsKeyArn, { parent });
-        this.role = new aws.iam.Role(`${name}-role`, {
-            name: namer.name("iamRole", "image-build"),
+        const { role, policy } = createBuildRole(context, {
+            resourceNames: { role: `${name}-role`, policy: `${name}-policy` },
+            roleName: namer.name("iamRole", "image-build"),
             description: "Builds the model image and pushes it to the model repository (nothing else)",
-            assumeRolePolicy: serviceTrustPolicy("codebuild.amazonaws.com", context.accountId),
+            statements: imageBuildStatements(logGroup.arn),
         }, { parent });
-        const policy = new aws.iam.RolePolicy(`${name}-policy`, {
-            role: this.role.id,
-            policy: policyDocument(imageBuildStatements(logGroup.arn)),
-        }, { parent });
+        this.role = role;
         this.project = createProject();
         this.projectName = this.project.name;
         this.projectArn = this.project.arn;
@@ -124,13 +122,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                     Action: ["kms:Decrypt", "kms:DescribeKey"],
                     Resource: args.kmsKeyArn,
                 },
-                {
-                    Sid: "EcrLogin",
-                    Effect: "Allow",
-                    Action: "ecr:GetAuthorizationToken",
-                    // GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
-                    Resource: "*",
-                },
+                ecrLoginStatement(),
                 {
                     Sid: "PushToTheModelRepositoryOnly",
                     Effect: "Allow",
@@ -147,34 +139,25 @@ export class ImageBuild extends pulumi.ComponentResource {
         }
 
         function createProject() {
-            return new aws.codebuild.Project(`${name}-project`, {
-                name: projectName,
+            return createBuildProject(`${name}-project`, {
+                projectName,
                 description: "scripts/build-image.sh: builds and pushes the model image under its content tag (skips an existing tag)",
-                serviceRole: parent.role.arn,
-                encryptionKey: args.kmsKeyArn,
-                buildTimeout: timeoutMinutes,
-                queuedTimeout: 60,
+                serviceRoleArn: parent.role.arn,
+                kmsKeyArn: args.kmsKeyArn,
+                timeoutMinutes,
                 // Two builds of one content tag would race to push the same immutable tag.
                 concurrentBuildLimit: 1,
-                source: { type: "CODEPIPELINE", buildspec: imageBuildspec() },
-                artifacts: { type: "CODEPIPELINE" },
-                environment: {
-                    type: "LINUX_CONTAINER",
-                    computeType: args.computeType ?? "BUILD_GENERAL1_MEDIUM",
-                    image: args.buildImage ?? "aws/codebuild/standard:7.0",
-                    imagePullCredentialsType: "CODEBUILD",
-                    // Building an image needs the Docker daemon: the one privileged project of the program.
-                    privilegedMode: true,
-                    environmentVariables: [
-                        { name: "IMAGE_REPOSITORY_URI", value: args.repository.url, type: "PLAINTEXT" },
-                        { name: "FAIL_ON_SEVERITY", value: failOnSeverity, type: "PLAINTEXT" },
-                        { name: "IMAGE_OUTPUT", value: IMAGE_OUTPUT_FILE, type: "PLAINTEXT" },
-                    ],
-                },
-                logsConfig: {
-                    cloudwatchLogs: { status: "ENABLED", groupName: logGroup.name },
-                    s3Logs: { status: "DISABLED" },
-                },
+                buildspec: imageBuildspec(),
+                computeType: args.computeType ?? "BUILD_GENERAL1_MEDIUM",
+                image: args.buildImage,
+                // Building an image needs the Docker daemon: the one privileged project of the program.
+                privilegedMode: true,
+                environmentVariables: plaintextVariables({
+                    IMAGE_REPOSITORY_URI: args.repository.url,
+                    FAIL_ON_SEVERITY: failOnSeverity,
+                    IMAGE_OUTPUT: IMAGE_OUTPUT_FILE,
+                }),
+                logGroupName: logGroup.name,
             // CodeBuild checks the role's permissions when the project is created: its policy must exist first.
             }, { parent, dependsOn: [parent.role, policy] });
         }

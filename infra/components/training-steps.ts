@@ -3,15 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { EvaluationConfig, TrainingConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
-import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
-import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
+import { ecrLoginStatement, listModelPackagesStatement, policyDocument, PolicyStatement, sagemakerJobLogsStatement, serviceTrustPolicy } from "../lib/policy";
+import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, DEFAULT_BUILD_IMAGE, plaintextVariables } from "../lib/codebuild";
+import { ResourceRef } from "../lib/refs";
 import { SAGEMAKER_TRAINING_LOG_GROUP } from "../lib/stack-deploy-policy";
-
-/** A bucket another component owns. */
-export interface BucketRef {
-    readonly name: pulumi.Input<string>;
-    readonly arn: pulumi.Input<string>;
-}
 
 /**
  * The pipeline's train and evaluate steps (steps/train, steps/evaluate) as CodeBuild projects, the SageMaker
@@ -26,7 +21,7 @@ export interface TrainingStepsArgs {
     /** The stack key: projects, logs, reports, training volumes and outputs. */
     readonly kmsKeyArn: pulumi.Input<string>;
     /** curated: ETL output (read); models: training output (write); artifacts: pipeline artifacts (read), reports (write). */
-    readonly buckets: { readonly curated: BucketRef; readonly models: BucketRef; readonly artifacts: BucketRef };
+    readonly buckets: { readonly curated: ResourceRef; readonly models: ResourceRef; readonly artifacts: ResourceRef };
     /**
      * The model image's ECR repository (training pulls from it). The image itself is the pipeline's: the train
      * action passes the image build's `IMAGE_URI` (by digest) to each build.
@@ -54,7 +49,7 @@ export interface TrainingStepsArgs {
     readonly reportsPrefix?: string;
     /**
      * CodeBuild image (a managed image).
-     * @default "aws/codebuild/standard:7.0"
+     * @default {@link DEFAULT_BUILD_IMAGE}
      */
     readonly buildImage?: string;
     /**
@@ -141,18 +136,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
 
         function trainingStatements(): PolicyStatement[] {
             return [
-                {
-                    Sid: "ReadCuratedData",
-                    Effect: "Allow",
-                    Action: "s3:GetObject",
-                    Resource: pulumi.interpolate`${args.buckets.curated.arn}/*`,
-                },
-                {
-                    Sid: "ListCuratedData",
-                    Effect: "Allow",
-                    Action: "s3:ListBucket",
-                    Resource: args.buckets.curated.arn,
-                },
+                ...readCuratedDataStatements(),
                 {
                     Sid: "WriteModelsAndCheckpoints",
                     Effect: "Allow",
@@ -188,19 +172,8 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                     Resource: args.imageRepositoryArn,
                 },
-                {
-                    Sid: "EcrLogin",
-                    Effect: "Allow",
-                    Action: "ecr:GetAuthorizationToken",
-                    // GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
-                    Resource: "*",
-                },
-                {
-                    Sid: "WriteTrainingLogs",
-                    Effect: "Allow",
-                    Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    Resource: arnOf(context, "logs", `log-group:${TRAINING_LOG_GROUP}:*`),
-                },
+                ecrLoginStatement(),
+                sagemakerJobLogsStatement("WriteTrainingLogs", arnOf(context, "logs", `log-group:${TRAINING_LOG_GROUP}`)),
                 {
                     Sid: "PublishTrainingMetrics",
                     Effect: "Allow",
@@ -243,20 +216,9 @@ export class TrainingSteps extends pulumi.ComponentResource {
             return createBuildLogGroup(`${name}-${step}-logs`, projectName, context, args.kmsKeyArn, { parent });
         }
 
-        function createBuildRole(step: string, description: string, statements: (logGroupArn: pulumi.Output<string>) => PolicyStatement[], logGroupArn: pulumi.Output<string>) {
-            const role = new aws.iam.Role(`${name}-${step}-role`, {
-                name: namer.name("iamRole", args.modelName, step),
-                description,
-                assumeRolePolicy: serviceTrustPolicy("codebuild.amazonaws.com", context.accountId),
-            }, { parent });
-            const policy = new aws.iam.RolePolicy(`${name}-${step}-policy`, { role: role.id, policy: policyDocument(statements(logGroupArn)) }, { parent });
-            return { role, policy };
-        }
-
-        /** What both builds need: their logs, the pipeline's source artifact, curated data, the key. */
-        function commonBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
+        /** What the training role and both builds read: the ETL's output. */
+        function readCuratedDataStatements(): PolicyStatement[] {
             return [
-                ...buildBaseStatements(logGroupArn, args.buckets.artifacts.arn),
                 {
                     Sid: "ReadCuratedData",
                     Effect: "Allow",
@@ -269,6 +231,23 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     Action: "s3:ListBucket",
                     Resource: args.buckets.curated.arn,
                 },
+            ];
+        }
+
+        function buildRole(step: "train" | "evaluate", description: string, statements: PolicyStatement[]) {
+            return createBuildRole(context, {
+                resourceNames: { role: `${name}-${step}-role`, policy: `${name}-${step}-policy` },
+                roleName: namer.name("iamRole", args.modelName, step),
+                description,
+                statements,
+            }, { parent });
+        }
+
+        /** What both builds need: their logs, the pipeline's source artifact, curated data, the key. */
+        function commonBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
+            return [
+                ...buildBaseStatements(logGroupArn, args.buckets.artifacts.arn),
+                ...readCuratedDataStatements(),
                 {
                     Sid: "UseStackKey",
                     Effect: "Allow",
@@ -300,13 +279,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     Action: ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
                     Resource: [args.modelPackageGroupArn, versionArns],
                 },
-                {
-                    Sid: "ListModelVersions",
-                    Effect: "Allow",
-                    Action: "sagemaker:ListModelPackages",
-                    // List actions have no resource-level permissions in SageMaker ("*" only); the step filters by group.
-                    Resource: "*",
-                },
+                listModelPackagesStatement(),
                 {
                     Sid: "PassTrainingRoleToSageMakerOnly",
                     Effect: "Allow",
@@ -338,13 +311,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
                     Action: ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
                     Resource: versionArns,
                 },
-                {
-                    Sid: "ListModelVersions",
-                    Effect: "Allow",
-                    Action: "sagemaker:ListModelPackages",
-                    // List actions have no resource-level permissions in SageMaker ("*" only); the step filters by group.
-                    Resource: "*",
-                },
+                listModelPackagesStatement(),
                 {
                     Sid: "UploadGateResults",
                     Effect: "Allow",
@@ -354,34 +321,19 @@ export class TrainingSteps extends pulumi.ComponentResource {
             ];
         }
 
-        function env(vars: Record<string, pulumi.Input<string>>): aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] {
-            return Object.entries(vars).map(([n, value]) => ({ name: n, value, type: "PLAINTEXT" }));
-        }
-
         function createProject(step: "train" | "evaluate", projectName: string, logGroup: aws.cloudwatch.LogGroup,
             { role, policy }: { role: aws.iam.Role; policy: aws.iam.RolePolicy },
-            buildspec: pulumi.Input<string>, variables: Record<string, pulumi.Input<string>>, description: string, timeout: number) {
-            return new aws.codebuild.Project(`${name}-${step}`, {
-                name: projectName,
+            buildspec: pulumi.Input<string>, variables: Record<string, pulumi.Input<string>>, description: string, timeoutMinutes: number) {
+            return createBuildProject(`${name}-${step}`, {
+                projectName,
                 description,
-                serviceRole: role.arn,
-                encryptionKey: args.kmsKeyArn,
-                buildTimeout: timeout,
-                queuedTimeout: 60,
-                source: { type: "CODEPIPELINE", buildspec },
-                artifacts: { type: "CODEPIPELINE" },
-                environment: {
-                    type: "LINUX_CONTAINER",
-                    computeType: "BUILD_GENERAL1_SMALL",
-                    image: args.buildImage ?? "aws/codebuild/standard:7.0",
-                    imagePullCredentialsType: "CODEBUILD",
-                    privilegedMode: false,
-                    environmentVariables: env({ STEP_BACKEND: "aws", KMS_KEY_ID: args.kmsKeyArn, ...variables }),
-                },
-                logsConfig: {
-                    cloudwatchLogs: { status: "ENABLED", groupName: logGroup.name },
-                    s3Logs: { status: "DISABLED" },
-                },
+                serviceRoleArn: role.arn,
+                kmsKeyArn: args.kmsKeyArn,
+                timeoutMinutes,
+                buildspec,
+                image: args.buildImage,
+                environmentVariables: plaintextVariables({ STEP_BACKEND: "aws", KMS_KEY_ID: args.kmsKeyArn, ...variables }),
+                logGroupName: logGroup.name,
             // CodeBuild checks the role's permissions when the project is created: its policy must exist first.
             }, { parent, dependsOn: [role, policy] });
         }
@@ -389,8 +341,8 @@ export class TrainingSteps extends pulumi.ComponentResource {
         function createTrainProject() {
             const projectName = namer.name("codebuild", args.modelName, "train");
             const logGroup = createLogGroup("train", projectName);
-            const role = createBuildRole("train", `Runs steps/train for ${args.modelName}: starts SageMaker training, registers versions`,
-                trainBuildStatements, logGroup.arn);
+            const role = buildRole("train", `Runs steps/train for ${args.modelName}: starts SageMaker training, registers versions`,
+                trainBuildStatements(logGroup.arn));
             return createProject("train", projectName, logGroup, role, trainBuildspec(), {
                 MODEL_NAME: args.modelName,
                 MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
@@ -404,8 +356,8 @@ export class TrainingSteps extends pulumi.ComponentResource {
         function createEvaluateProject() {
             const projectName = namer.name("codebuild", args.modelName, "evaluate");
             const logGroup = createLogGroup("evaluate", projectName);
-            const role = createBuildRole("evaluate", `Runs steps/evaluate for ${args.modelName}: scores the dev endpoint, approves or rejects`,
-                evaluateBuildStatements, logGroup.arn);
+            const role = buildRole("evaluate", `Runs steps/evaluate for ${args.modelName}: scores the dev endpoint, approves or rejects`,
+                evaluateBuildStatements(logGroup.arn));
             return createProject("evaluate", projectName, logGroup, role, evaluateBuildspec(parent.reportGroup.arn), {
                 MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
                 ENDPOINT_NAME: args.endpointName,

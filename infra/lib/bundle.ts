@@ -12,9 +12,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as esbuild from "esbuild";
 import * as pulumi from "@pulumi/pulumi";
+// Bundles are built relative to the repository root, so paths inside them do not depend on the machine.
+import { REPO_ROOT } from "./repo";
 
-/** Repository root: bundles are built relative to it so paths inside them do not depend on the machine. */
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 /** Node version of the `nodejs22.x` Lambda runtime. */
 export const LAMBDA_NODE_TARGET = "node22";
 /** The file name the handler is stored under in the archive; the Lambda `handler` setting is `index.handler`. */

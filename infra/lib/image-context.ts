@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { createHash } from "crypto";
+import { contentSha256, fileEntries, listFiles } from "./content-hash";
 
 /**
  * Repository paths (files or folders) the Dockerfile copies, relative to the repository root. The staged build
@@ -33,17 +33,13 @@ export const TAG_PATTERN = /^src-[0-9a-f]{16}$/;
  * A missing input is an error naming it: a renamed folder must not silently drop out of the image and the tag.
  */
 export function imageFiles(root: string, inputs: readonly string[] = IMAGE_INPUTS): string[] {
-    const walk = (rel: string): string[] => {
-        const abs = path.join(root, rel);
-        if (!fs.existsSync(abs)) {
+    const files = inputs.flatMap((input) => {
+        const rel = input.replace(/\/+$/, "");
+        if (!fs.existsSync(path.join(root, rel))) {
             throw new Error(`image input ${rel} does not exist under ${root}; fix IMAGE_INPUTS in infra/lib/image-context.ts or restore the file`);
         }
-        if (!fs.statSync(abs).isDirectory()) return [rel];
-        return fs.readdirSync(abs).flatMap((entry) => walk(rel === "." ? entry : `${rel}/${entry}`));
-    };
-    const files = inputs.flatMap((input) => walk(input.replace(/\/+$/, "")))
-        .map((f) => f.split(path.sep).join("/"))
-        .filter((f) => !IGNORED.test(f));
+        return listFiles(root, rel, (p) => IGNORED.test(p));
+    }).filter((f) => !IGNORED.test(f));
     return [...new Set(files)].sort();
 }
 
@@ -53,14 +49,9 @@ export function imageFiles(root: string, inputs: readonly string[] = IMAGE_INPUT
  * at build time) enter the hash too; none by default, so the tag of a default build depends on files only.
  */
 export function contentTag(root: string, inputs: readonly string[] = IMAGE_INPUTS, buildArgs: Readonly<Record<string, string>> = {}): string {
-    const hash = createHash("sha256");
-    for (const file of imageFiles(root, inputs)) {
-        hash.update(file).update("\0").update(fs.readFileSync(path.join(root, file))).update("\0");
-    }
-    for (const key of Object.keys(buildArgs).sort()) {
-        hash.update(`--build-arg ${key}`).update("\0").update(buildArgs[key]).update("\0");
-    }
-    return `${TAG_PREFIX}${hash.digest("hex").slice(0, 16)}`;
+    const buildArgEntries = Object.keys(buildArgs).sort().map((key) => ({ name: `--build-arg ${key}`, content: buildArgs[key] }));
+    const digest = contentSha256([...fileEntries(root, imageFiles(root, inputs)), ...buildArgEntries]);
+    return `${TAG_PREFIX}${digest.slice(0, 16)}`;
 }
 
 /**

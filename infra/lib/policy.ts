@@ -46,3 +46,35 @@ export function denyInsecureTransport(bucketArn: pulumi.Input<string>): PolicySt
         Condition: { Bool: { "aws:SecureTransport": false } },
     };
 }
+
+/** Logging in to ECR (image pulls and pushes need the token first). */
+export function ecrLoginStatement(): PolicyStatement {
+    return {
+        Sid: "EcrLogin",
+        Effect: "Allow",
+        Action: "ecr:GetAuthorizationToken",
+        // GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
+        Resource: "*",
+    };
+}
+
+/** Listing a registry group's versions (the steps filter by group themselves). */
+export function listModelPackagesStatement(): PolicyStatement {
+    return {
+        Sid: "ListModelVersions",
+        Effect: "Allow",
+        Action: "sagemaker:ListModelPackages",
+        // List actions have no resource-level permissions in SageMaker ("*" only); the step filters by group.
+        Resource: "*",
+    };
+}
+
+/** Writing a SageMaker job family's logs (`/aws/sagemaker/TrainingJobs`, `/aws/sagemaker/ProcessingJobs`). */
+export function sagemakerJobLogsStatement(sid: string, logGroupArn: pulumi.Input<string>): PolicyStatement {
+    return {
+        Sid: sid,
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        Resource: pulumi.interpolate`${logGroupArn}:*`,
+    };
+}

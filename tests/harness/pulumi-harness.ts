@@ -11,7 +11,6 @@
  * outstanding registration before it returns (pulumi/pulumi#7042).
  */
 import * as fs from "fs";
-import * as path from "path";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
@@ -22,8 +21,9 @@ import { loadConfig, PROJECT } from "../../infra/config";
 import { readStackConfig } from "../../infra/stack-files";
 import { createStack, StackOutputs } from "../../infra/program";
 import { MODEL_METADATA_KEYS, ModelVersion } from "../../infra/model-version";
+import { REPO_ROOT } from "../../infra/lib/repo";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export { REPO_ROOT };
 export const ACCOUNT_ID = "123456789012";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
