@@ -5,7 +5,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
-import { DeliveryPipeline } from "./components/delivery-pipeline";
+import { DELIVERY_PIPELINE_TYPE, DeliveryPipeline } from "./components/delivery-pipeline";
+import { DeployProjects } from "./components/deploy-projects";
+import { DeliveryTriggers } from "./components/delivery-triggers";
 import { DeliveryMetrics } from "./components/delivery-metrics";
 import { Deployments, deploySessionSeconds } from "./components/deployments";
 import { DriftMonitor } from "./components/drift-monitor";
@@ -77,6 +79,7 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
     });
     const invokeOpts = { provider };
     const context: StackContext = {
+        stack: config.stack,
         environment: config.environment,
         region: config.region,
         accountId: aws.getCallerIdentityOutput({}, invokeOpts).accountId,
@@ -133,9 +136,9 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
         ...(serving.endpoint ? { endpoint: endpointOutputs(serving) } : {}),
         ...(delivery ? {
             delivery: pulumi.output({
-                pipelineArn: delivery.pipelineArn,
-                accessTokenSecretArn: delivery.accessTokenSecret.arn,
-                deployProjects: delivery.deployProjectNames,
+                pipelineArn: delivery.pipeline.pipelineArn,
+                accessTokenSecretArn: delivery.deploy.accessTokenSecret.arn,
+                deployProjects: { dev: delivery.deploy.projects.dev.name, prod: delivery.deploy.projects.prod.name },
             }),
         } : {}),
         ...(deployments ? { deploymentsRoleArn: deployments.roleArn } : {}),
@@ -233,7 +236,7 @@ function createDriftMonitor({ config, context, baseline, shared, opts }: StackPa
 }
 
 /** Host only: lead time of every execution, recorded by the prod deploy: its permissions, dashboard, failure alarm. */
-function createDeliveryMetrics({ context, baseline, shared, opts }: StackParts, delivery: DeliveryPipeline): DeliveryMetrics {
+function createDeliveryMetrics({ context, baseline, shared, opts }: StackParts, delivery: Delivery): DeliveryMetrics {
     return new DeliveryMetrics("delivery-metrics", {
         context,
         pipelineName: shared.pipelineName,
@@ -242,12 +245,19 @@ function createDeliveryMetrics({ context, baseline, shared, opts }: StackParts, 
         artifactsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
         kmsKeyArn: baseline.kmsKeyArn,
         alertsTopicArn: baseline.alertsTopicArn,
-        recorder: { roleName: delivery.deployRoleNames.prod, logGroupName: delivery.deployLogGroupNames.prod },
+        recorder: { roleName: delivery.deploy.roles.prod.name, logGroupName: delivery.deploy.logGroupNames.prod },
     }, opts);
 }
 
+/** The delivery components of the host stack. */
+interface Delivery {
+    readonly deploy: DeployProjects;
+    readonly pipeline: DeliveryPipeline;
+    readonly triggers: DeliveryTriggers;
+}
+
 /** Host only: CodePipeline V2 from data or code to the gated prod update. */
-function createDelivery({ config, context, baseline, shared, opts }: StackParts, etlTrigger: PipelineFunction, trainingSteps: TrainingSteps): DeliveryPipeline {
+function createDelivery({ config, context, baseline, shared, opts }: StackParts, etlTrigger: PipelineFunction, trainingSteps: TrainingSteps): Delivery {
     // The pipeline builds the model image (its Image action); the train action trains with that image.
     const imageBuild = new ImageBuild("image-build", {
         context,
@@ -256,14 +266,28 @@ function createDelivery({ config, context, baseline, shared, opts }: StackParts,
         artifactsBucketArn: baseline.buckets.artifacts.arn,
         failOnSeverity: config.imageScanFailOnSeverity,
     }, opts);
-    return new DeliveryPipeline("delivery", {
+    // The deploy projects and the triggers were children of the pipeline component until each got its own.
+    const formerParent = pulumi.createUrn("delivery", DELIVERY_PIPELINE_TYPE);
+    const artifactsBucket = { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn };
+    const deploy = new DeployProjects("delivery", {
+        context,
+        kmsKeyArn: baseline.kmsKeyArn,
+        artifactsBucket,
+        pipelineName: shared.pipelineName,
+        modelPackageGroupArn: shared.modelPackageGroupArn,
+        connectionArn: config.source?.connectionArn,
+        pulumiOrganization: config.deployments.organization,
+        formerParent,
+    }, opts);
+    const dataObjectKey = `incoming/${config.modelName}.csv`;
+    const pipeline = new DeliveryPipeline("delivery", {
         context,
         kmsKeyArn: baseline.kmsKeyArn,
         alertsTopicArn: baseline.alertsTopicArn,
         pipelineName: shared.pipelineName,
-        artifactsBucket: { name: baseline.buckets.artifacts.name, arn: baseline.buckets.artifacts.arn },
+        artifactsBucket,
         rawBucket: { name: baseline.buckets.raw.name, arn: baseline.buckets.raw.arn },
-        dataObjectKey: `incoming/${config.modelName}.csv`,
+        dataObjectKey,
         gitSource: config.source?.connectionArn
             ? { repository: config.source.repository, branch: config.source.branch, connectionArn: config.source.connectionArn }
             : undefined,
@@ -271,9 +295,19 @@ function createDelivery({ config, context, baseline, shared, opts }: StackParts,
         imageProject: { name: imageBuild.projectName, arn: imageBuild.projectArn },
         trainProject: { name: trainingSteps.trainProject.name, arn: trainingSteps.trainProject.arn },
         evaluateProject: { name: trainingSteps.evaluateProject.name, arn: trainingSteps.evaluateProject.arn },
-        modelPackageGroupArn: shared.modelPackageGroupArn,
-        pulumiOrganization: config.deployments.organization,
+        deployTargets: deploy.targets,
     }, opts);
+    const triggers = new DeliveryTriggers("delivery", {
+        context,
+        kmsKeyArn: baseline.kmsKeyArn,
+        alertsTopicArn: baseline.alertsTopicArn,
+        pipelineName: shared.pipelineName,
+        pipelineArn: pipeline.pipelineArn,
+        rawBucketName: baseline.buckets.raw.name,
+        dataObjectKey,
+        formerParent,
+    }, opts);
+    return { deploy, pipeline, triggers };
 }
 
 /** Pulumi Deployments for this stack: PR previews, deploys on push (dev), the OIDC role it assumes. */

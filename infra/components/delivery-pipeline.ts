@@ -1,20 +1,13 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { EXECUTION_SUMMARY_PREFIX } from "./delivery-metrics";
-import * as YAML from "yaml";
-import { arnOf, StackContext } from "../lib/context";
+import { StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
-import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
-import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline-function";
-import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
+import { ResourceRef } from "../lib/refs";
+import { plaintextVariables } from "../lib/codebuild";
 import { IMAGE_BUILD_VARIABLES } from "./image-build";
 import { TRAIN_BUILD_VARIABLES } from "./training-steps";
-
-/** A resource another component owns, by name and ARN. */
-export interface ResourceRef {
-    readonly name: pulumi.Input<string>;
-    readonly arn: pulumi.Input<string>;
-}
+import { DeployTargetKey, DeployTargetRef } from "./deploy-projects";
+import { objectKeyProblem } from "./delivery-triggers";
 
 /** Where the pipeline gets its code from when a push should start it. */
 export interface GitSource {
@@ -28,25 +21,28 @@ export interface GitSource {
 /** How the pipeline's executions share its stages (CodePipeline V2). */
 export type ExecutionMode = "SUPERSEDED" | "QUEUED";
 
+/** The component's type token; the deploy projects and triggers give their former URN under it as an alias. */
+export const DELIVERY_PIPELINE_TYPE = "mlops:delivery:DeliveryPipeline";
+
 /**
- * The delivery pipeline: data landing in S3 or a push to GitHub starts it; it prepares the data (Glue, through the
- * ETL trigger Lambda) while it builds the model image (skipped when the image exists), trains and registers a
- * version with that image, deploys it to dev, evaluates it there and, only when the evaluation approves it,
- * deploys the prod stack. Host stack only.
+ * The delivery pipeline and its service role: data landing in S3 (through ./delivery-triggers.ts) or a push to
+ * GitHub starts it; it prepares the data (Glue, through the ETL trigger Lambda) while it builds the model image
+ * (skipped when the image exists), trains and registers a version with that image, deploys it to dev, evaluates it
+ * there and, only when the evaluation approves it, deploys the prod stack (./deploy-projects.ts). Host stack only.
  */
 export interface DeliveryPipelineArgs {
     readonly context: StackContext;
-    /** Encrypts artifacts, logs, the token secret and the dead-letter queue. */
+    /** Encrypts the artifact store. */
     readonly kmsKeyArn: pulumi.Input<string>;
-    /** Receives pipeline failures, undelivered trigger events and (when enabled) manual approval requests. */
+    /** Receives manual approval requests (when enabled). */
     readonly alertsTopicArn: pulumi.Input<string>;
     /** The pipeline's physical name, fixed by the program before the pipeline exists (`shared.pipelineName`). */
     readonly pipelineName: pulumi.Input<string>;
     /** Artifact store; also holds the code bundle when there is no Git source. */
     readonly artifactsBucket: ResourceRef;
-    /** Where datasets land; its EventBridge notifications are switched on here. */
+    /** Where datasets land (the S3 data source). */
     readonly rawBucket: ResourceRef;
-    /** The object the S3 source watches; uploading a new version of it starts the pipeline. */
+    /** The object the S3 source reads; a new version of it starts the pipeline (./delivery-triggers.ts). */
     readonly dataObjectKey: string;
     /**
      * A GitHub source through a CodeStar connection; a push on `branch` touching {@link triggerPaths} starts the
@@ -78,26 +74,8 @@ export interface DeliveryPipelineArgs {
     readonly trainProject: ResourceRef;
     /** CodeBuild project running `steps/evaluate` against the dev endpoint; it fails when the gate rejects. */
     readonly evaluateProject: ResourceRef;
-    /** The registry group deployments resolve versions from (the deploy roles read it). */
-    readonly modelPackageGroupArn: pulumi.Input<string>;
-    /**
-     * Stack names the deploy projects update (`steps/deploy --stack <name>`).
-     * @default { dev: "dev", prod: "prod" }
-     */
-    readonly stacks?: { readonly dev: string; readonly prod: string };
-    /**
-     * Pulumi organization owning the stacks, given to the deploy step as `PULUMI_ORGANIZATION`.
-     * @default undefined — the access token's default organization
-     */
-    readonly pulumiOrganization?: string;
-    /**
-     * CodeBuild compute of the deploy projects. `pulumi up` runs the Node program and two provider plugins (aws,
-     * pulumiservice) at once; BUILD_GENERAL1_SMALL gives 4 GiB, BUILD_GENERAL1_MEDIUM 8 GiB and 4 vCPUs
-     * (CodeBuild API reference, ProjectEnvironment.computeType). Not measured here (no Pulumi CLI on the build
-     * machine): lower it only after watching a deploy's memory.
-     * @default "BUILD_GENERAL1_MEDIUM"
-     */
-    readonly deployComputeType?: string;
+    /** The deploy projects and the stacks they update (./deploy-projects.ts `targets`). */
+    readonly deployTargets: Readonly<Record<DeployTargetKey, DeployTargetRef>>;
     /**
      * Wait for a person to approve before the prod deployment. The evaluation gate is always there; this adds a
      * human on top of it (the request goes to the alerts topic).
@@ -109,16 +87,6 @@ export interface DeliveryPipelineArgs {
      * @default "SUPERSEDED" (see docs/delivery.md)
      */
     readonly executionMode?: ExecutionMode;
-    /**
-     * Build timeouts of the deploy projects, in minutes. Prod's covers a blue/green canary with its waits.
-     * @default { dev: 60, prod: 180 }
-     */
-    readonly deployTimeoutMinutes?: { readonly dev: number; readonly prod: number };
-    /**
-     * CodeBuild managed image of the deploy projects (Node 20 runtime).
-     * @default "aws/codebuild/standard:7.0"
-     */
-    readonly buildImage?: string;
 }
 
 /** Paths whose changes can change the trained model or its data (a push elsewhere does not retrain). */
@@ -157,626 +125,356 @@ export const ACTIONS = {
     deployProd: "DeployProd",
 } as const;
 
-/** The deploy project's buildspec: install the locked dependencies and the matching Pulumi CLI, run steps/deploy. */
-export function deployBuildspec(): string {
-    return YAML.stringify({
-        version: 0.2,
-        env: { shell: "bash" },
-        phases: {
-            install: {
-                "runtime-versions": { nodejs: 20 },
-                commands: [
-                    "npm ci --no-audit --no-fund --loglevel=error",
-                    // The CLI the Automation API drives is pinned to the SDK version in package-lock.json.
-                    "PULUMI_VERSION=\"$(node -p \"require('@pulumi/pulumi/package.json').version\")\" && " +
-                    "curl -fsSL https://get.pulumi.com | sh -s -- --version \"$PULUMI_VERSION\"",
-                ],
-            },
-            build: {
-                commands: [
-                    "if [ -z \"$MODEL_PACKAGE_ARN\" ] || [[ \"$MODEL_PACKAGE_ARN\" == *'#{'* ]]; then " +
-                    "echo \"MODEL_PACKAGE_ARN is empty or unresolved ('$MODEL_PACKAGE_ARN'): the Train action must export it\" >&2; exit 1; fi",
-                    "export PATH=\"$HOME/.pulumi/bin:$PATH\" && npx ts-node --transpile-only steps/deploy/main.ts " +
-                    "--stack \"$TARGET_STACK\" --model-package-arn \"$MODEL_PACKAGE_ARN\"",
-                ],
-            },
-        },
-    });
+/** The args with every default applied. */
+interface PipelineSettings extends DeliveryPipelineArgs {
+    readonly codeBundleKey: string;
+    readonly executionMode: ExecutionMode;
+    readonly triggerPaths: readonly string[];
 }
 
-type DeployTargetKey = "dev" | "prod";
-
-interface DeployTarget {
-    readonly key: DeployTargetKey;
-    readonly stack: string;
-    readonly timeoutMinutes: number;
-}
-
-interface DeployProject {
-    readonly project: aws.codebuild.Project;
-    readonly role: aws.iam.Role;
-}
+type Stage = aws.types.input.codepipeline.PipelineStage;
+type Action = aws.types.input.codepipeline.PipelineStageAction;
 
 export class DeliveryPipeline extends pulumi.ComponentResource {
     readonly pipeline: aws.codepipeline.Pipeline;
     readonly pipelineArn: pulumi.Output<string>;
     readonly pipelineName: pulumi.Output<string>;
-    /** Holds the Pulumi access token the deploy projects use; its value is set out of band (docs/delivery.md). */
-    readonly accessTokenSecret: aws.secretsmanager.Secret;
-    readonly deployProjectNames: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
-    readonly deployRoleArns: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
-    /** The deploy projects' roles and log groups: the prod deploy records lead time (./delivery-metrics.ts). */
-    readonly deployRoleNames: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
-    readonly deployLogGroupNames: Readonly<Record<DeployTargetKey, pulumi.Output<string>>>;
-    /** Trigger and notification events EventBridge could not deliver. */
-    readonly deadLetterQueue: aws.sqs.Queue;
+    readonly role: aws.iam.Role;
 
     constructor(name: string, args: DeliveryPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("mlops:delivery:DeliveryPipeline", name, args, opts);
+        super(DELIVERY_PIPELINE_TYPE, name, args, opts);
         const parent = this;
-        const { context } = args;
-        const namer = context.namer;
+        const settings: PipelineSettings = {
+            ...args,
+            codeBundleKey: args.codeBundleKey ?? "source/code.zip",
+            executionMode: args.executionMode ?? "SUPERSEDED",
+            triggerPaths: args.triggerPaths ?? MODEL_TRIGGER_PATHS,
+        };
+        const problem = settingsProblem(settings);
+        if (problem) throw new pulumi.ResourceError(`DeliveryPipeline ${name}: ${problem}`, parent);
 
-        const codeBundleKey = args.codeBundleKey ?? "source/code.zip";
-        const executionMode = args.executionMode ?? "SUPERSEDED";
-        const stacks = args.stacks ?? { dev: "dev", prod: "prod" };
-        const timeouts = args.deployTimeoutMinutes ?? { dev: 60, prod: 180 };
-        const triggerPaths = args.triggerPaths ?? MODEL_TRIGGER_PATHS;
-        validate();
-
-        const targets: DeployTarget[] = [
-            { key: "dev", stack: stacks.dev, timeoutMinutes: timeouts.dev },
-            { key: "prod", stack: stacks.prod, timeoutMinutes: timeouts.prod },
-        ];
-        const pipelineArn = arnOf(context, "codepipeline", args.pipelineName);
-
-        this.accessTokenSecret = createAccessTokenSecret();
-        const deployProjects = Object.fromEntries(targets.map((t) => [t.key, createDeployProject(t)])) as Record<DeployTargetKey, DeployProject>;
-        this.deployProjectNames = { dev: deployProjects.dev.project.name, prod: deployProjects.prod.project.name };
-        this.deployRoleArns = { dev: deployProjects.dev.role.arn, prod: deployProjects.prod.role.arn };
-        this.deployRoleNames = { dev: deployProjects.dev.role.name, prod: deployProjects.prod.role.name };
-        this.deployLogGroupNames = { dev: pulumi.interpolate`/aws/codebuild/${deployProjects.dev.project.name}`, prod: pulumi.interpolate`/aws/codebuild/${deployProjects.prod.project.name}` };
-        const pipelineRole = createPipelineRole();
-        this.pipeline = createPipeline();
+        this.role = createPipelineRole(name, settings, { parent });
+        this.pipeline = new aws.codepipeline.Pipeline(`${name}-pipeline`, pipelineDefinition(settings, this.role.arn), { parent });
         this.pipelineArn = this.pipeline.arn;
         this.pipelineName = this.pipeline.name;
-        this.deadLetterQueue = createDeadLetterQueue();
-        const rawNotifications = enableRawBucketEvents();
-        const dataRule = createDataLandedTrigger();
-        const failureRule = createFailureNotification();
-        createDeadLetterQueuePolicy([dataRule, failureRule]);
-        createDeadLetterAlarm();
 
-        this.registerOutputs({
-            pipelineArn: this.pipelineArn,
-            pipelineName: this.pipelineName,
-            pipelineRoleArn: pipelineRole.arn,
-            accessTokenSecretArn: this.accessTokenSecret.arn,
-            deployProjectNames: this.deployProjectNames,
-            deployRoleArns: this.deployRoleArns,
-            deadLetterQueueArn: this.deadLetterQueue.arn,
-            rawBucketNotification: rawNotifications.id,
+        this.registerOutputs({ pipelineArn: this.pipelineArn, pipelineName: this.pipelineName, pipelineRoleArn: this.role.arn });
+    }
+}
+
+/** What is wrong with the settings, or undefined. */
+function settingsProblem(settings: PipelineSettings): string | undefined {
+    const dataKey = objectKeyProblem(settings.dataObjectKey);
+    if (dataKey) return `dataObjectKey ${dataKey}`;
+    if (objectKeyProblem(settings.codeBundleKey) || !settings.codeBundleKey.endsWith(".zip")) {
+        return `codeBundleKey ${JSON.stringify(settings.codeBundleKey)} is invalid; expected an object key ending in .zip, e.g. source/code.zip`;
+    }
+    if (!["SUPERSEDED", "QUEUED"].includes(settings.executionMode)) {
+        return `executionMode ${JSON.stringify(settings.executionMode)} is not supported; allowed: SUPERSEDED, QUEUED`;
+    }
+    if (settings.deployTargets.dev.stack === settings.deployTargets.prod.stack) {
+        return `deployTargets dev and prod both update the stack ${JSON.stringify(settings.deployTargets.dev.stack)}; the gate must separate two stacks`;
+    }
+    if (settings.gitSource && settings.triggerPaths.length === 0) {
+        return "triggerPaths is empty; give at least one path pattern, e.g. model-container/**";
+    }
+    return undefined;
+}
+
+function createPipelineRole(name: string, settings: PipelineSettings, opts: pulumi.CustomResourceOptions): aws.iam.Role {
+    const { context } = settings;
+    const role = new aws.iam.Role(`${name}-role`, {
+        name: context.namer.name("iamRole", "pipeline"),
+        description: "CodePipeline service role of the delivery pipeline",
+        assumeRolePolicy: serviceTrustPolicy("codepipeline.amazonaws.com", context.accountId),
+    }, opts);
+    new aws.iam.RolePolicy(`${name}-role-policy`, { role: role.id, policy: policyDocument(pipelineRoleStatements(settings)) }, opts);
+    return role;
+}
+
+function pipelineRoleStatements(settings: PipelineSettings): PolicyStatement[] {
+    const builds = [settings.imageProject.arn, settings.trainProject.arn, settings.evaluateProject.arn,
+        settings.deployTargets.dev.arn, settings.deployTargets.prod.arn];
+    const statements: PolicyStatement[] = [
+        {
+            Sid: "ReadWriteArtifactStore",
+            Effect: "Allow",
+            Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketVersioning", "s3:GetBucketLocation"],
+            Resource: [settings.artifactsBucket.arn, pulumi.interpolate`${settings.artifactsBucket.arn}/*`],
+        },
+        {
+            Sid: "ReadDataSource",
+            Effect: "Allow",
+            Action: ["s3:GetObject", "s3:GetObjectVersion"],
+            Resource: pulumi.interpolate`${settings.rawBucket.arn}/${settings.dataObjectKey}`,
+        },
+        {
+            Sid: "ReadDataSourceVersioning",
+            Effect: "Allow",
+            Action: ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
+            Resource: settings.rawBucket.arn,
+        },
+        {
+            Sid: "UseStackKey",
+            Effect: "Allow",
+            Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            Resource: settings.kmsKeyArn,
+        },
+        {
+            Sid: "RunBuildActions",
+            Effect: "Allow",
+            Action: ["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
+            Resource: builds,
+        },
+        {
+            Sid: "InvokeEtlTrigger",
+            Effect: "Allow",
+            Action: "lambda:InvokeFunction",
+            Resource: settings.etlFunction.arn,
+        },
+    ];
+    if (settings.gitSource) {
+        statements.push({
+            Sid: "UseSourceConnection",
+            Effect: "Allow",
+            Action: ["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+            Resource: settings.gitSource.connectionArn,
         });
+    }
+    if (settings.requireManualApproval) {
+        statements.push({
+            Sid: "RequestManualApproval",
+            Effect: "Allow",
+            Action: "sns:Publish",
+            Resource: settings.alertsTopicArn,
+        });
+    }
+    return statements;
+}
 
-        function validate() {
-            const fail = (message: string) => { throw new pulumi.ResourceError(`DeliveryPipeline ${name}: ${message}`, parent); };
-            const key = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
-            if (!key.test(args.dataObjectKey)) {
-                fail(`dataObjectKey ${JSON.stringify(args.dataObjectKey)} is invalid; expected an object key of letters, digits, '.', '_', '-' and '/' separators, without leading or trailing '/', e.g. incoming/churn.csv`);
-            }
-            if (!key.test(codeBundleKey) || !codeBundleKey.endsWith(".zip")) {
-                fail(`codeBundleKey ${JSON.stringify(codeBundleKey)} is invalid; expected an object key ending in .zip, e.g. source/code.zip`);
-            }
-            if (!["SUPERSEDED", "QUEUED"].includes(executionMode)) {
-                fail(`executionMode ${JSON.stringify(executionMode)} is not supported; allowed: SUPERSEDED, QUEUED`);
-            }
-            for (const [target, minutes] of Object.entries(timeouts)) {
-                if (!Number.isInteger(minutes) || minutes < 5 || minutes > 2160) {
-                    fail(`deployTimeoutMinutes.${target} ${minutes} is out of range; CodeBuild allows whole minutes from 5 to 2160`);
-                }
-            }
-            if (stacks.dev === stacks.prod) {
-                fail(`stacks.dev and stacks.prod are both ${JSON.stringify(stacks.dev)}; the gate must separate two stacks`);
-            }
-            if (args.gitSource && triggerPaths.length === 0) {
-                fail("triggerPaths is empty; give at least one path pattern, e.g. model-container/**");
-            }
-        }
-
-        function createAccessTokenSecret() {
-            return new aws.secretsmanager.Secret(`${name}-pulumi-token`, {
-                name: namer.name("secret", "pulumi-access-token"),
-                description: "Pulumi Cloud access token the deploy projects run `pulumi up` with. Set out of band: " +
-                    "aws secretsmanager put-secret-value --secret-id <this secret> --secret-string <token>",
-                kmsKeyId: args.kmsKeyArn,
-                recoveryWindowInDays: context.protectData ? 30 : 7,
-            }, { parent });
-        }
-
-        function createDeployProject(target: DeployTarget): DeployProject {
-            // The pipeline lives in the host stack: the target that is this stack deploys the host's resources too.
-            const isHost = target.stack === pulumi.getStack();
-            const projectName = namer.name("codebuild", "deploy", target.key);
-            const logGroup = createBuildLogGroup(`${name}-deploy-${target.key}-logs`, projectName, context, args.kmsKeyArn, { parent });
-            const role = new aws.iam.Role(`${name}-deploy-${target.key}-role`, {
-                name: namer.name("iamRole", "deploy", target.key),
-                description: `Runs steps/deploy for the ${target.stack} stack from the ${namer.project}-${context.environment} pipeline`,
-                assumeRolePolicy: serviceTrustPolicy("codebuild.amazonaws.com", context.accountId),
-            }, { parent });
-            new aws.iam.RolePolicy(`${name}-deploy-${target.key}-build-policy`, {
-                role: role.id,
-                policy: policyDocument(deployBuildStatements(logGroup.arn)),
-            }, { parent });
-            attachStackDeployPolicies(`${name}-deploy-${target.key}-stack`, {
-                context,
-                role,
-                policyNamePrefix: namer.name("iamPolicy", "deploy", target.key),
-                scope: {
-                    environment: target.key,
-                    isHost,
-                    modelPackageGroupArn: args.modelPackageGroupArn,
-                    connectionArn: isHost ? args.gitSource?.connectionArn : undefined,
-                },
-            }, { parent });
-            const environmentVariables: aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] = [
-                { name: "TARGET_STACK", value: target.stack, type: "PLAINTEXT" },
-                { name: "PULUMI_ACCESS_TOKEN", value: parent.accessTokenSecret.arn, type: "SECRETS_MANAGER" },
-                { name: "PULUMI_SKIP_UPDATE_CHECK", value: "true", type: "PLAINTEXT" },
-                // `npm test` type-checks in CI; the deploy need not do it again.
-                { name: "PULUMI_NODEJS_TRANSPILE_ONLY", value: "true", type: "PLAINTEXT" },
-                ...(args.pulumiOrganization ? [{ name: "PULUMI_ORGANIZATION", value: args.pulumiOrganization, type: "PLAINTEXT" }] : []),
-                // The prod deploy records each execution's lead time once prod serves (steps/lib/lead-time.ts).
-                ...(target.key === "prod" ? [
-                    { name: "PIPELINE_NAME", value: args.pipelineName, type: "PLAINTEXT" },
-                    { name: "EXECUTION_SUMMARY_PREFIX", value: pulumi.interpolate`s3://${args.artifactsBucket.name}/${EXECUTION_SUMMARY_PREFIX}`, type: "PLAINTEXT" },
-                ] : []),
-            ];
-            const project = new aws.codebuild.Project(`${name}-deploy-${target.key}`, {
-                name: projectName,
-                description: `steps/deploy --stack ${target.stack}: pulumi up with the model version the pipeline promotes`,
-                serviceRole: role.arn,
-                encryptionKey: args.kmsKeyArn,
-                buildTimeout: target.timeoutMinutes,
-                queuedTimeout: 60,
-                // Two updates of one stack would only fight over its lock.
-                concurrentBuildLimit: 1,
-                source: { type: "CODEPIPELINE", buildspec: deployBuildspec() },
-                artifacts: { type: "CODEPIPELINE" },
-                environment: {
-                    type: "LINUX_CONTAINER",
-                    computeType: args.deployComputeType ?? "BUILD_GENERAL1_MEDIUM",
-                    image: args.buildImage ?? "aws/codebuild/standard:7.0",
-                    imagePullCredentialsType: "CODEBUILD",
-                    privilegedMode: false,
-                    environmentVariables,
-                },
-                logsConfig: {
-                    cloudwatchLogs: { status: "ENABLED", groupName: logGroup.name },
-                    s3Logs: { status: "DISABLED" },
-                },
-            }, { parent });
-            return { project, role };
-
-            function deployBuildStatements(logGroupArn: pulumi.Output<string>): PolicyStatement[] {
-                return [
-                    ...buildBaseStatements(logGroupArn, args.artifactsBucket.arn),
-                    {
-                        Sid: "ReadPulumiAccessToken",
-                        Effect: "Allow",
-                        Action: "secretsmanager:GetSecretValue",
-                        Resource: parent.accessTokenSecret.arn,
-                    },
-                    {
-                        Sid: "DecryptArtifactsAndToken",
-                        Effect: "Allow",
-                        Action: ["kms:Decrypt", "kms:DescribeKey"],
-                        Resource: args.kmsKeyArn,
-                    },
-                ];
-            }
-        }
-
-        function createPipelineRole() {
-            const role = new aws.iam.Role(`${name}-role`, {
-                name: namer.name("iamRole", "pipeline"),
-                description: "CodePipeline service role of the delivery pipeline",
-                assumeRolePolicy: serviceTrustPolicy("codepipeline.amazonaws.com", context.accountId),
-            }, { parent });
-            new aws.iam.RolePolicy(`${name}-role-policy`, {
-                role: role.id,
-                policy: policyDocument(pipelineRoleStatements()),
-            }, { parent });
-            return role;
-        }
-
-        function pipelineRoleStatements(): PolicyStatement[] {
-            const builds = [args.imageProject.arn, args.trainProject.arn, args.evaluateProject.arn, deployProjects.dev.project.arn, deployProjects.prod.project.arn];
-            const statements: PolicyStatement[] = [
-                {
-                    Sid: "ReadWriteArtifactStore",
-                    Effect: "Allow",
-                    Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketVersioning", "s3:GetBucketLocation"],
-                    Resource: [args.artifactsBucket.arn, pulumi.interpolate`${args.artifactsBucket.arn}/*`],
-                },
-                {
-                    Sid: "ReadDataSource",
-                    Effect: "Allow",
-                    Action: ["s3:GetObject", "s3:GetObjectVersion"],
-                    Resource: pulumi.interpolate`${args.rawBucket.arn}/${args.dataObjectKey}`,
-                },
-                {
-                    Sid: "ReadDataSourceVersioning",
-                    Effect: "Allow",
-                    Action: ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
-                    Resource: args.rawBucket.arn,
-                },
-                {
-                    Sid: "UseStackKey",
-                    Effect: "Allow",
-                    Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    Resource: args.kmsKeyArn,
-                },
-                {
-                    Sid: "RunBuildActions",
-                    Effect: "Allow",
-                    Action: ["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
-                    Resource: builds,
-                },
-                {
-                    Sid: "InvokeEtlTrigger",
-                    Effect: "Allow",
-                    Action: "lambda:InvokeFunction",
-                    Resource: args.etlFunction.arn,
-                },
-            ];
-            if (args.gitSource) {
-                statements.push({
-                    Sid: "UseSourceConnection",
-                    Effect: "Allow",
-                    Action: ["codestar-connections:UseConnection", "codeconnections:UseConnection"],
-                    Resource: args.gitSource.connectionArn,
-                });
-            }
-            if (args.requireManualApproval) {
-                statements.push({
-                    Sid: "RequestManualApproval",
-                    Effect: "Allow",
-                    Action: "sns:Publish",
-                    Resource: args.alertsTopicArn,
-                });
-            }
-            return statements;
-        }
-
-        function createPipeline() {
-            return new aws.codepipeline.Pipeline(`${name}-pipeline`, {
-                name: args.pipelineName,
-                pipelineType: "V2",
-                executionMode,
-                roleArn: pipelineRole.arn,
-                artifactStores: [{
-                    type: "S3",
-                    location: args.artifactsBucket.name,
-                    encryptionKey: { id: args.kmsKeyArn, type: "KMS" },
+function pipelineDefinition(settings: PipelineSettings, roleArn: pulumi.Input<string>): aws.codepipeline.PipelineArgs {
+    return {
+        name: settings.pipelineName,
+        pipelineType: "V2",
+        executionMode: settings.executionMode,
+        roleArn,
+        artifactStores: [{
+            type: "S3",
+            location: settings.artifactsBucket.name,
+            encryptionKey: { id: settings.kmsKeyArn, type: "KMS" },
+        }],
+        variables: [
+            {
+                name: PIPELINE_VARIABLES.inputUri,
+                defaultValue: pulumi.interpolate`s3://${settings.rawBucket.name}/${settings.dataObjectKey}`,
+                description: "Dataset the ETL reads; a manual start may point it at another object in the raw bucket",
+            },
+            {
+                name: PIPELINE_VARIABLES.trigger,
+                defaultValue: "source-change",
+                description: "Why this execution started (the retrain trigger records the drift alarm here)",
+            },
+            {
+                name: PIPELINE_VARIABLES.reuse,
+                defaultValue: "true",
+                description: "true: reuse the ETL run and model version of unchanged inputs; false: recompute every stage (audit)",
+            },
+        ],
+        stages: [sourceStage(settings), prepareStage(settings), trainStage(settings), devStage(settings), prodStage(settings)],
+        triggers: settings.gitSource ? [{
+            providerType: "CodeStarSourceConnection",
+            gitConfiguration: {
+                sourceActionName: ACTIONS.code,
+                pushes: [{
+                    branches: { includes: [settings.gitSource.branch] },
+                    filePaths: { includes: [...settings.triggerPaths] },
                 }],
-                variables: [
-                    {
-                        name: PIPELINE_VARIABLES.inputUri,
-                        defaultValue: pulumi.interpolate`s3://${args.rawBucket.name}/${args.dataObjectKey}`,
-                        description: "Dataset the ETL reads; a manual start may point it at another object in the raw bucket",
-                    },
-                    {
-                        name: PIPELINE_VARIABLES.trigger,
-                        defaultValue: "source-change",
-                        description: "Why this execution started (the retrain trigger records the drift alarm here)",
-                    },
-                    {
-                        name: PIPELINE_VARIABLES.reuse,
-                        defaultValue: "true",
-                        description: "true: reuse the ETL run and model version of unchanged inputs; false: recompute every stage (audit)",
-                    },
-                ],
-                stages: [sourceStage(), prepareStage(), trainStage(), devStage(), prodStage()],
-                triggers: args.gitSource ? [{
-                    providerType: "CodeStarSourceConnection",
-                    gitConfiguration: {
-                        sourceActionName: ACTIONS.code,
-                        pushes: [{
-                            branches: { includes: [args.gitSource.branch] },
-                            filePaths: { includes: [...triggerPaths] },
-                        }],
-                    },
-                }] : undefined,
-            }, { parent });
-        }
+            },
+        }] : undefined,
+    };
+}
 
-        function sourceStage(): aws.types.input.codepipeline.PipelineStage {
-            const data: aws.types.input.codepipeline.PipelineStageAction = {
-                name: ACTIONS.data,
-                category: "Source",
-                owner: "AWS",
-                provider: "S3",
-                version: "1",
-                namespace: ACTIONS.data,
-                outputArtifacts: ["data"],
-                configuration: {
-                    S3Bucket: args.rawBucket.name,
-                    S3ObjectKey: args.dataObjectKey,
-                    // The EventBridge rule below starts the pipeline; polling would start it a second time.
-                    PollForSourceChanges: "false",
-                },
-            };
-            const code: aws.types.input.codepipeline.PipelineStageAction = args.gitSource
-                ? {
-                    name: ACTIONS.code,
-                    category: "Source",
-                    owner: "AWS",
-                    provider: "CodeStarSourceConnection",
-                    version: "1",
-                    namespace: ACTIONS.code,
-                    outputArtifacts: ["code"],
-                    configuration: {
-                        ConnectionArn: args.gitSource.connectionArn,
-                        FullRepositoryId: args.gitSource.repository,
-                        BranchName: args.gitSource.branch,
-                        OutputArtifactFormat: "CODE_ZIP",
-                    },
-                }
-                : {
-                    name: ACTIONS.code,
-                    category: "Source",
-                    owner: "AWS",
-                    provider: "S3",
-                    version: "1",
-                    namespace: ACTIONS.code,
-                    outputArtifacts: ["code"],
-                    configuration: {
-                        S3Bucket: args.artifactsBucket.name,
-                        S3ObjectKey: codeBundleKey,
-                        // Without a Git source only data starts runs; a new bundle is picked up by the next one.
-                        PollForSourceChanges: "false",
-                    },
-                };
-            return { name: STAGES.source, actions: [code, data] };
+function sourceStage(settings: PipelineSettings): Stage {
+    const data: Action = {
+        name: ACTIONS.data,
+        category: "Source",
+        owner: "AWS",
+        provider: "S3",
+        version: "1",
+        namespace: ACTIONS.data,
+        outputArtifacts: ["data"],
+        configuration: {
+            S3Bucket: settings.rawBucket.name,
+            S3ObjectKey: settings.dataObjectKey,
+            // The data-landed rule (./delivery-triggers.ts) starts the pipeline; polling would start it a second time.
+            PollForSourceChanges: "false",
+        },
+    };
+    const code: Action = settings.gitSource
+        ? {
+            name: ACTIONS.code,
+            category: "Source",
+            owner: "AWS",
+            provider: "CodeStarSourceConnection",
+            version: "1",
+            namespace: ACTIONS.code,
+            outputArtifacts: ["code"],
+            configuration: {
+                ConnectionArn: settings.gitSource.connectionArn,
+                FullRepositoryId: settings.gitSource.repository,
+                BranchName: settings.gitSource.branch,
+                OutputArtifactFormat: "CODE_ZIP",
+            },
         }
+        : {
+            name: ACTIONS.code,
+            category: "Source",
+            owner: "AWS",
+            provider: "S3",
+            version: "1",
+            namespace: ACTIONS.code,
+            outputArtifacts: ["code"],
+            configuration: {
+                S3Bucket: settings.artifactsBucket.name,
+                S3ObjectKey: settings.codeBundleKey,
+                // Without a Git source only data starts runs; a new bundle is picked up by the next one.
+                PollForSourceChanges: "false",
+            },
+        };
+    return { name: STAGES.source, actions: [code, data] };
+}
 
-        /**
-         * The data and the image are prepared side by side: CodePipeline runs stages one after another, and the
-         * actions of one stage with the same run order in parallel, so the image build is an action of this stage
-         * (run order 1, like the ETL), in its own variable namespace `Image`.
-         */
-        function prepareStage(): aws.types.input.codepipeline.PipelineStage {
-            return {
-                name: STAGES.prepare,
-                onFailure: { result: "FAIL" },
-                actions: [{
-                    name: ACTIONS.etl,
-                    category: "Invoke",
-                    owner: "AWS",
-                    provider: "Lambda",
-                    version: "1",
-                    namespace: STAGES.prepare,
-                    inputArtifacts: ["data"],
-                    configuration: {
-                        FunctionName: args.etlFunction.name,
-                        // The execution id names the ETL run, so a retried stage adopts the Glue run it started.
-                        UserParameters: JSON.stringify({
-                            inputUri: `#{variables.${PIPELINE_VARIABLES.inputUri}}`,
-                            runId: "#{codepipeline.PipelineExecutionId}",
-                            reuse: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
-                        }),
-                    },
-                }, {
-                    ...buildAction(ACTIONS.image, "Build", args.imageProject.name, provenance(), ACTIONS.image),
-                    runOrder: 1,
-                }],
-            };
-        }
+/**
+ * The data and the image are prepared side by side: CodePipeline runs stages one after another, and the
+ * actions of one stage with the same run order in parallel, so the image build is an action of this stage
+ * (run order 1, like the ETL), in its own variable namespace `Image`.
+ */
+function prepareStage(settings: PipelineSettings): Stage {
+    return {
+        name: STAGES.prepare,
+        onFailure: { result: "FAIL" },
+        actions: [{
+            name: ACTIONS.etl,
+            category: "Invoke",
+            owner: "AWS",
+            provider: "Lambda",
+            version: "1",
+            namespace: STAGES.prepare,
+            inputArtifacts: ["data"],
+            configuration: {
+                FunctionName: settings.etlFunction.name,
+                // The execution id names the ETL run, so a retried stage adopts the Glue run it started.
+                UserParameters: JSON.stringify({
+                    inputUri: `#{variables.${PIPELINE_VARIABLES.inputUri}}`,
+                    runId: "#{codepipeline.PipelineExecutionId}",
+                    reuse: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
+                }),
+            },
+        }, {
+            ...buildAction(ACTIONS.image, "Build", settings.imageProject.name, provenance(settings), ACTIONS.image),
+            runOrder: 1,
+        }],
+    };
+}
 
-        function trainStage(): aws.types.input.codepipeline.PipelineStage {
-            return {
-                name: STAGES.train,
-                onFailure: { result: "FAIL" },
-                actions: [buildAction(ACTIONS.train, "Build", args.trainProject.name, {
-                    ...provenance(),
-                    // The image this execution built (or found): training and the registered version use it.
-                    IMAGE_URI: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
+function trainStage(settings: PipelineSettings): Stage {
+    return {
+        name: STAGES.train,
+        onFailure: { result: "FAIL" },
+        actions: [buildAction(ACTIONS.train, "Build", settings.trainProject.name, {
+            ...provenance(settings),
+            // The image this execution built (or found): training and the registered version use it.
+            IMAGE_URI: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
+            ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
+            CURATED_PREFIX: `#{${STAGES.prepare}.curatedPrefix}`,
+            TRAIN_PREFIX: `#{${STAGES.prepare}.trainPrefix}`,
+            VALIDATION_PREFIX: `#{${STAGES.prepare}.validationPrefix}`,
+            TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
+            MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
+            PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
+            REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
+        }, ACTIONS.train)],
+    };
+}
+
+/**
+ * Deploy and evaluate share one stage: a stage holds one execution at a time, so no other execution can
+ * redeploy the dev endpoint while this one's evaluation is measuring it.
+ */
+function devStage(settings: PipelineSettings): Stage {
+    return {
+        name: STAGES.dev,
+        onFailure: { result: "FAIL" },
+        actions: [
+            { ...buildAction(ACTIONS.deployDev, "Build", settings.deployTargets.dev.name, deployVariables(settings)), runOrder: 1 },
+            {
+                ...buildAction(ACTIONS.evaluate, "Test", settings.evaluateProject.name, {
+                    ...provenance(settings),
+                    MODEL_PACKAGE_ARN: modelPackageArn(),
                     ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
-                    CURATED_PREFIX: `#{${STAGES.prepare}.curatedPrefix}`,
-                    TRAIN_PREFIX: `#{${STAGES.prepare}.trainPrefix}`,
-                    VALIDATION_PREFIX: `#{${STAGES.prepare}.validationPrefix}`,
                     TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
                     MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
-                    PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
-                    REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
-                }, ACTIONS.train)],
-            };
-        }
+                    TARGET_STACK: settings.deployTargets.dev.stack,
+                }, ACTIONS.evaluate),
+                runOrder: 2,
+            },
+        ],
+    };
+}
 
-        /**
-         * Deploy and evaluate share one stage: a stage holds one execution at a time, so no other execution can
-         * redeploy the dev endpoint while this one's evaluation is measuring it.
-         */
-        function devStage(): aws.types.input.codepipeline.PipelineStage {
-            return {
-                name: STAGES.dev,
-                onFailure: { result: "FAIL" },
-                actions: [
-                    { ...buildAction(ACTIONS.deployDev, "Build", deployProjects.dev.project.name, deployVariables()), runOrder: 1 },
-                    {
-                        ...buildAction(ACTIONS.evaluate, "Test", args.evaluateProject.name, {
-                            ...provenance(),
-                            MODEL_PACKAGE_ARN: modelPackageArn(),
-                            ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
-                            TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
-                            MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
-                            TARGET_STACK: stacks.dev,
-                        }, ACTIONS.evaluate),
-                        runOrder: 2,
-                    },
-                ],
-            };
-        }
+function prodStage(settings: PipelineSettings): Stage {
+    const approve: Action = {
+        name: ACTIONS.approve,
+        category: "Approval",
+        owner: "AWS",
+        provider: "Manual",
+        version: "1",
+        runOrder: 1,
+        configuration: {
+            NotificationArn: settings.alertsTopicArn,
+            CustomData: `Evaluation approved ${modelPackageArn()} (execution #{codepipeline.PipelineExecutionId}). ` +
+                `Approve to deploy it to the ${settings.deployTargets.prod.stack} stack.`,
+        },
+    };
+    const deploy = buildAction(ACTIONS.deployProd, "Build", settings.deployTargets.prod.name, deployVariables(settings));
+    return {
+        name: STAGES.prod,
+        onFailure: { result: "FAIL" },
+        actions: settings.requireManualApproval ? [approve, { ...deploy, runOrder: 2 }] : [{ ...deploy, runOrder: 1 }],
+    };
+}
 
-        function prodStage(): aws.types.input.codepipeline.PipelineStage {
-            const approve: aws.types.input.codepipeline.PipelineStageAction = {
-                name: ACTIONS.approve,
-                category: "Approval",
-                owner: "AWS",
-                provider: "Manual",
-                version: "1",
-                runOrder: 1,
-                configuration: {
-                    NotificationArn: args.alertsTopicArn,
-                    CustomData: `Evaluation approved ${modelPackageArn()} (execution #{codepipeline.PipelineExecutionId}). ` +
-                        `Approve to deploy it to the ${stacks.prod} stack.`,
-                },
-            };
-            const deploy = buildAction(ACTIONS.deployProd, "Build", deployProjects.prod.project.name, deployVariables());
-            return {
-                name: STAGES.prod,
-                onFailure: { result: "FAIL" },
-                actions: args.requireManualApproval ? [approve, { ...deploy, runOrder: 2 }] : [{ ...deploy, runOrder: 1 }],
-            };
-        }
+/** The version the train action registered, by the name its buildspec exports it under. */
+function modelPackageArn(): string {
+    return `#{${ACTIONS.train}.${TRAIN_BUILD_VARIABLES.modelPackageArn}}`;
+}
 
-        function modelPackageArn(): string {
-            return `#{${ACTIONS.train}.${TRAIN_BUILD_VARIABLES.modelPackageArn}}`;
-        }
+function deployVariables(settings: PipelineSettings): Record<string, string> {
+    return { ...provenance(settings), MODEL_PACKAGE_ARN: modelPackageArn() };
+}
 
-        function deployVariables(): Record<string, string> {
-            return { ...provenance(), MODEL_PACKAGE_ARN: modelPackageArn() };
-        }
+/** Which execution and which code revision a build runs for. */
+function provenance(settings: PipelineSettings): Record<string, string> {
+    return {
+        PIPELINE_EXECUTION_ID: "#{codepipeline.PipelineExecutionId}",
+        GIT_COMMIT: settings.gitSource ? `#{${ACTIONS.code}.CommitId}` : `s3-version:#{${ACTIONS.code}.VersionId}`,
+    };
+}
 
-        function provenance(): Record<string, string> {
-            return {
-                PIPELINE_EXECUTION_ID: "#{codepipeline.PipelineExecutionId}",
-                GIT_COMMIT: args.gitSource ? `#{${ACTIONS.code}.CommitId}` : `s3-version:#{${ACTIONS.code}.VersionId}`,
-            };
-        }
-
-        function buildAction(
-            actionName: string,
-            category: "Build" | "Test",
-            projectName: pulumi.Input<string>,
-            variables: Record<string, string>,
-            namespace?: string,
-        ): aws.types.input.codepipeline.PipelineStageAction {
-            return {
-                name: actionName,
-                category,
-                owner: "AWS",
-                provider: "CodeBuild",
-                version: "1",
-                namespace,
-                inputArtifacts: ["code"],
-                configuration: {
-                    ProjectName: projectName,
-                    EnvironmentVariables: JSON.stringify(
-                        Object.entries(variables).map(([n, value]) => ({ name: n, value, type: "PLAINTEXT" }))),
-                },
-            };
-        }
-
-        function createDeadLetterQueue() {
-            return new aws.sqs.Queue(`${name}-events-dlq`, {
-                name: namer.name("sqsQueue", "delivery-events-dlq"),
-                kmsMasterKeyId: args.kmsKeyArn,
-                kmsDataKeyReusePeriodSeconds: 300,
-                messageRetentionSeconds: 14 * 24 * 3600,
-            }, { parent });
-        }
-
-        /**
-         * S3 delivers the raw bucket's events to EventBridge only with this switched on. A bucket has a single
-         * notification configuration: this is the only place in the program that sets the raw bucket's.
-         */
-        function enableRawBucketEvents() {
-            return new aws.s3.BucketNotification(`${name}-raw-events`, {
-                bucket: args.rawBucket.name,
-                eventbridge: true,
-            }, { parent });
-        }
-
-        function createDataLandedTrigger() {
-            const role = new aws.iam.Role(`${name}-start-role`, {
-                name: namer.name("iamRole", "pipeline-start"),
-                description: "Lets EventBridge start the delivery pipeline when a dataset lands",
-                assumeRolePolicy: serviceTrustPolicy("events.amazonaws.com", context.accountId),
-            }, { parent });
-            new aws.iam.RolePolicy(`${name}-start-role-policy`, {
-                role: role.id,
-                policy: policyDocument([{
-                    Sid: "StartThisPipelineOnly",
-                    Effect: "Allow",
-                    Action: "codepipeline:StartPipelineExecution",
-                    Resource: pipelineArn,
-                }]),
-            }, { parent });
-            const rule = new aws.cloudwatch.EventRule(`${name}-data-landed`, {
-                name: namer.name("eventRule", "data-landed"),
-                description: `Starts the delivery pipeline when s3://<raw>/${args.dataObjectKey} gets a new version`,
-                eventPattern: pulumi.jsonStringify({
-                    source: ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    detail: { bucket: { name: [args.rawBucket.name] }, object: { key: [args.dataObjectKey] } },
-                }),
-            }, { parent, dependsOn: [rawNotifications] });
-            new aws.cloudwatch.EventTarget(`${name}-data-landed-target`, {
-                rule: rule.name,
-                arn: parent.pipeline.arn,
-                roleArn: role.arn,
-                retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
-                deadLetterConfig: { arn: parent.deadLetterQueue.arn },
-            }, { parent });
-            return rule;
-        }
-
-        function createFailureNotification() {
-            const rule = new aws.cloudwatch.EventRule(`${name}-failed`, {
-                name: namer.name("eventRule", "pipeline-failed"),
-                description: "Alerts when a delivery pipeline execution fails (a rejected candidate fails the Dev stage too)",
-                eventPattern: pulumi.jsonStringify({
-                    source: ["aws.codepipeline"],
-                    "detail-type": ["CodePipeline Pipeline Execution State Change"],
-                    detail: { pipeline: [args.pipelineName], state: ["FAILED"] },
-                }),
-            }, { parent });
-            new aws.cloudwatch.EventTarget(`${name}-failed-alert`, {
-                rule: rule.name,
-                arn: args.alertsTopicArn,
-                inputTransformer: {
-                    inputPaths: { pipeline: "$.detail.pipeline", execution: "$.detail.execution-id" },
-                    inputTemplate: "\"Delivery pipeline <pipeline> execution <execution> FAILED. A rejected candidate " +
-                        "fails the Dev stage by design; open the execution to see which action failed and why.\"",
-                },
-                retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
-                deadLetterConfig: { arn: parent.deadLetterQueue.arn },
-            }, { parent });
-            return rule;
-        }
-
-        function createDeadLetterQueuePolicy(rules: aws.cloudwatch.EventRule[]) {
-            return new aws.sqs.QueuePolicy(`${name}-events-dlq-policy`, {
-                queueUrl: parent.deadLetterQueue.id,
-                policy: policyDocument([{
-                    Sid: "AllowOurRulesToDeadLetter",
-                    Effect: "Allow",
-                    Principal: { Service: "events.amazonaws.com" },
-                    Action: "sqs:SendMessage",
-                    Resource: parent.deadLetterQueue.arn,
-                    Condition: { ArnEquals: { "aws:SourceArn": rules.map((r) => r.arn) } },
-                }]),
-            }, { parent });
-        }
-
-        function createDeadLetterAlarm() {
-            return createSharedDeadLetterAlarm(`${name}-events-dlq-messages`, {
-                alarmName: namer.name("alarm", "delivery-events-undelivered"),
-                description: "EventBridge could not start the pipeline or deliver a failure alert: see the dead-letter queue",
-                queueName: parent.deadLetterQueue.name,
-                alertsTopicArn: args.alertsTopicArn,
-            }, { parent });
-        }
-    }
+/** A CodeBuild action on the code artifact; its variables are resolved by CodePipeline when the action starts. */
+function buildAction(actionName: string, category: "Build" | "Test", projectName: pulumi.Input<string>,
+    variables: Record<string, string>, namespace?: string): Action {
+    return {
+        name: actionName,
+        category,
+        owner: "AWS",
+        provider: "CodeBuild",
+        version: "1",
+        namespace,
+        inputArtifacts: ["code"],
+        configuration: {
+            ProjectName: projectName,
+            EnvironmentVariables: JSON.stringify(plaintextVariables(variables)),
+        },
+    };
 }

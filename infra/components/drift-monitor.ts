@@ -602,7 +602,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 context,
                 kmsKeyArn: args.kmsKeyArn,
                 queueName: namer.name("sqsQueue", "drift-retrain-events-dlq"),
-                sender: { service: "events.amazonaws.com", sourceArn: parent.retrainRule.arn },
+                senders: [{ service: "events.amazonaws.com", sourceArn: parent.retrainRule.arn }],
                 alarm: {
                     alarmName: namer.name("alarm", "drift-retrain-events-undelivered"),
                     description: "A drift alarm could not reach the alerts topic or the retrain trigger: see the dead-letter queue",
@@ -646,7 +646,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 context,
                 kmsKeyArn: args.kmsKeyArn,
                 queueName: namer.name("sqsQueue", "monitoring-failed-events-dlq"),
-                sender: { service: "events.amazonaws.com", sourceArn: rule.arn },
+                senders: [{ service: "events.amazonaws.com", sourceArn: rule.arn }],
                 alarm: {
                     alarmName: namer.name("alarm", "monitoring-failed-events-undelivered"),
                     description: "A Model Monitor failure event could not reach the alerts topic: see the dead-letter queue",

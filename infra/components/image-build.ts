@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { StackContext } from "../lib/context";
 import { ecrLoginStatement, PolicyStatement } from "../lib/policy";
-import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, DEFAULT_BUILD_IMAGE, plaintextVariables } from "../lib/codebuild";
+import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, plaintextVariables } from "../lib/codebuild";
 
 /** ECR scan severities, most severe first (ECR's `findingSeverityCounts` keys); NONE never fails the build. */
 export const SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "NONE"] as const;
@@ -46,7 +46,7 @@ export interface ImageBuildArgs {
     readonly computeType?: string;
     /**
      * CodeBuild managed image (Docker, Node 20).
-     * @default {@link DEFAULT_BUILD_IMAGE}
+     * @default "aws/codebuild/standard:7.0" (`DEFAULT_BUILD_IMAGE` of infra/lib/codebuild.ts)
      */
     readonly buildImage?: string;
 }

@@ -321,11 +321,12 @@ export interface DeadLetterQueueArgs {
     /** Physical name (built with the stack's Namer, kind `sqsQueue`). */
     readonly queueName: string;
     /**
-     * A service allowed to send dead letters, confined to one source ARN (EventBridge rules need this; Lambda sends
-     * with its execution role and needs none).
-     * @default undefined — only IAM principals of the account, through their own policies
+     * Resources allowed to send dead letters through a service principal (EventBridge rules need this; Lambda sends
+     * with its execution role and needs none). Each service may send only from the source ARNs listed for it, and
+     * only from this account.
+     * @default [] — only IAM principals of the account, through their own policies
      */
-    readonly sender?: { readonly service: string; readonly sourceArn: pulumi.Input<string> };
+    readonly senders?: readonly DeadLetterSender[];
     /**
      * Days dead letters are kept (SQS allows at most 14).
      * @default 14
@@ -336,6 +337,14 @@ export interface DeadLetterQueueArgs {
      * @default undefined — no alarm (the caller watches the queue some other way)
      */
     readonly alarm?: Omit<DeadLetterAlarmArgs, "queueName">;
+}
+
+/** A resource (an EventBridge rule, …) whose service may send to a dead-letter queue on its behalf. */
+export interface DeadLetterSender {
+    /** Service principal, e.g. `events.amazonaws.com`. */
+    readonly service: string;
+    /** The one resource the service sends for. */
+    readonly sourceArn: pulumi.Input<string>;
 }
 
 export interface DeadLetterAlarmArgs {
@@ -381,20 +390,31 @@ export function createDeadLetterQueue(name: string, args: DeadLetterQueueArgs, o
         Resource: queue.arn,
         Condition: { Bool: { "aws:SecureTransport": false } },
     }];
-    if (args.sender !== undefined) {
-        statements.push({
-            Sid: "AllowDeadLettersFromSource",
-            Effect: "Allow",
-            Principal: { Service: args.sender.service },
-            Action: "sqs:SendMessage",
-            Resource: queue.arn,
-            Condition: {
-                ArnEquals: { "aws:SourceArn": args.sender.sourceArn },
-                StringEquals: { "aws:SourceAccount": args.context.accountId },
-            },
-        });
-    }
+    statements.push(...deadLetterSenderStatements(queue.arn, args.context.accountId, args.senders ?? []));
     new aws.sqs.QueuePolicy(`${name}-policy`, { queueUrl: queue.url, policy: policyDocument(statements) }, opts);
     if (args.alarm) createDeadLetterAlarm(`${name}-messages`, { ...args.alarm, queueName: queue.name }, opts);
     return queue;
+}
+
+/**
+ * One statement per sending service: it may send only on behalf of its listed source ARNs (`aws:SourceArn`) and
+ * only from this account (`aws:SourceAccount`), the confused-deputy guard of the SQS developer guide.
+ */
+function deadLetterSenderStatements(queueArn: pulumi.Input<string>, accountId: pulumi.Input<string>, senders: readonly DeadLetterSender[]): PolicyStatement[] {
+    const services = [...new Set(senders.map((s) => s.service))];
+    return services.map((service, i) => {
+        const sourceArns = senders.filter((s) => s.service === service).map((s) => s.sourceArn);
+        return {
+            // The first keeps the Sid the one-sender queues have always had.
+            Sid: i === 0 ? "AllowDeadLettersFromSource" : `AllowDeadLettersFromSource${i + 1}`,
+            Effect: "Allow",
+            Principal: { Service: service },
+            Action: "sqs:SendMessage",
+            Resource: queueArn,
+            Condition: {
+                ArnEquals: { "aws:SourceArn": sourceArns.length === 1 ? sourceArns[0] : sourceArns },
+                StringEquals: { "aws:SourceAccount": accountId },
+            },
+        };
+    });
 }

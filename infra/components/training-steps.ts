@@ -4,7 +4,7 @@ import * as YAML from "yaml";
 import { EvaluationConfig, TrainingConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
 import { ecrLoginStatement, listModelPackagesStatement, policyDocument, PolicyStatement, sagemakerJobLogsStatement, serviceTrustPolicy } from "../lib/policy";
-import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, DEFAULT_BUILD_IMAGE, plaintextVariables } from "../lib/codebuild";
+import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, plaintextVariables } from "../lib/codebuild";
 import { ResourceRef } from "../lib/refs";
 import { SAGEMAKER_TRAINING_LOG_GROUP } from "../lib/stack-deploy-policy";
 
@@ -49,7 +49,7 @@ export interface TrainingStepsArgs {
     readonly reportsPrefix?: string;
     /**
      * CodeBuild image (a managed image).
-     * @default {@link DEFAULT_BUILD_IMAGE}
+     * @default "aws/codebuild/standard:7.0" (`DEFAULT_BUILD_IMAGE` of infra/lib/codebuild.ts)
      */
     readonly buildImage?: string;
     /**

@@ -6,6 +6,8 @@ import { Environment } from "../config";
 import { Namer } from "../naming";
 
 export interface StackContext {
+    /** The stack being deployed (`pulumi stack`), e.g. to tell which of the stacks a component manages is this one. */
+    readonly stack: string;
     readonly environment: Environment;
     readonly region: string;
     readonly accountId: pulumi.Output<string>;

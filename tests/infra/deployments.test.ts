@@ -3,7 +3,7 @@
  * assume, its permissions (the same deploy policy as the pipeline's deploy project), and the schedules.
  */
 import { strict as assert } from "assert";
-import { DeliveryPipeline } from "../../infra/components/delivery-pipeline";
+import { DeployProjects } from "../../infra/components/deploy-projects";
 import { deploymentPaths, Deployments, DeploymentsArgs, deploySessionSeconds, goDuration, PULUMI_OIDC_THUMBPRINT } from "../../infra/components/deployments";
 import { parseConfig } from "../../infra/config";
 import { testBed } from "../harness/fixtures";
@@ -225,14 +225,9 @@ describe("deployments: configuration", () => {
                 repository: "example-org/sagemaker-mlops", branch: "main", previewPullRequests: true, deployCommits: true,
                 createOidcProvider: true, deployScope: scope,
             }, opts);
-            new DeliveryPipeline("delivery", {
-                context, kmsKeyArn: baseline.kmsKeyArn, alertsTopicArn: baseline.alertsTopicArn, pipelineName: "mlops-dev-churn",
-                artifactsBucket: baseline.buckets.artifacts, rawBucket: baseline.buckets.raw, dataObjectKey: "incoming/churn.csv",
-                etlFunction: { name: "f", arn: `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:mlops-dev-f` },
-                imageProject: { name: "i", arn: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-dev-i` },
-                trainProject: { name: "t", arn: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-dev-t` },
-                evaluateProject: { name: "e", arn: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-dev-e` },
-                modelPackageGroupArn: GROUP_ARN,
+            new DeployProjects("delivery", {
+                context, kmsKeyArn: baseline.kmsKeyArn, pipelineName: "mlops-dev-churn",
+                artifactsBucket: baseline.buckets.artifacts, modelPackageGroupArn: GROUP_ARN,
             }, opts);
         });
         assert.equal(error, undefined);
