@@ -3,9 +3,10 @@
  * bundled handler, and the component alone grants invokers with a source ARN and refuses unsafe arguments.
  */
 import { strict as assert } from "assert";
-import { LAMBDA_RUNTIME, PipelineFunction, PipelineFunctionArgs } from "../../infra/components/pipeline-function";
+import { createDeadLetterQueue, LAMBDA_RUNTIME, PipelineFunction, PipelineFunctionArgs } from "../../infra/components/pipeline-function";
 import { bundleHandler, LAMBDA_NODE_TARGET } from "../../infra/lib/bundle";
 import { serviceModel } from "../harness/api-models";
+import { decide } from "../harness/iam-oracle";
 import { testBed } from "../harness/fixtures";
 import { ACCOUNT_ID, evaluate, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
@@ -172,4 +173,44 @@ describe("PipelineFunction component", () => {
             assert.equal(graph.ofType("aws:lambda/function:Function").length, 0);
         });
     }
+});
+
+describe("dead-letter queue helper: several senders", () => {
+    const rules = [`arn:aws:events:us-east-1:${ACCOUNT_ID}:rule/a`, `arn:aws:events:us-east-1:${ACCOUNT_ID}:rule/b`];
+    const topic = `arn:aws:sns:us-east-1:${ACCOUNT_ID}:t`;
+    let queueArn: string;
+    let policy: any;
+    before(async () => {
+        const { graph, error } = await evaluate("dev", () => {
+            const bed = testBed();
+            createDeadLetterQueue("probe-dlq", {
+                context: bed.context,
+                kmsKeyArn: bed.baseline.kmsKeyArn,
+                queueName: "mlops-dev-probe-dlq",
+                senders: [
+                    { service: "events.amazonaws.com", sourceArn: rules[0] },
+                    { service: "events.amazonaws.com", sourceArn: rules[1] },
+                    { service: "sns.amazonaws.com", sourceArn: topic },
+                ],
+            }, { provider: bed.provider });
+        });
+        assert.equal(error, undefined);
+        queueArn = graph.one("aws:sqs/queue:Queue", "probe-dlq").state.arn;
+        policy = JSON.parse(graph.one("aws:sqs/queuePolicy:QueuePolicy", "probe-dlq-policy").inputs.policy);
+    });
+    const send = (service: string, sourceArn: string, extra: Record<string, string> = {}) => decide([], service,
+        { action: "sqs:SendMessage", resource: queueArn, context: { "aws:SourceArn": sourceArn, "aws:SourceAccount": ACCOUNT_ID, "aws:SecureTransport": "true", ...extra } },
+        () => policy);
+
+    it("lets each service send for its own sources only (IAM simulation)", async () => {
+        for (const rule of rules) assert.equal(await send("events.amazonaws.com", rule), "Allowed", rule);
+        assert.equal(await send("sns.amazonaws.com", topic), "Allowed");
+        assert.equal(await send("sns.amazonaws.com", rules[0]), "ImplicitlyDenied", "a service may not send on behalf of another service's source");
+        assert.equal(await send("events.amazonaws.com", topic), "ImplicitlyDenied");
+    });
+
+    it("refuses every sender over plain HTTP and from another account", async () => {
+        assert.equal(await send("events.amazonaws.com", rules[0], { "aws:SecureTransport": "false" }), "ExplicitlyDenied");
+        assert.equal(await send("sns.amazonaws.com", topic, { "aws:SourceAccount": "210987654321" }), "ImplicitlyDenied");
+    });
 });
