@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER, TRIGGERS } from "../../steps/lib/lead-time";
 import { StackContext } from "../lib/context";
 import { PolicyStatement, policyDocument } from "../lib/policy";
+import { createAlertAlarm } from "../lib/alarms";
 
 export interface DeliveryMetricsArgs {
     readonly context: StackContext;
@@ -74,18 +75,15 @@ export class DeliveryMetrics extends pulumi.ComponentResource {
                 pattern: `"${METRICS_FAILURE_MARKER}"`,
                 metricTransformation: { name: FAILURE_METRIC, namespace: DELIVERY_METRICS_NAMESPACE, value: "1", unit: "Count" },
             }, { parent });
-            return new aws.cloudwatch.MetricAlarm(`${name}-failures-alarm`, {
-                name: context.namer.name("alarm", "delivery-metrics-failures"),
-                alarmDescription: `The prod deploy could not record an execution's lead time (${METRICS_FAILURE_MARKER} in its log); the release went on`,
+            return createAlertAlarm(`${name}-failures-alarm`, {
+                alarmName: context.namer.name("alarm", "delivery-metrics-failures"),
+                description: `The prod deploy could not record an execution's lead time (${METRICS_FAILURE_MARKER} in its log); the release went on`,
                 namespace: DELIVERY_METRICS_NAMESPACE,
                 metricName: FAILURE_METRIC,
                 statistic: "Sum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 1,
-                comparisonOperator: "GreaterThanOrEqualToThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: [args.alertsTopicArn],
+                alertsTopicArn: args.alertsTopicArn,
+                // The release went on: only the failure is news.
+                notifyOk: false,
             }, { parent, dependsOn: [filter] });
         }
 

@@ -296,11 +296,7 @@ function pipelineDefinition(settings: PipelineSettings, roleArn: pulumi.Input<st
 
 function sourceStage(settings: PipelineSettings): Stage {
     const data: Action = {
-        name: ACTIONS.data,
-        category: "Source",
-        owner: "AWS",
-        provider: "S3",
-        version: "1",
+        ...awsAction(ACTIONS.data, "Source", "S3"),
         namespace: ACTIONS.data,
         outputArtifacts: ["data"],
         configuration: {
@@ -312,11 +308,7 @@ function sourceStage(settings: PipelineSettings): Stage {
     };
     const code: Action = settings.gitSource
         ? {
-            name: ACTIONS.code,
-            category: "Source",
-            owner: "AWS",
-            provider: "CodeStarSourceConnection",
-            version: "1",
+            ...awsAction(ACTIONS.code, "Source", "CodeStarSourceConnection"),
             namespace: ACTIONS.code,
             outputArtifacts: ["code"],
             configuration: {
@@ -327,11 +319,7 @@ function sourceStage(settings: PipelineSettings): Stage {
             },
         }
         : {
-            name: ACTIONS.code,
-            category: "Source",
-            owner: "AWS",
-            provider: "S3",
-            version: "1",
+            ...awsAction(ACTIONS.code, "Source", "S3"),
             namespace: ACTIONS.code,
             outputArtifacts: ["code"],
             configuration: {
@@ -354,11 +342,7 @@ function prepareStage(settings: PipelineSettings): Stage {
         name: STAGES.prepare,
         onFailure: { result: "FAIL" },
         actions: [{
-            name: ACTIONS.etl,
-            category: "Invoke",
-            owner: "AWS",
-            provider: "Lambda",
-            version: "1",
+            ...awsAction(ACTIONS.etl, "Invoke", "Lambda"),
             namespace: STAGES.prepare,
             inputArtifacts: ["data"],
             configuration: {
@@ -424,11 +408,7 @@ function devStage(settings: PipelineSettings): Stage {
 
 function prodStage(settings: PipelineSettings): Stage {
     const approve: Action = {
-        name: ACTIONS.approve,
-        category: "Approval",
-        owner: "AWS",
-        provider: "Manual",
-        version: "1",
+        ...awsAction(ACTIONS.approve, "Approval", "Manual"),
         runOrder: 1,
         configuration: {
             NotificationArn: settings.alertsTopicArn,
@@ -461,15 +441,16 @@ function provenance(settings: PipelineSettings): Record<string, string> {
     };
 }
 
+/** The fields every action of this pipeline shares: an AWS-owned provider at version 1. */
+function awsAction(name: string, category: Action["category"], provider: string): Action {
+    return { name, category, owner: "AWS", provider, version: "1" };
+}
+
 /** A CodeBuild action on the code artifact; its variables are resolved by CodePipeline when the action starts. */
 function buildAction(actionName: string, category: "Build" | "Test", projectName: pulumi.Input<string>,
     variables: Record<string, string>, namespace?: string): Action {
     return {
-        name: actionName,
-        category,
-        owner: "AWS",
-        provider: "CodeBuild",
-        version: "1",
+        ...awsAction(actionName, category, "CodeBuild"),
         namespace,
         inputArtifacts: ["code"],
         configuration: {

@@ -72,8 +72,8 @@ export class DeliveryTriggers extends pulumi.ComponentResource {
             kmsKeyArn: args.kmsKeyArn,
             queueName: args.context.namer.name("sqsQueue", "delivery-events-dlq"),
             senders: [
-                { service: "events.amazonaws.com", sourceArn: this.dataLandedRule.arn },
-                { service: "events.amazonaws.com", sourceArn: this.failureRule.arn },
+                { principal: "events.amazonaws.com", sourceArn: this.dataLandedRule.arn },
+                { principal: "events.amazonaws.com", sourceArn: this.failureRule.arn },
             ],
             alarm: {
                 alarmName: args.context.namer.name("alarm", "delivery-events-undelivered"),

@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MonitoringConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
-import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
+import { policyDocument, PolicyStatement, sagemakerJobLogsStatement, serviceTrustPolicy } from "../lib/policy";
 import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
 import { PIPELINE_VARIABLES } from "./delivery-pipeline";
 import { SAGEMAKER_PROCESSING_LOG_GROUP } from "../lib/stack-deploy-policy";
@@ -300,12 +300,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                     Resource: "*",
                     Condition: { StringEquals: { "cloudwatch:namespace": [DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE] } },
                 },
-                {
-                    Sid: "WriteJobLogs",
-                    Effect: "Allow",
-                    Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    Resource: arnOf(context, "logs", `log-group:${PROCESSING_LOG_GROUP}:*`),
-                },
+                sagemakerJobLogsStatement("WriteJobLogs", arnOf(context, "logs", `log-group:${PROCESSING_LOG_GROUP}`)),
                 {
                     Sid: "PullModelImage",
                     Effect: "Allow",
@@ -602,7 +597,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 context,
                 kmsKeyArn: args.kmsKeyArn,
                 queueName: namer.name("sqsQueue", "drift-retrain-events-dlq"),
-                senders: [{ service: "events.amazonaws.com", sourceArn: parent.retrainRule.arn }],
+                senders: [{ principal: "events.amazonaws.com", sourceArn: parent.retrainRule.arn }],
                 alarm: {
                     alarmName: namer.name("alarm", "drift-retrain-events-undelivered"),
                     description: "A drift alarm could not reach the alerts topic or the retrain trigger: see the dead-letter queue",
@@ -646,7 +641,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                 context,
                 kmsKeyArn: args.kmsKeyArn,
                 queueName: namer.name("sqsQueue", "monitoring-failed-events-dlq"),
-                senders: [{ service: "events.amazonaws.com", sourceArn: rule.arn }],
+                senders: [{ principal: "events.amazonaws.com", sourceArn: rule.arn }],
                 alarm: {
                     alarmName: namer.name("alarm", "monitoring-failed-events-undelivered"),
                     description: "A Model Monitor failure event could not reach the alerts topic: see the dead-letter queue",

@@ -116,7 +116,7 @@ export class EtlJob extends pulumi.ComponentResource {
             context,
             kmsKeyArn: args.kmsKeyArn,
             queueName: context.namer.name("sqsQueue", "etl-failed-alerts-dlq"),
-            senders: [{ service: "events.amazonaws.com", sourceArn: this.failureRule.arn }],
+            senders: [{ principal: "events.amazonaws.com", sourceArn: this.failureRule.arn }],
             alarm: {
                 alarmName: context.namer.name("alarm", "etl-failed-alerts-undelivered"),
                 description: `Failure alerts of Glue job ${jobName} could not be delivered to the alerts topic; see the dead-letter queue`,

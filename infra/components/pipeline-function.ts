@@ -3,15 +3,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { arnOf, StackContext } from "../lib/context";
 import { BundleError, BundleOptions, bundleHandler, handlerArchive, HandlerBundle } from "../lib/bundle";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
+import { createAlertAlarm } from "../lib/alarms";
 
 /** Lambda runtime of every pipeline function (nodejs20.x is deprecated by AWS). */
 export const LAMBDA_RUNTIME = "nodejs22.x";
 
-/** Who else may invoke the function (a resource-policy grant, always confined to one source ARN). */
-export interface FunctionInvoker {
+/**
+ * A service acting on behalf of one resource of ours: an EventBridge rule invoking a function or dead-lettering,
+ * an SNS topic, … Resource policies grant the service only with this source ARN (and our account).
+ */
+export interface ServiceSource {
     /** Service principal, e.g. `events.amazonaws.com`. */
     readonly principal: string;
-    /** The one resource (rule, topic, …) allowed to invoke. */
+    /** The one resource (rule, topic, …) the service acts for. */
     readonly sourceArn: pulumi.Input<string>;
 }
 
@@ -87,7 +91,7 @@ export interface PipelineFunctionArgs {
      * Services allowed to invoke the function, each confined to one source ARN.
      * @default []
      */
-    readonly invokers?: readonly FunctionInvoker[];
+    readonly invokers?: readonly ServiceSource[];
     /**
      * How the handler is bundled.
      * @default {} — the SDK bundled, no source map
@@ -295,20 +299,14 @@ export class PipelineFunction extends pulumi.ComponentResource {
         }
 
         function createAlarms() {
-            new aws.cloudwatch.MetricAlarm(`${name}-errors`, {
-                name: context.namer.name("alarm", args.handler, "errors"),
-                alarmDescription: `${functionName} failed (an error or timeout): see log group /aws/lambda/${functionName}`,
+            createAlertAlarm(`${name}-errors`, {
+                alarmName: context.namer.name("alarm", args.handler, "errors"),
+                description: `${functionName} failed (an error or timeout): see log group /aws/lambda/${functionName}`,
                 namespace: "AWS/Lambda",
                 metricName: "Errors",
                 dimensions: { FunctionName: parent.function.name },
                 statistic: "Sum",
-                period: 300,
-                evaluationPeriods: 1,
-                threshold: 1,
-                comparisonOperator: "GreaterThanOrEqualToThreshold",
-                treatMissingData: "notBreaching",
-                alarmActions: [args.alertsTopicArn],
-                okActions: [args.alertsTopicArn],
+                alertsTopicArn: args.alertsTopicArn,
             }, { parent });
         }
     }
@@ -326,7 +324,7 @@ export interface DeadLetterQueueArgs {
      * only from this account.
      * @default [] — only IAM principals of the account, through their own policies
      */
-    readonly senders?: readonly DeadLetterSender[];
+    readonly senders?: readonly ServiceSource[];
     /**
      * Days dead letters are kept (SQS allows at most 14).
      * @default 14
@@ -339,14 +337,6 @@ export interface DeadLetterQueueArgs {
     readonly alarm?: Omit<DeadLetterAlarmArgs, "queueName">;
 }
 
-/** A resource (an EventBridge rule, …) whose service may send to a dead-letter queue on its behalf. */
-export interface DeadLetterSender {
-    /** Service principal, e.g. `events.amazonaws.com`. */
-    readonly service: string;
-    /** The one resource the service sends for. */
-    readonly sourceArn: pulumi.Input<string>;
-}
-
 export interface DeadLetterAlarmArgs {
     readonly alarmName: string;
     /** What was dropped and where to look. */
@@ -357,20 +347,14 @@ export interface DeadLetterAlarmArgs {
 
 /** `name`: an alarm (to the alerts topic) while a dead-letter queue holds any message. */
 export function createDeadLetterAlarm(name: string, args: DeadLetterAlarmArgs, opts: pulumi.CustomResourceOptions): aws.cloudwatch.MetricAlarm {
-    return new aws.cloudwatch.MetricAlarm(name, {
-        name: args.alarmName,
-        alarmDescription: args.description,
+    return createAlertAlarm(name, {
+        alarmName: args.alarmName,
+        description: args.description,
         namespace: "AWS/SQS",
         metricName: "ApproximateNumberOfMessagesVisible",
         dimensions: { QueueName: args.queueName },
         statistic: "Maximum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [args.alertsTopicArn],
-        okActions: [args.alertsTopicArn],
+        alertsTopicArn: args.alertsTopicArn,
     }, opts);
 }
 
@@ -400,10 +384,10 @@ export function createDeadLetterQueue(name: string, args: DeadLetterQueueArgs, o
  * One statement per sending service: it may send only on behalf of its listed source ARNs (`aws:SourceArn`) and
  * only from this account (`aws:SourceAccount`), the confused-deputy guard of the SQS developer guide.
  */
-function deadLetterSenderStatements(queueArn: pulumi.Input<string>, accountId: pulumi.Input<string>, senders: readonly DeadLetterSender[]): PolicyStatement[] {
-    const services = [...new Set(senders.map((s) => s.service))];
+function deadLetterSenderStatements(queueArn: pulumi.Input<string>, accountId: pulumi.Input<string>, senders: readonly ServiceSource[]): PolicyStatement[] {
+    const services = [...new Set(senders.map((s) => s.principal))];
     return services.map((service, i) => {
-        const sourceArns = senders.filter((s) => s.service === service).map((s) => s.sourceArn);
+        const sourceArns = senders.filter((s) => s.principal === service).map((s) => s.sourceArn);
         return {
             // The first keeps the Sid the one-sender queues have always had.
             Sid: i === 0 ? "AllowDeadLettersFromSource" : `AllowDeadLettersFromSource${i + 1}`,

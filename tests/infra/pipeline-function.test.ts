@@ -188,9 +188,9 @@ describe("dead-letter queue helper: several senders", () => {
                 kmsKeyArn: bed.baseline.kmsKeyArn,
                 queueName: "mlops-dev-probe-dlq",
                 senders: [
-                    { service: "events.amazonaws.com", sourceArn: rules[0] },
-                    { service: "events.amazonaws.com", sourceArn: rules[1] },
-                    { service: "sns.amazonaws.com", sourceArn: topic },
+                    { principal: "events.amazonaws.com", sourceArn: rules[0] },
+                    { principal: "events.amazonaws.com", sourceArn: rules[1] },
+                    { principal: "sns.amazonaws.com", sourceArn: topic },
                 ],
             }, { provider: bed.provider });
         });
