@@ -12,6 +12,12 @@ export interface StageResult {
     readonly detail: string;
 }
 
+/** What a stage's body returns: its value (for later stages) and one line for people. */
+export interface StageOutcome<T> {
+    readonly value: T;
+    readonly detail: string;
+}
+
 /** A stage that ends the run on purpose (a gate said no); not a crash. */
 export class StageStop extends Error {
     constructor(message: string) {
@@ -45,7 +51,7 @@ export class StageRunner {
      * Runs `fn` unless the run is already halted. Returns its value, or undefined when skipped, stopped or failed.
      * `fn` returns the value and a one-line detail.
      */
-    async run<T>(name: string, fn: () => Promise<{ value: T; detail: string }>, options: StageOptions = {}): Promise<T | undefined> {
+    async run<T>(name: string, fn: () => Promise<StageOutcome<T>>, options: StageOptions = {}): Promise<T | undefined> {
         if (this.failed || (this.stopped && !options.afterGateStop)) {
             this.record({ name, status: "skipped", seconds: 0, detail: "an earlier stage halted the run" });
             return undefined;

@@ -11,8 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO_ROOT } from "../../pipeline/lib/python";
+import { LocalPipelineSummary } from "../../pipeline/summary";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const PYTHON = path.join(REPO_ROOT, ".venv", "bin", "python");
 
 /** The `pipeline:local` script of package.json after its bootstrap step (which installs packages when the lock
@@ -32,7 +32,7 @@ function generate(kind: string, seed: number, out: string, rows?: number): { csv
     return { csv: path.join(out, `${kind}.csv`), schema: path.join(out, `${kind}.schema.json`) };
 }
 
-function runPipeline(data: { csv: string; schema: string }, runsRoot: string): { status: number | null; stdout: string; summary: any } {
+function runPipeline(data: { csv: string; schema: string }, runsRoot: string): { status: number | null; stdout: string; summary?: LocalPipelineSummary } {
     const [bin, ...args] = pipelineCommand();
     const run = spawnSync(bin, [...args, "--data", data.csv, "--schema", data.schema, "--runs-root", runsRoot], {
         cwd: REPO_ROOT, encoding: "utf8", timeout: 300_000,
@@ -71,14 +71,15 @@ describe("bring your own dataset: npm run pipeline:local -- --data … --schema 
             const run = runPipeline(data, path.join(root, c.kind));
             assert.equal(run.status, 0, run.stdout);
             assert.match(run.stdout, /result\s+PROMOTED/);
-            const s = run.summary;
-            assert.equal(s.etl.rowsIn, c.rows);
-            assert.equal(s.etl.rowsQuarantined, 0);
-            assert.equal(s.etl.splitBy, "position");
-            assert.equal(s.evaluation.decision, "Approved");
+            const s = run.summary!;
+            assert.equal(s.etl?.rowsIn, c.rows);
+            assert.equal(s.etl?.rowsQuarantined, 0);
+            assert.equal(s.etl?.splitBy, "position");
+            assert.equal(s.evaluation?.decision, "Approved");
+            const report = s.evaluation.report!;
 
             // The ETL used the schema's defaults (the platform floor of the dev stack is not above them).
-            const runDir = s.run as string;
+            const runDir = s.run;
             const curated = path.join(runDir, "curated", "datasets", path.basename(runDir));
             const manifest = readJson(path.join(curated, "manifest.json"));
             assert.equal(manifest.splitBy, "position");
@@ -91,12 +92,12 @@ describe("bring your own dataset: npm run pipeline:local -- --data … --schema 
             assert.ok(model.metrics.best_iteration + 1 >= 20, `kept ${model.metrics.best_iteration + 1} rounds`);
 
             // The evaluation report: calibration (Brier, reliability diagram) and the split-by-position note.
-            const evaluation = readJson(path.join(path.dirname(s.evaluation.report), "evaluation.json"));
+            const evaluation = readJson(path.join(path.dirname(report), "evaluation.json"));
             assert.equal(evaluation.data.splitBy, "position");
             assert.ok(evaluation.calibration.length >= 2);
             assert.equal(evaluation.calibration.reduce((n: number, b: { count: number }) => n + b.count, 0), evaluation.data.scoredRows);
             assert.ok(evaluation.metrics.brier > 0 && evaluation.metrics.brier < 0.25, `Brier ${evaluation.metrics.brier}`);
-            const html = fs.readFileSync(s.evaluation.report, "utf8");
+            const html = fs.readFileSync(report, "utf8");
             assert.match(html, /<svg id="reliability-diagram"/);
             assert.match(html, /id="split-by-position"/);
             console.log(`      ${c.kind}: ROC AUC ${evaluation.metrics.rocAuc.toFixed(4)}, log loss ${evaluation.metrics.logLoss.toFixed(4)}, ` +
@@ -108,7 +109,7 @@ describe("bring your own dataset: npm run pipeline:local -- --data … --schema 
         const data = generate("sensor-fault", 14, path.join(root, "small-data"), 80);
         const run = runPipeline(data, path.join(root, "small"));
         assert.equal(run.status, 1, run.stdout);
-        assert.equal(run.summary.stages.find((x: { name: string }) => x.name === "etl").status, "stopped");
+        assert.equal(run.summary?.stages.find((x) => x.name === "etl")?.status, "stopped");
         const expected = `80 usable rows (80 read, 0 quarantined); minRows is 100 (schema default (quality.minRows is not set in ${data.schema}): ` +
             "change quality.minRows in the schema; it may not go below the platform limit 100 (stack config mlops:etl.minRows))";
         assert.ok(run.stdout.includes(expected), run.stdout);

@@ -1,7 +1,7 @@
 /** The local pipeline summary's "data" line, for a published ETL run and for each way the ETL can stop. */
 import assert from "node:assert/strict";
 
-import { etlDataLine } from "../../pipeline/local";
+import { etlDataLine } from "../../pipeline/summary";
 
 describe("local pipeline summary: the ETL's data line", () => {
     it("a published run shows rows in, out and quarantined by reason", () => {

@@ -65,6 +65,21 @@ function writeEtlRun(root: string, rows = 40): string {
     return "s3://curated/run-1/";
 }
 
+/** A stand-in for a model server on a free loopback port: `answer` maps a POST's CSV rows (and content type) to a JSON reply. */
+async function fakeModelServer(answer: (rows: string[], contentType: string | undefined) => { status: number; body: unknown }): Promise<{ server: http.Server; url: string }> {
+    const server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => {
+            const reply = answer(body.split("\n").filter((l) => l !== ""), req.headers["content-type"]);
+            res.writeHead(reply.status, { "Content-Type": "application/json" });
+            res.end(JSON.stringify(reply.body));
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 function request(jobName: string, extra: Partial<TrainingJobRequest> = {}): TrainingJobRequest {
     return {
         jobName, imageUri: "local", hyperparameters: { eta: "0.1" },
@@ -277,18 +292,10 @@ describe("local backend: invoker", () => {
     let url: string;
     let statuses: number[];
     before(async () => {
-        server = http.createServer((req, res) => {
-            let body = "";
-            req.on("data", (c) => (body += c));
-            req.on("end", () => {
-                const status = statuses.shift() ?? 200;
-                res.writeHead(status, { "Content-Type": "application/json" });
-                const rows = body.split("\n").filter((l) => l !== "");
-                res.end(status === 200 ? JSON.stringify({ predictions: rows.map((r) => Number(r.split(",")[0])) }) : JSON.stringify({ error: "e", detail: req.headers["content-type"] }));
-            });
-        });
-        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-        url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        ({ server, url } = await fakeModelServer((rows, contentType) => {
+            const status = statuses.shift() ?? 200;
+            return { status, body: status === 200 ? { predictions: rows.map((r) => Number(r.split(",")[0])) } : { error: "e", detail: contentType } };
+        }));
     });
     after(() => server.close());
     beforeEach(() => { statuses = []; });
@@ -316,17 +323,7 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
     /** The "model": probability = the first feature, so AUC on the test split is 1. */
     let predict: (x: number) => number;
     before(async () => {
-        server = http.createServer((req, res) => {
-            let body = "";
-            req.on("data", (c) => (body += c));
-            req.on("end", () => {
-                const rows = body.split("\n").filter((l) => l !== "");
-                res.writeHead(200, { "Content-Type": "application/json" });
-                res.end(JSON.stringify({ predictions: rows.map((r) => predict(Number(r.split(",")[0]))) }));
-            });
-        });
-        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-        serveUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        ({ server, url: serveUrl } = await fakeModelServer((rows) => ({ status: 200, body: { predictions: rows.map((r) => predict(Number(r.split(",")[0]))) } })));
     });
     after(() => server.close());
     beforeEach(() => {
@@ -413,5 +410,36 @@ describe("train and evaluate end to end on the local backend (same CLIs, --backe
         const modelDir = path.join(root, "s3", "models", "training", described.properties.TrainingJobName, "output", "model");
         const metadata = JSON.parse(fs.readFileSync(path.join(modelDir, "metadata.json"), "utf8"));
         assert.deepEqual(metadata.features, ["x", "k"]);
+    });
+});
+
+describe("local backend: where its parts live", function () {
+    this.timeout(60_000);
+
+    it("puts objects, training jobs and the registry where the options place them, and nothing under root's defaults", async () => {
+        const root = tmpdir();
+        const elsewhere = tmpdir();
+        try {
+            // The local pipeline's layout: its runs folder is the S3 root, each run's jobs in the run, the registry beside the runs.
+            const data = writeEtlRun(elsewhere);
+            const script = path.join(elsewhere, "fake-train.js");
+            fs.writeFileSync(script, FAKE_TRAIN);
+            const backend = createLocalBackend({
+                root, s3Root: path.join(elsewhere, "s3"), trainingRoot: path.join(elsewhere, "run-1", "jobs"), registryFile: path.join(elsewhere, "registry.json"),
+                trainCommand: [process.execPath, script],
+            });
+            const io = new CapturedIo();
+            const code = await trainMain(["--backend", "local", "--data-prefix", data, "--output-prefix", "s3://models/training", "--image-uri", "local",
+                "--model-package-group", "churn", "--execution-id", "exec-1", "--poll-seconds", "1"], { backend, io });
+            assert.equal(code, 0, io.all);
+            const [summary] = await backend.registry.listVersions("churn");
+            const job = (await backend.registry.describeVersion(summary.arn)).properties.TrainingJobName;
+            assert.ok(fs.existsSync(path.join(elsewhere, "s3", "models", "training", job, "output", "model", "metadata.json")), "the model under s3Root");
+            assert.deepEqual(fs.readdirSync(path.join(elsewhere, "run-1", "jobs")), [job], "the job's folder under trainingRoot");
+            assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(path.join(elsewhere, "registry.json"), "utf8")).groups), ["churn"], "the version in registryFile");
+            assert.deepEqual(fs.readdirSync(root), [], "nothing in root's default places");
+        } finally {
+            for (const d of [root, elsewhere]) fs.rmSync(d, { recursive: true, force: true });
+        }
     });
 });

@@ -1,0 +1,15 @@
+/**
+ * Names the local pipeline shares with the AWS side (the serving variant, registry metadata keys), each written
+ * once here so that they can be pointed at one common definition without hunting for literals.
+ */
+import { EVAL_METRIC_PREFIX, REGISTRY_METADATA, TRAIN_METRIC_PREFIX } from "../../steps/lib/registry-metadata";
+
+/** The production variant of an endpoint: the capture layout's `<endpoint>/<variant>/…` folder. */
+export const SERVING_VARIANT = "primary";
+
+/** The ETL run prefix a version was trained on. */
+export const DATA_PREFIX_PROPERTY = REGISTRY_METADATA.dataPrefix;
+/** The evaluation report (its evaluation.json; report.html sits beside it), written by steps/evaluate. */
+export const EVAL_REPORT_PROPERTY = `${EVAL_METRIC_PREFIX}report`;
+/** The validation ROC AUC the training container reported, recorded by steps/train. */
+export const TRAIN_VALIDATION_AUC_PROPERTY = `${TRAIN_METRIC_PREFIX}validation_auc`;
