@@ -18,7 +18,8 @@ import { main as trainMain } from "../steps/train/main";
 import { Io } from "../steps/lib/cli";
 import { LocalInvoker, LocalObjectStore, LocalRegistry, LocalTraining } from "../steps/lib/local";
 import { Backend, ModelVersion } from "../steps/lib/backend";
-import { REGISTRY_METADATA } from "../steps/lib/registry-metadata";
+import { REGISTRY_METADATA } from "../contracts/registry";
+import { SERVING_VARIANT } from "../contracts/serving";
 import { loadStackFile } from "../infra/stack-files";
 import { CaptureProxy } from "./lib/capture-proxy";
 import { renderDriftReport, Violation } from "./lib/drift-report";
@@ -27,7 +28,7 @@ import { REPO_ROOT, runPython, summaryLine } from "./lib/python";
 import { StageRunner, StageStop } from "./lib/stage-runner";
 import { replayTraffic, ReplayResult } from "./lib/traffic";
 import { findEtlRun, localEtlReuseInputs, localImageUri, recordEtlRun } from "./lib/reuse";
-import { etlReuseKey } from "../steps/lib/reuse-key";
+import { etlReuseKey } from "../contracts/reuse-key";
 
 export const SCENARIOS = ["default", "drift", "bad-data", "weak-model"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -65,7 +66,7 @@ export interface LocalPipelineOptions {
     readonly runsRoot: string;
     readonly stack: string;
     /**
-     * Reuse the ETL run and the trained version of unchanged inputs (steps/lib/reuse-key.ts).
+     * Reuse the ETL run and the trained version of unchanged inputs (contracts/reuse-key.ts).
      * @default true
      */
     readonly reuse?: boolean;
@@ -192,7 +193,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
                     upstream: `http://127.0.0.1:${port}`,
                     captureRoot: path.join(runDir, "capture"),
                     endpointName: `${group}-prod`,
-                    variantName: "primary",
+                    variantName: SERVING_VARIANT,
                     samplingPercentage,
                     // Keyed by seed and content, so a run's captured sample is reproducible.
                     random: (body) => captureDraw(options.seed + 2000, body),

@@ -8,7 +8,9 @@ import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
 import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline-function";
 import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
 import { IMAGE_BUILD_VARIABLES } from "./image-build";
-import { TRAIN_BUILD_VARIABLES } from "./training-steps";
+import {
+    ACTIONS, DEFAULT_TRIGGER_VALUE, ETL_OUTPUT_VARIABLES, PIPELINE_VARIABLES, SOURCE_ARTIFACTS, STAGES, TRAIN_BUILD_VARIABLES,
+} from "../../contracts/delivery";
 
 /** A resource another component owns, by name and ARN. */
 export interface ResourceRef {
@@ -126,36 +128,6 @@ export const MODEL_TRIGGER_PATHS: readonly string[] = [
     // monitor/drift_checker is part of the model image (infra/lib/image-context.ts), so it goes through the pipeline.
     "model-container/**", "monitor/drift_checker/**", "etl/**", "steps/**", "data/*.schema.json",
 ];
-
-/** Pipeline-level variables; the retrain trigger and manual starts may set them. */
-export const PIPELINE_VARIABLES = {
-    /** The dataset the ETL reads (UserParameters.inputUri of the ETL trigger). */
-    inputUri: "inputUri",
-    /** Why the execution started: the retrain trigger writes the alarm here. */
-    trigger: "trigger",
-    /** "true" (default): unchanged ETL and training are reused (steps/lib/reuse-key.ts); "false" recomputes, for audits. */
-    reuse: "reuse",
-} as const;
-
-/** Stage and action names: variable namespaces (`#{Prepare.trainPrefix}`) and runbooks refer to them. */
-export const STAGES = {
-    source: "Source",
-    prepare: "Prepare",
-    train: "Train",
-    dev: "Dev",
-    prod: "Prod",
-} as const;
-export const ACTIONS = {
-    code: "Code",
-    data: "Data",
-    etl: "ETL",
-    image: "Image",
-    train: "Train",
-    deployDev: "DeployDev",
-    evaluate: "Evaluate",
-    approve: "Approve",
-    deployProd: "DeployProd",
-} as const;
 
 /** The deploy project's buildspec: install the locked dependencies and the matching Pulumi CLI, run steps/deploy. */
 export function deployBuildspec(): string {
@@ -467,7 +439,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     },
                     {
                         name: PIPELINE_VARIABLES.trigger,
-                        defaultValue: "source-change",
+                        defaultValue: DEFAULT_TRIGGER_VALUE,
                         description: "Why this execution started (the retrain trigger records the drift alarm here)",
                     },
                     {
@@ -498,7 +470,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                 provider: "S3",
                 version: "1",
                 namespace: ACTIONS.data,
-                outputArtifacts: ["data"],
+                outputArtifacts: [SOURCE_ARTIFACTS.data],
                 configuration: {
                     S3Bucket: args.rawBucket.name,
                     S3ObjectKey: args.dataObjectKey,
@@ -514,7 +486,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     provider: "CodeStarSourceConnection",
                     version: "1",
                     namespace: ACTIONS.code,
-                    outputArtifacts: ["code"],
+                    outputArtifacts: [SOURCE_ARTIFACTS.code],
                     configuration: {
                         ConnectionArn: args.gitSource.connectionArn,
                         FullRepositoryId: args.gitSource.repository,
@@ -529,7 +501,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     provider: "S3",
                     version: "1",
                     namespace: ACTIONS.code,
-                    outputArtifacts: ["code"],
+                    outputArtifacts: [SOURCE_ARTIFACTS.code],
                     configuration: {
                         S3Bucket: args.artifactsBucket.name,
                         S3ObjectKey: codeBundleKey,
@@ -556,7 +528,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     provider: "Lambda",
                     version: "1",
                     namespace: STAGES.prepare,
-                    inputArtifacts: ["data"],
+                    inputArtifacts: [SOURCE_ARTIFACTS.data],
                     configuration: {
                         FunctionName: args.etlFunction.name,
                         // The execution id names the ETL run, so a retried stage adopts the Glue run it started.
@@ -581,12 +553,12 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     ...provenance(),
                     // The image this execution built (or found): training and the registered version use it.
                     IMAGE_URI: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
-                    ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
-                    CURATED_PREFIX: `#{${STAGES.prepare}.curatedPrefix}`,
-                    TRAIN_PREFIX: `#{${STAGES.prepare}.trainPrefix}`,
-                    VALIDATION_PREFIX: `#{${STAGES.prepare}.validationPrefix}`,
-                    TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
-                    MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
+                    ETL_RUN_ID: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.runId}}`,
+                    CURATED_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.curatedPrefix}}`,
+                    TRAIN_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.trainPrefix}}`,
+                    VALIDATION_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.validationPrefix}}`,
+                    TEST_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.testPrefix}}`,
+                    MANIFEST_URI: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.manifestUri}}`,
                     PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
                     REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
                 }, ACTIONS.train)],
@@ -606,10 +578,10 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                     {
                         ...buildAction(ACTIONS.evaluate, "Test", args.evaluateProject.name, {
                             ...provenance(),
-                            MODEL_PACKAGE_ARN: modelPackageArn(),
-                            ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
-                            TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
-                            MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
+                            [TRAIN_BUILD_VARIABLES.modelPackageArn]: modelPackageArn(),
+                            ETL_RUN_ID: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.runId}}`,
+                            TEST_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.testPrefix}}`,
+                            MANIFEST_URI: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.manifestUri}}`,
                             TARGET_STACK: stacks.dev,
                         }, ACTIONS.evaluate),
                         runOrder: 2,
@@ -645,7 +617,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
         }
 
         function deployVariables(): Record<string, string> {
-            return { ...provenance(), MODEL_PACKAGE_ARN: modelPackageArn() };
+            return { ...provenance(), [TRAIN_BUILD_VARIABLES.modelPackageArn]: modelPackageArn() };
         }
 
         function provenance(): Record<string, string> {
@@ -669,7 +641,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                 provider: "CodeBuild",
                 version: "1",
                 namespace,
-                inputArtifacts: ["code"],
+                inputArtifacts: [SOURCE_ARTIFACTS.code],
                 configuration: {
                     ProjectName: projectName,
                     EnvironmentVariables: JSON.stringify(

@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "../config";
-import { Namer } from "../naming";
+import { Namer } from "../../contracts/resource-names";
 
 export interface StackContext {
     readonly environment: Environment;

@@ -16,7 +16,7 @@
  *   runs the ETL regardless, for audits. Typically the pipeline variable `#{variables.reuse}`.
  */
 import { z } from "zod";
-import { parseReuseSwitch, ReuseKeyError } from "../../steps/lib/reuse-key";
+import { parseReuseSwitch, ReuseKeyError } from "../../contracts/reuse-key";
 
 /** Run ids become S3 key segments and Glue arguments: a conservative charset, no '/' or '..'. */
 export const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -7,13 +7,14 @@ import { randomUUID } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
+import { SERVING_VARIANT } from "../../contracts/serving";
 
 export interface CaptureProxyOptions {
     /** The model server, e.g. http://127.0.0.1:8080. */
     readonly upstream: string;
     readonly captureRoot: string;
     readonly endpointName: string;
-    /** @default "primary" */
+    /** @default SERVING_VARIANT */
     readonly variantName?: string;
     /** @default 100 */
     readonly samplingPercentage?: number;
@@ -151,7 +152,7 @@ export class CaptureProxy {
 
     private write(record: CaptureRecord): void {
         const at = new Date(record.eventMetadata.inferenceTime);
-        const folder = captureFolder(this.options.captureRoot, this.options.endpointName, this.options.variantName ?? "primary", at);
+        const folder = captureFolder(this.options.captureRoot, this.options.endpointName, this.options.variantName ?? SERVING_VARIANT, at);
         if (this.currentFile?.folder !== folder) {
             fs.mkdirSync(folder, { recursive: true });
             const name = `${pad(at.getUTCMinutes())}-${pad(at.getUTCSeconds())}-${pad(at.getUTCMilliseconds(), 3)}-${randomUUID()}.jsonl`;

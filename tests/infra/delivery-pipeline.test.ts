@@ -5,14 +5,8 @@
  */
 import { strict as assert } from "assert";
 import * as YAML from "yaml";
-import {
-    ACTIONS,
-    DeliveryPipeline,
-    DeliveryPipelineArgs,
-    MODEL_TRIGGER_PATHS,
-    PIPELINE_VARIABLES,
-    STAGES,
-} from "../../infra/components/delivery-pipeline";
+import { ACTIONS, PIPELINE_VARIABLES, STAGES } from "../../contracts/delivery";
+import { DeliveryPipeline, DeliveryPipelineArgs, MODEL_TRIGGER_PATHS } from "../../infra/components/delivery-pipeline";
 import { outputVariables } from "../../lambdas/etl-trigger/manifest";
 import { parseUserParameters } from "../../lambdas/etl-trigger/parameters";
 import { IMAGE_INPUTS } from "../../infra/lib/image-context";

@@ -3,7 +3,7 @@
  * the provider, and physical names within AWS limits.
  */
 import { strict as assert } from "assert";
-import { NAME_LIMITS } from "../../infra/naming";
+import { NAME_LIMITS } from "../../contracts/resource-names";
 import { definedStacks, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
 /** Physical-name inputs AWS limits, by resource type. */
