@@ -54,6 +54,21 @@ export const DEFAULT_TRIGGER_VALUE = "source-change";
 export const REUSED_VARIABLE = "reused";
 
 /**
+ * The ETL trigger action's UserParameters (a JSON object; lambdas/etl-trigger/parameters.ts documents and checks
+ * each field): the delivery pipeline writes it, the Lambda parses it with a schema the compiler holds to this type.
+ */
+export interface EtlTriggerParameters {
+    /** The CSV object or prefix in the raw bucket, typically `#{variables.inputUri}`. */
+    readonly inputUri: string;
+    /** Names the run; typically `#{codepipeline.PipelineExecutionId}`. */
+    readonly runId?: string;
+    /** A dataset schema object in the raw bucket instead of the job's default. */
+    readonly schemaUri?: string;
+    /** `"true"` (default) or `"false"`; typically `#{variables.reuse}`. */
+    readonly reuse?: string;
+}
+
+/**
  * The ETL trigger Lambda's output variables (namespace {@link STAGES}.prepare; docs/contracts.md §4b):
  * lambdas/etl-trigger sets them, the train and evaluate actions receive them.
  */

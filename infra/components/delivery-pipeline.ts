@@ -9,7 +9,8 @@ import { createDeadLetterAlarm as createSharedDeadLetterAlarm } from "./pipeline
 import { buildBaseStatements, createBuildLogGroup } from "../lib/codebuild";
 import { IMAGE_BUILD_VARIABLES } from "./image-build";
 import {
-    ACTIONS, DEFAULT_TRIGGER_VALUE, ETL_OUTPUT_VARIABLES, PIPELINE_VARIABLES, SOURCE_ARTIFACTS, STAGES, TRAIN_BUILD_VARIABLES,
+    ACTIONS, DEFAULT_TRIGGER_VALUE, ETL_OUTPUT_VARIABLES, EtlTriggerParameters, PIPELINE_VARIABLES, SOURCE_ARTIFACTS, STAGES,
+    TRAIN_BUILD_VARIABLES,
 } from "../../contracts/delivery";
 
 /** A resource another component owns, by name and ARN. */
@@ -536,7 +537,7 @@ export class DeliveryPipeline extends pulumi.ComponentResource {
                             inputUri: `#{variables.${PIPELINE_VARIABLES.inputUri}}`,
                             runId: "#{codepipeline.PipelineExecutionId}",
                             reuse: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
-                        }),
+                        } satisfies EtlTriggerParameters),
                     },
                 }, {
                     ...buildAction(ACTIONS.image, "Build", args.imageProject.name, provenance(), ACTIONS.image),
