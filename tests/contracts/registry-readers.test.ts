@@ -33,8 +33,10 @@ const DESCRIBED: DescribeModelPackageCommandOutput = {
 };
 
 describe("registry readers", () => {
-    const sagemaker = mockClient(SageMakerClient);
+    // Mocked in before(), not at load time: other files mock the same client class and restore it after their suites.
+    let sagemaker: ReturnType<typeof mockClient>;
     const client = new SageMakerClient({ region: "us-east-1" });
+    before(() => (sagemaker = mockClient(client)));
     afterEach(() => sagemaker.reset());
     after(() => sagemaker.restore());
 
