@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { evaluationSchema, percent, positiveInt, sagemakerInstanceType, share, trainingSchema } from "./config-sections";
+import { evaluationSchema, percent, positiveInt, sagemakerInstanceType, share, trainingSchema } from "../contracts/config-sections";
 
 export const PROJECT = "mlops";
 

@@ -10,15 +10,10 @@ import {
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import type { StackConfig } from "./config";
-import { Namer } from "./naming";
-import {
-    MODEL_PACKAGE_ENV,
-    modelPackageGroupName,
-    ModelVersion,
-    ModelVersionError,
-    resolveModelVersion,
-    SERVING_VARIANT,
-} from "./model-version";
+import { Namer } from "../contracts/resource-names";
+import { modelPackageGroupName, ModelVersion, ModelVersionError } from "../contracts/registry";
+import { MODEL_PACKAGE_ENV, SERVING_VARIANT } from "../contracts/serving";
+import { resolveModelVersion } from "./model-version";
 
 /** The serving endpoint as SageMaker reports it now. */
 export interface LiveEndpoint {

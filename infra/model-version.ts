@@ -13,61 +13,11 @@ import {
     ModelPackageSummary,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
-import { REGISTRY_METADATA } from "../steps/lib/registry-metadata";
-import { Namer } from "./naming";
+import {
+    ModelVersion, modelVersion, ModelVersionError, pinTagKey, servingProblems,
+} from "../contracts/registry";
 
-export type ApprovalStatus = "Approved" | "PendingManualApproval" | "Rejected";
-
-/** The endpoint's only production variant. Blue/green deployments need the same variant name in every config. */
-export const SERVING_VARIANT = "primary";
-/**
- * Environment variable of the serving model's container that records which model package version it runs, so a
- * deploy can prove from DescribeModel alone which version an endpoint configuration serves.
- */
-export const MODEL_PACKAGE_ENV = "MLOPS_MODEL_PACKAGE_ARN";
 export type ModelVersionPolicy = "latest-approved" | "latest-candidate";
-
-/**
- * `CustomerMetadataProperties` keys the train step writes on every version (docs/contracts.md §7) and the
- * endpoint and drift monitor read.
- */
-export const MODEL_METADATA_KEYS = REGISTRY_METADATA;
-
-/** What the stack needs to know about the version it serves. Plain data, so tests can write fixtures. */
-export interface ModelVersion {
-    readonly arn: string;
-    readonly groupName: string;
-    /** `ModelPackageVersion`: 1, 2, … within the group. */
-    readonly version: number;
-    readonly approvalStatus: ApprovalStatus;
-    /** ISO-8601. */
-    readonly createdAt: string;
-    /** The inference image (InferenceSpecification.Containers[0].Image). */
-    readonly imageUri: string;
-    /** The `model.tar.gz` URI (InferenceSpecification.Containers[0].ModelDataUrl). */
-    readonly modelDataUrl: string;
-    readonly metadata: ModelVersionMetadata;
-}
-
-export interface ModelVersionMetadata {
-    /** The ETL run's `manifest.json`. */
-    readonly manifestUri?: string;
-    /** Model Monitor data-quality baseline of the training data: `baseline/statistics.json`. */
-    readonly baselineStatisticsUri?: string;
-    /** … and `baseline/constraints.json`. */
-    readonly baselineConstraintsUri?: string;
-    readonly trainingJobName?: string;
-    /** Every `CustomerMetadataProperties` entry, including the ones above under their registry keys. */
-    readonly properties: Readonly<Record<string, string>>;
-}
-
-/** The registry cannot say which version serves: the message names the group, the policy and what to do. */
-export class ModelVersionError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "ModelVersionError";
-    }
-}
 
 export interface ResolveModelVersionArgs {
     readonly client: Pick<SageMakerClient, "send">;
@@ -83,17 +33,13 @@ export interface ResolveModelVersionArgs {
     readonly environment?: string;
 }
 
-/**
- * Where a promotion's pin lives: a tag on the model package group, `mlops:pin:<environment>` = the version's ARN.
- * The registry is what every path that runs the program reads (a manual `pulumi up`, Pulumi Deployments, the
- * pipeline's deploy step), so a pin set by the pipeline survives the build that set it; a config value set by the
- * Automation API would live only in that build's copy of the stack file. `mlops:modelPackageArn` in the stack file
- * still wins (an override committed for everyone to see, e.g. a rollback by pull request).
+/*
+ * Where a promotion's pin lives: a tag on the model package group (contracts/registry.ts `pinTagKey`). The registry
+ * is what every path that runs the program reads (a manual `pulumi up`, Pulumi Deployments, the pipeline's deploy
+ * step), so a pin set by the pipeline survives the build that set it; a config value set by the Automation API
+ * would live only in that build's copy of the stack file. `mlops:modelPackageArn` in the stack file still wins (an
+ * override committed for everyone to see, e.g. a rollback by pull request).
  */
-export const PIN_TAG_PREFIX = "mlops:pin:";
-export function pinTagKey(environment: string): string {
-    return `${PIN_TAG_PREFIX}${environment}`;
-}
 
 export interface RegistryPin {
     /** False when the group does not exist yet (a first dev `up`, before the registry is created). */
@@ -170,26 +116,6 @@ export async function resolveModelVersion(args: ResolveModelVersionArgs): Promis
     return toModelVersion(await describe(args.client, newest.ModelPackageArn), newest.ModelPackageArn);
 }
 
-/**
- * The model package group a stack serves from: the host's registry (infra/components/model-registry.ts names it
- * `<project>-<hostEnvironment>-<modelName>`). A consumer's host is `org/project/stack`; the host stack's name is
- * taken as its environment, which is how this project names stacks (`Pulumi.<environment>.yaml`). A mismatch is
- * caught at deploy time: the program compares this name with the group the host exports.
- */
-export function modelPackageGroupName(config: {
-    readonly project: string;
-    readonly environment: string;
-    readonly modelName: string;
-    readonly hostStack?: string;
-}): string {
-    if (!config.hostStack) return new Namer(config.project, config.environment).name("sagemaker", config.modelName);
-    const [, project, stack] = config.hostStack.split("/");
-    if (!project || !stack) {
-        throw new ModelVersionError(`mlops:hostStack ${JSON.stringify(config.hostStack)} is not org/project/stack`);
-    }
-    return new Namer(project, stack).name("sagemaker", config.modelName);
-}
-
 /** One line for logs and `pulumi preview`: which version serves and why. */
 export function describeVersion(version: ModelVersion | null | undefined, groupName: string, policy: ModelVersionPolicy, pinnedArn?: string): string {
     if (version === undefined) return `model version not resolved: no endpoint is created (group ${groupName})`;
@@ -223,35 +149,11 @@ async function describe(client: ResolveModelVersionArgs["client"], arn: string):
     return client.send(new DescribeModelPackageCommand({ ModelPackageName: arn }));
 }
 
-const APPROVAL_STATUSES: readonly string[] = ["Approved", "PendingManualApproval", "Rejected"];
-
+/** The described version, or ModelVersionError naming everything that stops it from serving. */
 function toModelVersion(out: DescribeModelPackageCommandOutput, arn: string): ModelVersion {
-    const container = out.InferenceSpecification?.Containers?.[0];
-    const problems: string[] = [];
-    if (!out.ModelPackageGroupName || out.ModelPackageVersion === undefined) problems.push("it is not a versioned model package (no group or version)");
-    if (out.ModelPackageStatus !== "Completed") problems.push(`its status is ${out.ModelPackageStatus ?? "unknown"}, not Completed`);
-    if (!container?.Image) problems.push("InferenceSpecification.Containers[0].Image is missing");
-    if (!container?.ModelDataUrl) problems.push("InferenceSpecification.Containers[0].ModelDataUrl is missing");
-    const approval = out.ModelApprovalStatus ?? "PendingManualApproval";
-    if (!APPROVAL_STATUSES.includes(approval)) problems.push(`approval status ${approval} is unknown`);
+    const problems = servingProblems(out);
     if (problems.length > 0) {
         throw new ModelVersionError(`model package ${arn} cannot serve: ${problems.join("; ")}`);
     }
-    const properties = { ...(out.CustomerMetadataProperties ?? {}) };
-    return {
-        arn: out.ModelPackageArn ?? arn,
-        groupName: out.ModelPackageGroupName!,
-        version: out.ModelPackageVersion!,
-        approvalStatus: approval as ApprovalStatus,
-        createdAt: (out.CreationTime ?? new Date(0)).toISOString(),
-        imageUri: container!.Image!,
-        modelDataUrl: container!.ModelDataUrl!,
-        metadata: {
-            manifestUri: properties[MODEL_METADATA_KEYS.manifestUri],
-            baselineStatisticsUri: properties[MODEL_METADATA_KEYS.baselineStatisticsUri],
-            baselineConstraintsUri: properties[MODEL_METADATA_KEYS.baselineConstraintsUri],
-            trainingJobName: properties[MODEL_METADATA_KEYS.trainingJobName],
-            properties,
-        },
-    };
+    return modelVersion(out, arn);
 }

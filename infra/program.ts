@@ -20,9 +20,9 @@ import { SecurityBaseline } from "./components/security-baseline";
 import { TrainingSteps } from "./components/training-steps";
 import { SharedResources, sharedFromHost, sharedOutput } from "./lib/shared";
 import { StackContext } from "./lib/context";
-import { Namer } from "./naming";
+import { Namer } from "../contracts/resource-names";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
-import { ModelVersion } from "./model-version";
+import { ModelVersion } from "../contracts/registry";
 import { createServing, EndpointOutputs, endpointOutputs, Serving } from "./serving";
 
 export interface CreateStackOptions {

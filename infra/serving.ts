@@ -9,7 +9,8 @@ import { SecurityBaseline } from "./components/security-baseline";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
 import { StackContext } from "./lib/context";
 import { SharedResources } from "./lib/shared";
-import { describeVersion, modelPackageGroupName, ModelVersion } from "./model-version";
+import { modelPackageGroupName, ModelVersion, REGISTRY_METADATA } from "../contracts/registry";
+import { describeVersion } from "./model-version";
 
 export interface ServingInputs {
     /** Resolved at deploy time; null = the registry has none to serve yet; undefined = not resolved (none). */
@@ -96,9 +97,9 @@ export function createServing(
         endpoint,
         modelVersion: version,
         captureS3Uri: endpoint.captureS3Uri,
-        baselineStatisticsUri: version.metadata.baselineStatisticsUri,
-        baselineConstraintsUri: version.metadata.baselineConstraintsUri,
-        manifestUri: version.metadata.manifestUri,
+        baselineStatisticsUri: version.properties[REGISTRY_METADATA.baselineStatisticsUri],
+        baselineConstraintsUri: version.properties[REGISTRY_METADATA.baselineConstraintsUri],
+        manifestUri: version.properties[REGISTRY_METADATA.manifestUri],
         servingModelVersion,
     };
 }

@@ -5,9 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { PROJECT_DIR } from "../contracts/project";
 import { decodeProjectConfig, parseConfig, StackConfig } from "./config";
 
-export const PROJECT_DIR = path.resolve(__dirname, "..");
 
 /** Reads `Pulumi.<stack>.yaml` into the flat string map Pulumi hands a program (objects JSON-encoded). */
 export function readStackConfig(stack: string, dir = PROJECT_DIR): Record<string, string> {

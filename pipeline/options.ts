@@ -40,7 +40,7 @@ export interface LocalPipelineOptions {
     readonly runsRoot: string;
     readonly stack: string;
     /**
-     * Reuse the ETL run and the trained version of unchanged inputs (steps/lib/reuse-key.ts).
+     * Reuse the ETL run and the trained version of unchanged inputs (contracts/reuse-key.ts).
      * @default true
      */
     readonly reuse?: boolean;

@@ -9,7 +9,7 @@ import { StageResult } from "./lib/stage-runner";
 import { ReplayResult } from "./lib/traffic";
 import { Scenario } from "./scenarios";
 
-/** Whether a stage reused an earlier run's output (steps/lib/reuse-key.ts), under which key. */
+/** Whether a stage reused an earlier run's output (contracts/reuse-key.ts), under which key. */
 export interface ReuseOutcome {
     readonly key: string;
     readonly reused: boolean;

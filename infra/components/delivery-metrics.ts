@@ -12,7 +12,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER, TRIGGERS } from "../../steps/lib/lead-time";
+import { DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER, TRIGGERS } from "../../contracts/delivery";
 import { StackContext } from "../lib/context";
 import { PolicyStatement, policyDocument } from "../lib/policy";
 import { createAlertAlarm } from "../lib/alarms";

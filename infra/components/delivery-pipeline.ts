@@ -5,7 +5,10 @@ import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/poli
 import { ResourceRef } from "../lib/refs";
 import { plaintextVariables } from "../lib/codebuild";
 import { IMAGE_BUILD_VARIABLES } from "./image-build";
-import { TRAIN_BUILD_VARIABLES } from "./training-steps";
+import {
+    ACTIONS, DEFAULT_TRIGGER_VALUE, ETL_OUTPUT_VARIABLES, EtlTriggerParameters, PIPELINE_VARIABLES, SOURCE_ARTIFACTS, STAGES,
+    TRAIN_BUILD_VARIABLES,
+} from "../../contracts/delivery";
 import { DeployTargetKey, DeployTargetRef } from "./deploy-projects";
 import { objectKeyProblem } from "./delivery-triggers";
 
@@ -94,36 +97,6 @@ export const MODEL_TRIGGER_PATHS: readonly string[] = [
     // monitor/drift_checker is part of the model image (infra/lib/image-context.ts), so it goes through the pipeline.
     "model-container/**", "monitor/drift_checker/**", "etl/**", "steps/**", "data/*.schema.json",
 ];
-
-/** Pipeline-level variables; the retrain trigger and manual starts may set them. */
-export const PIPELINE_VARIABLES = {
-    /** The dataset the ETL reads (UserParameters.inputUri of the ETL trigger). */
-    inputUri: "inputUri",
-    /** Why the execution started: the retrain trigger writes the alarm here. */
-    trigger: "trigger",
-    /** "true" (default): unchanged ETL and training are reused (steps/lib/reuse-key.ts); "false" recomputes, for audits. */
-    reuse: "reuse",
-} as const;
-
-/** Stage and action names: variable namespaces (`#{Prepare.trainPrefix}`) and runbooks refer to them. */
-export const STAGES = {
-    source: "Source",
-    prepare: "Prepare",
-    train: "Train",
-    dev: "Dev",
-    prod: "Prod",
-} as const;
-export const ACTIONS = {
-    code: "Code",
-    data: "Data",
-    etl: "ETL",
-    image: "Image",
-    train: "Train",
-    deployDev: "DeployDev",
-    evaluate: "Evaluate",
-    approve: "Approve",
-    deployProd: "DeployProd",
-} as const;
 
 /** The args with every default applied. */
 interface PipelineSettings extends DeliveryPipelineArgs {
@@ -271,7 +244,7 @@ function pipelineDefinition(settings: PipelineSettings, roleArn: pulumi.Input<st
             },
             {
                 name: PIPELINE_VARIABLES.trigger,
-                defaultValue: "source-change",
+                defaultValue: DEFAULT_TRIGGER_VALUE,
                 description: "Why this execution started (the retrain trigger records the drift alarm here)",
             },
             {
@@ -296,9 +269,9 @@ function pipelineDefinition(settings: PipelineSettings, roleArn: pulumi.Input<st
 
 function sourceStage(settings: PipelineSettings): Stage {
     const data: Action = {
-        ...awsAction(ACTIONS.data, "Source", "S3"),
+        ...awsAction(ACTIONS.data, { category: "Source", provider: "S3" }),
         namespace: ACTIONS.data,
-        outputArtifacts: ["data"],
+        outputArtifacts: [SOURCE_ARTIFACTS.data],
         configuration: {
             S3Bucket: settings.rawBucket.name,
             S3ObjectKey: settings.dataObjectKey,
@@ -308,9 +281,9 @@ function sourceStage(settings: PipelineSettings): Stage {
     };
     const code: Action = settings.gitSource
         ? {
-            ...awsAction(ACTIONS.code, "Source", "CodeStarSourceConnection"),
+            ...awsAction(ACTIONS.code, { category: "Source", provider: "CodeStarSourceConnection" }),
             namespace: ACTIONS.code,
-            outputArtifacts: ["code"],
+            outputArtifacts: [SOURCE_ARTIFACTS.code],
             configuration: {
                 ConnectionArn: settings.gitSource.connectionArn,
                 FullRepositoryId: settings.gitSource.repository,
@@ -319,9 +292,9 @@ function sourceStage(settings: PipelineSettings): Stage {
             },
         }
         : {
-            ...awsAction(ACTIONS.code, "Source", "S3"),
+            ...awsAction(ACTIONS.code, { category: "Source", provider: "S3" }),
             namespace: ACTIONS.code,
-            outputArtifacts: ["code"],
+            outputArtifacts: [SOURCE_ARTIFACTS.code],
             configuration: {
                 S3Bucket: settings.artifactsBucket.name,
                 S3ObjectKey: settings.codeBundleKey,
@@ -342,9 +315,9 @@ function prepareStage(settings: PipelineSettings): Stage {
         name: STAGES.prepare,
         onFailure: { result: "FAIL" },
         actions: [{
-            ...awsAction(ACTIONS.etl, "Invoke", "Lambda"),
+            ...awsAction(ACTIONS.etl, { category: "Invoke", provider: "Lambda" }),
             namespace: STAGES.prepare,
-            inputArtifacts: ["data"],
+            inputArtifacts: [SOURCE_ARTIFACTS.data],
             configuration: {
                 FunctionName: settings.etlFunction.name,
                 // The execution id names the ETL run, so a retried stage adopts the Glue run it started.
@@ -352,7 +325,7 @@ function prepareStage(settings: PipelineSettings): Stage {
                     inputUri: `#{variables.${PIPELINE_VARIABLES.inputUri}}`,
                     runId: "#{codepipeline.PipelineExecutionId}",
                     reuse: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
-                }),
+                } satisfies EtlTriggerParameters),
             },
         }, {
             ...buildAction(ACTIONS.image, "Build", settings.imageProject.name, provenance(settings), ACTIONS.image),
@@ -369,12 +342,12 @@ function trainStage(settings: PipelineSettings): Stage {
             ...provenance(settings),
             // The image this execution built (or found): training and the registered version use it.
             IMAGE_URI: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
-            ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
-            CURATED_PREFIX: `#{${STAGES.prepare}.curatedPrefix}`,
-            TRAIN_PREFIX: `#{${STAGES.prepare}.trainPrefix}`,
-            VALIDATION_PREFIX: `#{${STAGES.prepare}.validationPrefix}`,
-            TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
-            MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
+            ETL_RUN_ID: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.runId}}`,
+            CURATED_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.curatedPrefix}}`,
+            TRAIN_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.trainPrefix}}`,
+            VALIDATION_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.validationPrefix}}`,
+            TEST_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.testPrefix}}`,
+            MANIFEST_URI: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.manifestUri}}`,
             PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
             REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
         }, ACTIONS.train)],
@@ -394,10 +367,10 @@ function devStage(settings: PipelineSettings): Stage {
             {
                 ...buildAction(ACTIONS.evaluate, "Test", settings.evaluateProject.name, {
                     ...provenance(settings),
-                    MODEL_PACKAGE_ARN: modelPackageArn(),
-                    ETL_RUN_ID: `#{${STAGES.prepare}.runId}`,
-                    TEST_PREFIX: `#{${STAGES.prepare}.testPrefix}`,
-                    MANIFEST_URI: `#{${STAGES.prepare}.manifestUri}`,
+                    [TRAIN_BUILD_VARIABLES.modelPackageArn]: modelPackageArn(),
+                    ETL_RUN_ID: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.runId}}`,
+                    TEST_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.testPrefix}}`,
+                    MANIFEST_URI: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.manifestUri}}`,
                     TARGET_STACK: settings.deployTargets.dev.stack,
                 }, ACTIONS.evaluate),
                 runOrder: 2,
@@ -408,7 +381,7 @@ function devStage(settings: PipelineSettings): Stage {
 
 function prodStage(settings: PipelineSettings): Stage {
     const approve: Action = {
-        ...awsAction(ACTIONS.approve, "Approval", "Manual"),
+        ...awsAction(ACTIONS.approve, { category: "Approval", provider: "Manual" }),
         runOrder: 1,
         configuration: {
             NotificationArn: settings.alertsTopicArn,
@@ -430,7 +403,7 @@ function modelPackageArn(): string {
 }
 
 function deployVariables(settings: PipelineSettings): Record<string, string> {
-    return { ...provenance(settings), MODEL_PACKAGE_ARN: modelPackageArn() };
+    return { ...provenance(settings), [TRAIN_BUILD_VARIABLES.modelPackageArn]: modelPackageArn() };
 }
 
 /** Which execution and which code revision a build runs for. */
@@ -442,17 +415,17 @@ function provenance(settings: PipelineSettings): Record<string, string> {
 }
 
 /** The fields every action of this pipeline shares: an AWS-owned provider at version 1. */
-function awsAction(name: string, category: Action["category"], provider: string): Action {
-    return { name, category, owner: "AWS", provider, version: "1" };
+function awsAction(name: string, kind: { category: Action["category"]; provider: string }): Action {
+    return { name, ...kind, owner: "AWS", version: "1" };
 }
 
 /** A CodeBuild action on the code artifact; its variables are resolved by CodePipeline when the action starts. */
 function buildAction(actionName: string, category: "Build" | "Test", projectName: pulumi.Input<string>,
     variables: Record<string, string>, namespace?: string): Action {
     return {
-        ...awsAction(actionName, category, "CodeBuild"),
+        ...awsAction(actionName, { category, provider: "CodeBuild" }),
         namespace,
-        inputArtifacts: ["code"],
+        inputArtifacts: [SOURCE_ARTIFACTS.code],
         configuration: {
             ProjectName: projectName,
             EnvironmentVariables: JSON.stringify(plaintextVariables(variables)),

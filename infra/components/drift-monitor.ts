@@ -5,7 +5,7 @@ import { MonitoringConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, sagemakerJobLogsStatement, serviceTrustPolicy } from "../lib/policy";
 import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
-import { PIPELINE_VARIABLES } from "./delivery-pipeline";
+import { PIPELINE_VARIABLES } from "../../contracts/delivery";
 import { SAGEMAKER_PROCESSING_LOG_GROUP } from "../lib/stack-deploy-policy";
 
 /**

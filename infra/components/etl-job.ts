@@ -132,7 +132,7 @@ export class EtlJob extends pulumi.ComponentResource {
             CURATED_BUCKET: buckets.curated.name,
             CURATED_PREFIX: curatedPrefix,
             GLUE_MAX_RETRIES: String(etl.maxRetries),
-            // Reuse key inputs (steps/lib/reuse-key.ts): the code and schema deployed with this job, and the settings
+            // Reuse key inputs (contracts/reuse-key.ts): the code and schema deployed with this job, and the settings
             // that change its output. Deployed together with the job, so they describe what the job runs.
             ETL_CODE_SHA256: sha256(`${script.sha256}\n${pkg.sha256}`),
             ETL_SCHEMA_SHA256: schema.sha256,

@@ -4,7 +4,8 @@ import { EndpointConfig, StackConfig } from "../config";
 import { LiveEndpoint } from "../deploy-inputs";
 import { StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
-import { MODEL_PACKAGE_ENV, ModelVersion, SERVING_VARIANT } from "../model-version";
+import { ModelVersion } from "../../contracts/registry";
+import { MODEL_PACKAGE_ENV, SERVING_VARIANT } from "../../contracts/serving";
 import {
     dashboardBody,
     INSTANCE_NAMESPACE,
@@ -361,7 +362,7 @@ export class ModelEndpoint extends pulumi.ComponentResource {
                 enableNetworkIsolation: !serverless,
                 primaryContainer: {
                     image: version.imageUri,
-                    modelDataUrl: version.modelDataUrl,
+                    modelDataUrl: version.modelDataUri,
                     environment: { [MODEL_PACKAGE_ENV]: version.arn },
                 },
                 vpcConfig: args.vpc && !serverless

@@ -7,6 +7,8 @@ import { ecrLoginStatement, listModelPackagesStatement, policyDocument, PolicySt
 import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, plaintextVariables } from "../lib/codebuild";
 import { ResourceRef } from "../lib/refs";
 import { SAGEMAKER_TRAINING_LOG_GROUP } from "../lib/stack-deploy-policy";
+import { TRAIN_BUILD_VARIABLES } from "../../contracts/delivery";
+import { trainingJobPrefix } from "../../contracts/training-job";
 
 /**
  * The pipeline's train and evaluate steps (steps/train, steps/evaluate) as CodeBuild projects, the SageMaker
@@ -87,8 +89,7 @@ export class TrainingSteps extends pulumi.ComponentResource {
         const reportsPrefix = args.reportsPrefix ?? "evaluations";
         validate();
 
-        // Same prefix as steps/lib/naming.ts's trainingJobName(): ≤ 46 characters leaves room for the hash.
-        this.trainingJobPrefix = namer.name("sagemaker", args.modelName).slice(0, 46).replace(/-+$/, "");
+        this.trainingJobPrefix = trainingJobPrefix(namer.name("sagemaker", args.modelName));
         const jobPrefix = this.trainingJobPrefix;
         const trainingJobArns = arnOf(context, "sagemaker", `training-job/${jobPrefix}-*`);
         const versionArns = pulumi.interpolate`${arnOf(context, "sagemaker", pulumi.interpolate`model-package/${args.modelPackageGroupName}`)}/*`;
@@ -374,11 +375,6 @@ export class TrainingSteps extends pulumi.ComponentResource {
 const INSTALL = { "runtime-versions": { nodejs: 20 }, commands: ["npm ci --no-audit --no-fund"] };
 const DATA_PREFIX = "export DATA_PREFIX=\"${DATA_PREFIX:-${MANIFEST_URI%manifest.json}}\"";
 
-/**
- * The variables the train build exports (namespace `Train` in the pipeline). The delivery pipeline reads the
- * version's ARN by this name, so the name is defined here once, next to the buildspec that exports it.
- */
-export const TRAIN_BUILD_VARIABLES = { modelPackageArn: "MODEL_PACKAGE_ARN", reused: "reused" } as const;
 
 /**
  * The train build: runs the step, then exports the registered version's ARN for later pipeline actions and

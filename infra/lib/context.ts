@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "../config";
-import { Namer } from "../naming";
+import { Namer } from "../../contracts/resource-names";
 
 export interface StackContext {
     /** The stack being deployed (`pulumi stack`), e.g. to tell which of the stacks a component manages is this one. */

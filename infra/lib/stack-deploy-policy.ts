@@ -25,8 +25,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { physicalName } from "../naming";
-import { PIN_TAG_PREFIX } from "../model-version";
+import { physicalName } from "../../contracts/resource-names";
+import { pinTagKey } from "../../contracts/registry";
 import { policyDocument, PolicyStatement } from "./policy";
 import { StackContext } from "./context";
 
@@ -368,7 +368,7 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Resource: scope.modelPackageGroupArn,
             // ForAllValues is also true when a request carries no tag keys: the Null check requires some.
             Condition: {
-                "ForAllValues:StringEquals": { "aws:TagKeys": [`${PIN_TAG_PREFIX}${scope.environment}`] },
+                "ForAllValues:StringEquals": { "aws:TagKeys": [pinTagKey(scope.environment)] },
                 Null: { "aws:TagKeys": "false" },
             },
         },

@@ -28,6 +28,7 @@
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { GetJobRunCommand, GetJobRunsCommand, GlueClient, JobRun, StartJobRunCommand } from "@aws-sdk/client-glue";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ETL_OUTPUT_VARIABLES } from "../../contracts/delivery";
 import { classifyAwsError, describeError, errorName } from "../shared/aws-errors";
 import {
     CodePipelineJob,
@@ -202,8 +203,8 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
                 plan,
                 reused: {
                     kind: "succeed",
-                    outputVariables: { ...variables, reused: "true", reuseKey: plan.key },
-                    summary: `Reused ETL run ${record.runId} (same dataset version, ETL code, schema and settings; key ${plan.key.slice(0, 20)}…): ${variables.rowsOut} rows out, at ${prefix}`,
+                    outputVariables: { ...variables, [ETL_OUTPUT_VARIABLES.reused]: "true", [ETL_OUTPUT_VARIABLES.reuseKey]: plan.key },
+                    summary: `Reused ETL run ${record.runId} (same dataset version, ETL code, schema and settings; key ${plan.key.slice(0, 20)}…): ${variables[ETL_OUTPUT_VARIABLES.rowsOut]} rows out, at ${prefix}`,
                     externalExecutionId: glueJobRunId,
                 },
             };
@@ -344,15 +345,15 @@ export function createHandler(deps: HandlerDeps): (event: unknown) => Promise<vo
             if (e instanceof ManifestError) return fail("JobFailed", e.message, token.jobRunId);
             throw e;
         }
-        variables.reused = "false";
+        variables[ETL_OUTPUT_VARIABLES.reused] = "false";
         if (token.reuse !== undefined) {
-            variables.reuseKey = token.reuse.key;
+            variables[ETL_OUTPUT_VARIABLES.reuseKey] = token.reuse.key;
             await recordRun(deps.s3, config, params, token.reuse, { runId: token.runId, runPrefix: prefix, glueJobRunId: token.jobRunId }, now(), log);
         }
         return {
             kind: "succeed",
             outputVariables: variables,
-            summary: `Glue job ${config.glueJobName} run ${token.jobRunId} SUCCEEDED: ${variables.rowsOut} rows out, ${variables.rowsQuarantined} quarantined, at ${prefix}`,
+            summary: `Glue job ${config.glueJobName} run ${token.jobRunId} SUCCEEDED: ${variables[ETL_OUTPUT_VARIABLES.rowsOut]} rows out, ${variables[ETL_OUTPUT_VARIABLES.rowsQuarantined]} quarantined, at ${prefix}`,
             externalExecutionId: token.jobRunId,
         };
     }

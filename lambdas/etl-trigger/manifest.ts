@@ -3,6 +3,7 @@
  * run's commit marker: a run without a readable, consistent manifest is not a usable dataset.
  */
 import { z } from "zod";
+import { ETL_OUTPUT_VARIABLES } from "../../contracts/delivery";
 
 const count = z.number().int().min(0);
 
@@ -51,16 +52,17 @@ export function outputVariables(text: string, runId: string, curatedPrefix: stri
     if (m.rowsIn !== m.rowsOut + m.rowsQuarantined) {
         throw new ManifestError(`manifest ${curatedPrefix}manifest.json is inconsistent: rowsIn ${m.rowsIn} != rowsOut ${m.rowsOut} + rowsQuarantined ${m.rowsQuarantined}`);
     }
+    const names = ETL_OUTPUT_VARIABLES;
     return {
-        runId,
-        glueJobRunId,
-        curatedPrefix,
-        trainPrefix: `${curatedPrefix}train/`,
-        validationPrefix: `${curatedPrefix}validation/`,
-        testPrefix: `${curatedPrefix}test/`,
-        manifestUri: `${curatedPrefix}manifest.json`,
-        rowsIn: String(m.rowsIn),
-        rowsOut: String(m.rowsOut),
-        rowsQuarantined: String(m.rowsQuarantined),
+        [names.runId]: runId,
+        [names.glueJobRunId]: glueJobRunId,
+        [names.curatedPrefix]: curatedPrefix,
+        [names.trainPrefix]: `${curatedPrefix}train/`,
+        [names.validationPrefix]: `${curatedPrefix}validation/`,
+        [names.testPrefix]: `${curatedPrefix}test/`,
+        [names.manifestUri]: `${curatedPrefix}manifest.json`,
+        [names.rowsIn]: String(m.rowsIn),
+        [names.rowsOut]: String(m.rowsOut),
+        [names.rowsQuarantined]: String(m.rowsQuarantined),
     };
 }

@@ -16,7 +16,8 @@
  *   runs the ETL regardless, for audits. Typically the pipeline variable `#{variables.reuse}`.
  */
 import { z } from "zod";
-import { parseReuseSwitch, ReuseKeyError } from "../../steps/lib/reuse-key";
+import { EtlTriggerParameters } from "../../contracts/delivery";
+import { parseReuseSwitch, ReuseKeyError } from "../../contracts/reuse-key";
 
 /** Run ids become S3 key segments and Glue arguments: a conservative charset, no '/' or '..'. */
 export const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -45,6 +46,13 @@ const schema = z.strictObject({
     schemaUri: s3Uri.optional(),
     reuse: z.string().optional(),
 });
+// The pipeline writes what the contract says and this (strict) schema reads exactly that: the same fields, each
+// type accepting the other. A compile error here means the contract and the schema drifted apart.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const _sameFields: SameKeys<EtlTriggerParameters, z.output<typeof schema>> = true;
+const _schemaReadsTheContract: z.output<typeof schema> = {} as EtlTriggerParameters;
+const _contractCoversTheSchema: EtlTriggerParameters = {} as z.output<typeof schema>;
+void [_sameFields, _schemaReadsTheContract, _contractCoversTheSchema];
 
 export function bucketOf(uri: string): string {
     return uri.slice("s3://".length).split("/", 1)[0];

@@ -1,5 +1,5 @@
 /**
- * Reuse of an unchanged ETL run on AWS, with the key defined once in steps/lib/reuse-key.ts (bundled into this
+ * Reuse of an unchanged ETL run on AWS, with the key defined once in contracts/reuse-key.ts (bundled into this
  * function). The key's inputs here:
  *
  *   dataset version  the input object's S3 VersionId (HeadObject; the raw bucket is versioned). A prefix, or an
@@ -17,7 +17,7 @@ import { describeError, errorName } from "../shared/aws-errors";
 import { Logger } from "../shared/log";
 import {
     EtlReuseInputs, etlReuseIndexKey, etlReuseKey, EtlReuseRecord, parseEtlReuseRecord, REUSE_KEY_SCHEME,
-} from "../../steps/lib/reuse-key";
+} from "../../contracts/reuse-key";
 import { TriggerConfig } from "./config";
 import { UserParameters } from "./parameters";
 

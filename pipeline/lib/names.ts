@@ -1,11 +1,11 @@
 /**
- * Names the local pipeline shares with the AWS side (the serving variant, registry metadata keys), each written
- * once here so that they can be pointed at one common definition without hunting for literals.
+ * Names the local pipeline shares with the AWS side (the serving variant, registry metadata keys), derived here
+ * from the contracts module (contracts/) under the names the stages use.
  */
-import { EVAL_METRIC_PREFIX, REGISTRY_METADATA, TRAIN_METRIC_PREFIX } from "../../steps/lib/registry-metadata";
+import { EVAL_METRIC_PREFIX, REGISTRY_METADATA, TRAIN_METRIC_PREFIX } from "../../contracts/registry";
 
 /** The production variant of an endpoint: the capture layout's `<endpoint>/<variant>/…` folder. */
-export const SERVING_VARIANT = "primary";
+export { SERVING_VARIANT } from "../../contracts/serving";
 
 /** The ETL run prefix a version was trained on. */
 export const DATA_PREFIX_PROPERTY = REGISTRY_METADATA.dataPrefix;

@@ -1,5 +1,5 @@
 /**
- * The local pipeline's side of stage reuse (steps/lib/reuse-key.ts defines the keys): the local identities of
+ * The local pipeline's side of stage reuse (contracts/reuse-key.ts defines the keys): the local identities of
  * the inputs, and the ETL reuse index kept through the local object store, outliving runs as the registry does.
  *
  *   dataset version  the input file's SHA-256 (S3 gives a VersionId; a local file has none, its content is stronger)
@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { ObjectStore } from "../../steps/lib/backend";
 import { isStepError } from "../../steps/lib/errors";
-import { EtlReuseInputs, EtlReuseRecord, parseEtlReuseRecord, REUSE_KEY_SCHEME, ReuseKeyError, sha256Hex } from "../../steps/lib/reuse-key";
+import { EtlReuseInputs, EtlReuseRecord, parseEtlReuseRecord, REUSE_KEY_SCHEME, ReuseKeyError, sha256Hex } from "../../contracts/reuse-key";
 import { joinUri } from "../../steps/lib/uri";
 
 /** Every file under `dir` (recursively; caches and bytecode left out), as paths relative to `root`, sorted. */

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { etlReuseKey } from "../../steps/lib/reuse-key";
+import { etlReuseKey } from "../../contracts/reuse-key";
 import { readJson } from "../lib/json";
 import { REPO_ROOT, runPython, summaryLine } from "../lib/python";
 import { findEtlRun, localEtlReuseInputs, recordEtlRun } from "../lib/reuse";

@@ -3,7 +3,8 @@
  * endpoint really serves what the update says. The Pulumi side goes through a {@link StackDriver}, the SageMaker
  * side through an {@link EndpointInspector}, so the whole sequence is tested with fakes and mocked clients.
  */
-import { pinTagKey } from "../../infra/model-version";
+import { pinTagKey } from "../../contracts/registry";
+import { SERVING_VARIANT } from "../../contracts/serving";
 import { Io } from "../lib/cli";
 import { UsageError } from "../lib/errors";
 import { PinStore } from "./pin";
@@ -124,7 +125,7 @@ export async function runDeploy(
     if (!endpointName || !endpointOutput.configName) {
         throw new Error(`${driver.stackName} serves ${servingModelVersion} but exports no endpointName or endpoint.configName; is the program up to date?`);
     }
-    const variantName = endpointOutput.variantName ?? "primary";
+    const variantName = endpointOutput.variantName ?? SERVING_VARIANT;
     const verified = await verifyEndpoint(inspector, {
         endpointName,
         configName: endpointOutput.configName,

@@ -12,7 +12,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_DIR } from "../../infra/stack-files";
+import { TRAIN_BUILD_VARIABLES } from "../../contracts/delivery";
+import { PROJECT_DIR } from "../../contracts/project";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { CodePipelineClient } from "@aws-sdk/client-codepipeline";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
@@ -24,7 +25,7 @@ import { Clock } from "../lib/retry";
 import { runDeploy } from "./deploy";
 import { automationStackDriver, StackDriver } from "./stack-driver";
 import { PinStore, registryPinStore } from "./pin";
-import { modelPackageGroupName } from "../../infra/model-version";
+import { modelPackageGroupName } from "../../contracts/registry";
 import { awsEndpointInspector, DeployError, DeployFailure, EndpointInspector } from "./verify";
 
 export const EXIT_CODES: Readonly<Record<DeployFailure, number>> = {
@@ -33,9 +34,6 @@ export const EXIT_CODES: Readonly<Record<DeployFailure, number>> = {
     timeout: 5,
     "wrong-version": 6,
 };
-
-/** The Pulumi project (Pulumi.yaml and the stack files). */
-export { PROJECT_DIR };
 
 const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]+\/\d+$/;
 
@@ -87,7 +85,7 @@ export async function main(argv: readonly string[], deps: DeployDeps = {}): Prom
         const stackName = values.stack ?? env.PULUMI_STACK;
         if (!stackName) throw new UsageError(`missing --stack (or env PULUMI_STACK)\n\n${USAGE}`);
         checkStack(stackName, workDir);
-        const modelPackageArn = values["model-package-arn"] ?? (env.MODEL_PACKAGE_ARN || undefined);
+        const modelPackageArn = values["model-package-arn"] ?? (env[TRAIN_BUILD_VARIABLES.modelPackageArn] || undefined);
         if (modelPackageArn !== undefined && !MODEL_PACKAGE_ARN.test(modelPackageArn)) {
             throw new UsageError(`--model-package-arn ${JSON.stringify(modelPackageArn)} is not a model package version ARN ` +
                 "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)");

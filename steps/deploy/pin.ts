@@ -1,11 +1,11 @@
 /**
  * The promoted version's pin, kept in the model registry (a tag on the model package group, see
- * infra/model-version.ts `pinTagKey`) so that every later run of the program serves it: the next Pulumi
+ * contracts/registry.ts `pinTagKey`) so that every later run of the program serves it: the next Pulumi
  * Deployments run, a manual `pulumi up`, the pipeline's next deploy. A config value set through the Automation API
  * would only change this build's copy of the stack file.
  */
 import { AddTagsCommand, DeleteTagsCommand, DescribeModelPackageGroupCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { pinTagKey } from "../../infra/model-version";
+import { pinTagKey } from "../../contracts/registry";
 import { fromAwsError } from "../lib/errors";
 
 export interface PinStore {

@@ -9,7 +9,7 @@ import {
     DescribeModelCommand,
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
-import { MODEL_PACKAGE_ENV, SERVING_VARIANT } from "../../infra/model-version";
+import { MODEL_PACKAGE_ENV, SERVING_VARIANT } from "../../contracts/serving";
 import { fromAwsError, isStepError } from "../lib/errors";
 import { backoffDelay, Clock, withRetry } from "../lib/retry";
 
@@ -49,7 +49,7 @@ export interface VerifyRequest {
     readonly configName: string;
     /** The model package version that must serve. */
     readonly modelPackageArn: string;
-    /** @default "primary" */
+    /** @default SERVING_VARIANT */
     readonly variantName?: string;
 }
 

@@ -10,7 +10,7 @@ import { promises as fs } from "fs";
 import * as path from "path";
 import { Backend, ModelVersion } from "../lib/backend";
 import { EXIT_FAILED, EXIT_OK, formatDuration, Io } from "../lib/cli";
-import { EvaluationThresholds } from "../lib/config";
+import { EvaluationThresholds } from "../../contracts/config-sections";
 import { StepError } from "../lib/errors";
 import { Champion, championFromProperties, decide, evaluationProperties, EvaluationMetrics, GateResult } from "../lib/gate";
 import { readEtlRun } from "../lib/manifest";
@@ -19,7 +19,7 @@ import { calibrationBins, EvaluationReport, plotPoints, renderHtml, renderJson, 
 import { Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
 import { EndpointKind, PAYLOAD_LIMIT_BYTES, probeLatency, readTestSet, scoreRows, ScoreOptions, warmUp } from "./score";
-import { REGISTRY_METADATA } from "../lib/registry-metadata";
+import { REGISTRY_METADATA } from "../../contracts/registry";
 
 export interface EvaluateOptions {
     /** The version to evaluate; or find it by `executionId` in `modelPackageGroup`. */

@@ -7,7 +7,9 @@ import {
     BACKEND_OPTIONS, BACKEND_USAGE, backendFromOptions, EXIT_OK, EXIT_USAGE, intOption, optionOrEnv, requireOption,
     parseStepArgs, resolveDeps, runStep, StepDeps,
 } from "../lib/cli";
-import { evaluationConfigSchema, parseJsonConfig } from "../lib/config";
+import { evaluationSchema } from "../../contracts/config-sections";
+import { TRAIN_BUILD_VARIABLES } from "../../contracts/delivery";
+import { parseJsonConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { runEvaluate } from "./evaluate";
 import { ENDPOINT_KINDS, EndpointKind, MAX_PAYLOAD_BYTES, MIN_PROBE_REQUESTS } from "./score";
@@ -59,7 +61,7 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
         }, USAGE, io);
         if (values === null) return EXIT_OK;
         const env = io.env;
-        const modelPackageArn = optionOrEnv(values, "model-package-arn", env, "MODEL_PACKAGE_ARN");
+        const modelPackageArn = optionOrEnv(values, "model-package-arn", env, TRAIN_BUILD_VARIABLES.modelPackageArn);
         const modelPackageGroup = optionOrEnv(values, "model-package-group", env, "MODEL_PACKAGE_GROUP");
         const executionId = optionOrEnv(values, "execution-id", env, "PIPELINE_EXECUTION_ID");
         if (!modelPackageArn && !(modelPackageGroup && executionId)) {
@@ -80,7 +82,7 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             executionId,
             dataPrefix: requireOption(values, "data-prefix", env, "DATA_PREFIX"),
             endpoint: requireOption(values, "endpoint", env, "ENDPOINT_NAME"),
-            thresholds: parseJsonConfig(evaluationConfigSchema, optionOrEnv(values, "config", env, "EVALUATION_CONFIG"), "evaluation config"),
+            thresholds: parseJsonConfig(evaluationSchema, optionOrEnv(values, "config", env, "EVALUATION_CONFIG"), "evaluation config"),
             reportPrefix: requireOption(values, "report-prefix", env, "REPORT_PREFIX"),
             reportDir: path.resolve(optionOrEnv(values, "report-dir", env, "REPORT_DIR", "reports")!),
             scoring: {

@@ -9,6 +9,7 @@
  * Stable API: steps/deploy and the local pipeline (pipeline/local.ts) build on it, so a change here changes
  * both. See steps/README.md.
  */
+import type { ApprovalStatus, ModelVersion, ModelVersionSummary } from "../../contracts/registry";
 
 // ── objects ────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -114,8 +115,8 @@ export interface TrainingService {
 
 // ── model registry ─────────────────────────────────────────────────────────────────────────────────────────
 
-export type ApprovalStatus = "PendingManualApproval" | "Approved" | "Rejected";
-export const APPROVAL_STATUSES: readonly ApprovalStatus[] = ["PendingManualApproval", "Approved", "Rejected"];
+// The registry's data types are the contract every part shares (contracts/registry.ts).
+export type { ApprovalStatus, ModelVersion, ModelVersionSummary };
 
 /** A metrics file referenced from the version (SageMaker ModelMetrics' MetricsSource). */
 export interface MetricsSource {
@@ -142,24 +143,6 @@ export interface NewModelVersion {
     readonly properties: Readonly<Record<string, string>>;
     /** Makes a retried create return the same version instead of a second one. */
     readonly idempotencyToken?: string;
-}
-
-export interface ModelVersionSummary {
-    readonly arn: string;
-    readonly groupName: string;
-    readonly version: number;
-    readonly approvalStatus: ApprovalStatus;
-    readonly createdAt: Date;
-}
-
-export interface ModelVersion extends ModelVersionSummary {
-    readonly imageUri: string;
-    readonly modelDataUri: string;
-    readonly description?: string;
-    readonly approvalDescription?: string;
-    readonly commitId?: string;
-    /** Every property, including `train.<metric>` and, after evaluation, `eval.<metric>`. */
-    readonly properties: Readonly<Record<string, string>>;
 }
 
 export interface ListVersionsOptions {

@@ -1,16 +1,11 @@
 /**
  * The parts of the stack config the steps read, passed to them as JSON (CodeBuild environment variables
  * `TRAINING_CONFIG` / `EVALUATION_CONFIG`, written by infra from the validated `mlops:training` /
- * `mlops:evaluation`). Parsed again here with infra's own schemas (infra/config-sections.ts), so a step run by
- * hand with partial JSON behaves like one run by the pipeline.
+ * `mlops:evaluation`). Parsed again here with the schemas infra validates the stack with (contracts/config-sections.ts,
+ * `trainingSchema` / `evaluationSchema`), so a step run by hand with partial JSON behaves like one run by the pipeline.
  */
 import { z } from "zod";
-import { evaluationSchema, trainingSchema } from "../../infra/config-sections";
 import { UsageError } from "./errors";
-
-export { evaluationSchema as evaluationConfigSchema, trainingSchema as trainingConfigSchema } from "../../infra/config-sections";
-export type EvaluationThresholds = z.output<typeof evaluationSchema>;
-export type TrainingSettings = z.output<typeof trainingSchema>;
 
 /** Parses a JSON config text against `schema`; UsageError naming each bad key otherwise. */
 export function parseJsonConfig<S extends z.ZodType>(schema: S, text: string | undefined, what: string): z.output<S> {

@@ -9,7 +9,7 @@
  * - champion: challenger ROC AUC >= champion ROC AUC − championTolerance. No champion yet, or a champion
  *   without a recorded ROC AUC: the rule is skipped and the reasons say so.
  */
-import { EvaluationThresholds } from "./config";
+import { EvaluationThresholds } from "../../contracts/config-sections";
 import { ClassificationMetrics } from "./metrics";
 
 /** Everything the evaluation measured: the classification metrics of the scored rows, and how the endpoint served. */

@@ -17,15 +17,13 @@
 import { CodePipelineClient, GetPipelineExecutionCommand, ListActionExecutionsCommand } from "@aws-sdk/client-codepipeline";
 import { CloudWatchClient, PutMetricDataCommand, StandardUnit } from "@aws-sdk/client-cloudwatch";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+    DEFAULT_TRIGGER_VALUE, DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER, PIPELINE_VARIABLES, REUSED_VARIABLE, SOURCE_ARTIFACTS,
+    TRIGGER_KIND, TriggerKind,
+} from "../../contracts/delivery";
 import { Io } from "./cli";
 import { joinUri, parseS3Uri } from "./uri";
 
-/** The custom metrics' namespace; the deploy role may put metrics into this namespace only (cloudwatch:namespace). */
-export const DELIVERY_METRICS_NAMESPACE = "MLOps/Delivery";
-/** Printed with every recording error; the stack's log metric filter counts it and alarms. */
-export const METRICS_FAILURE_MARKER = "DELIVERY_METRICS_FAILED";
-export const TRIGGERS = ["code", "data", "drift"] as const;
-export type TriggerKind = (typeof TRIGGERS)[number];
 
 export interface ActionTiming {
     readonly stage: string;
@@ -72,22 +70,18 @@ export interface DeliverySummary {
     readonly reused: readonly string[];
 }
 
-/** The variable the retrain trigger writes; "source-change" is its default (infra/components/delivery-pipeline.ts). */
-const TRIGGER_VARIABLE = "trigger";
-const DEFAULT_TRIGGER_VALUE = "source-change";
-
 /**
  * drift: the retrain trigger set the `trigger` variable. data: the S3 EventBridge rule started it
  * (CloudWatchEvent). code: a push (WebhookV2, Webhook, PutActionRevision). Otherwise (a manual start) the source
  * whose revision is newest is the change.
  */
 export function classifyTrigger(facts: Pick<ExecutionFacts, "triggerType" | "variables" | "revisions">): TriggerKind {
-    const variable = facts.variables[TRIGGER_VARIABLE];
-    if (variable !== undefined && variable !== "" && variable !== DEFAULT_TRIGGER_VALUE) return "drift";
-    if (facts.triggerType === "CloudWatchEvent") return "data";
-    if (facts.triggerType === "WebhookV2" || facts.triggerType === "Webhook" || facts.triggerType === "PutActionRevision") return "code";
+    const variable = facts.variables[PIPELINE_VARIABLES.trigger];
+    if (variable !== undefined && variable !== "" && variable !== DEFAULT_TRIGGER_VALUE) return TRIGGER_KIND.drift;
+    if (facts.triggerType === "CloudWatchEvent") return TRIGGER_KIND.data;
+    if (facts.triggerType === "WebhookV2" || facts.triggerType === "Webhook" || facts.triggerType === "PutActionRevision") return TRIGGER_KIND.code;
     const newest = [...facts.revisions].filter((r) => r.created).sort((a, b) => b.created!.getTime() - a.created!.getTime())[0];
-    return newest?.name === "data" ? "data" : "code";
+    return newest?.name === SOURCE_ARTIFACTS.data ? TRIGGER_KIND.data : TRIGGER_KIND.code;
 }
 
 const seconds = (start: Date, end: Date) => Math.max(0, (end.getTime() - start.getTime()) / 1000);
@@ -97,7 +91,7 @@ export function executionSummary(facts: ExecutionFacts): DeliverySummary {
     const started = facts.actions.map((a) => a.start).filter((d): d is Date => d !== undefined);
     const firstStart = started.length > 0 ? new Date(Math.min(...started.map((d) => d.getTime()))) : facts.servedAt;
     // Drift: the change is the retrain decision itself, i.e. the execution's start.
-    const source = trigger === "drift" ? undefined : facts.revisions.find((r) => r.name === trigger);
+    const source = trigger === TRIGGER_KIND.drift ? undefined : facts.revisions.find((r) => r.name === trigger);
     const changeAt = source?.created ?? firstStart;
     // An action still in progress is the deploy that is recording this: it ends when prod serves.
     const actions = facts.actions.filter((a) => a.start !== undefined).map((a) => {
@@ -111,7 +105,7 @@ export function executionSummary(facts: ExecutionFacts): DeliverySummary {
         const end = new Date(Math.max(...own.map((a) => Date.parse(a.end))));
         return { name, start: start.toISOString(), end: end.toISOString(), seconds: seconds(start, end) };
     }).sort((a, b) => a.start.localeCompare(b.start));
-    const reused = facts.actions.filter((a) => a.outputVariables?.reused === "true").map((a) => a.stage);
+    const reused = facts.actions.filter((a) => a.outputVariables?.[REUSED_VARIABLE] === "true").map((a) => a.stage);
     return {
         schemaVersion: 1,
         pipelineName: facts.pipelineName,

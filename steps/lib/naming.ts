@@ -3,30 +3,18 @@
  * finds the job its first run started instead of starting another.
  */
 import { createHash } from "crypto";
+import { composeTrainingJobName, trainingJobNameProblem } from "../../contracts/training-job";
 import { UsageError } from "./errors";
 
-/** SageMaker training job names: ≤ 63 characters, alphanumerics and hyphens, no leading or trailing hyphen. */
-export const TRAINING_JOB_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
-const HASH_CHARS = 16;
-/** Longest prefix that leaves room for `-` and the hash. */
-export const MAX_JOB_PREFIX = 63 - HASH_CHARS - 1;
-
 /**
- * `<prefix>-<16 hex of sha256(executionId)>`. The prefix (e.g. `mlops-dev-churn`) is what IAM scopes the
- * CodeBuild role's training-job permissions to; the hash keeps any execution id (a UUID, a local run id) short
- * and in SageMaker's charset.
+ * `<prefix>-<16 hex of sha256(executionId)>` (contracts/training-job.ts). The prefix (e.g. `mlops-dev-churn`) is
+ * what IAM scopes the CodeBuild role's training-job permissions to; the hash keeps any execution id (a UUID, a
+ * local run id) short and in SageMaker's charset. UsageError when either cannot name a job.
  */
 export function trainingJobName(prefix: string, executionId: string): string {
-    if (!/^[a-zA-Z0-9](-?[a-zA-Z0-9])*$/.test(prefix) || prefix.length > MAX_JOB_PREFIX) {
-        throw new UsageError(
-            `training job prefix ${JSON.stringify(prefix)} is invalid; expected 1-${MAX_JOB_PREFIX} letters, digits ` +
-            "or single hyphens, starting and ending with a letter or digit");
-    }
-    if (executionId.trim() === "") {
-        throw new UsageError("pipeline execution id is empty; pass --execution-id or set PIPELINE_EXECUTION_ID");
-    }
-    const hash = createHash("sha256").update(executionId).digest("hex").slice(0, HASH_CHARS);
-    return `${prefix}-${hash}`;
+    const problem = trainingJobNameProblem(prefix, executionId);
+    if (problem !== undefined) throw new UsageError(problem);
+    return composeTrainingJobName(prefix, executionId);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { NewModelVersion } from "./backend";
 import { StepError } from "./errors";
-import { REGISTRY_METADATA, TRAIN_METRIC_PREFIX } from "./registry-metadata";
+import { REGISTRY_METADATA, TRAIN_METRIC_PREFIX } from "../../contracts/registry";
 
 export const MAX_PROPERTIES = 50;
 export const MAX_PROPERTY_KEY = 128;

@@ -4,7 +4,7 @@
  * confusion matrix, champion vs challenger, decision and reasons), and JUnit XML for the CodeBuild report group
  * (one test case per gate rule).
  */
-import { EvaluationThresholds } from "./config";
+import { EvaluationThresholds } from "../../contracts/config-sections";
 import { Champion, Decision, EvaluationMetrics, METRIC_LABELS, RuleResult } from "./gate";
 import { CalibrationBin, ConfusionMatrix, CurvePoint } from "./metrics";
 

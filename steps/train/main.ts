@@ -9,9 +9,10 @@ import {
     BACKEND_OPTIONS, BACKEND_USAGE, backendFromOptions, EXIT_OK, EXIT_USAGE, intOption, optionOrEnv, requireOption,
     parseStepArgs, resolveDeps, runStep, StepDeps,
 } from "../lib/cli";
-import { parseJsonConfig, trainingConfigSchema } from "../lib/config";
+import { trainingSchema } from "../../contracts/config-sections";
+import { parseJsonConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
-import { parseReuseSwitch, ReuseKeyError } from "../lib/reuse-key";
+import { parseReuseSwitch, ReuseKeyError } from "../../contracts/reuse-key";
 import { runTrain } from "./train";
 
 function reuseOption(value: string | undefined): boolean {
@@ -86,7 +87,7 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             roleArn,
             kmsKeyId,
             modelPackageGroup: group,
-            training: parseJsonConfig(trainingConfigSchema, optionOrEnv(values, "config", env, "TRAINING_CONFIG"), "training config"),
+            training: parseJsonConfig(trainingSchema, optionOrEnv(values, "config", env, "TRAINING_CONFIG"), "training config"),
             pollMs: intOption(values, "poll-seconds", env, undefined, 15, 1, 600) * 1000,
             reuse: reuseOption(optionOrEnv(values, "reuse", env, "REUSE")),
         };

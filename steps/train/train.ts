@@ -8,20 +8,21 @@
  * 4. Completed: registers a `PendingManualApproval` version with the training metrics, the dataset manifest and
  *    the data baseline; prints its ARN. Failed/Stopped: prints the reason and where the logs are; exit 1.
  *
- * Reuse (on unless `reuse: false`): before any job, the step computes the train reuse key (../lib/reuse-key: the
+ * Reuse (on unless `reuse: false`): before any job, the step computes the train reuse key (contracts/reuse-key.ts: the
  * manifest's bytes, the image, the hyperparameters) and looks for a version recorded with that key. A hit is
  * used as it is — no job, no new version — and said so; a miss trains and records the key on the new version.
  */
 import { Backend, MetricDefinition, ModelVersion, TrainingJobDescription, TrainingJobRequest, TERMINAL_TRAINING_STATUSES } from "../lib/backend";
 import { EXIT_FAILED, EXIT_OK, formatDuration, Io } from "../lib/cli";
-import { hyperparameterStrings, TrainingSettings } from "../lib/config";
+import { TrainingSettings } from "../../contracts/config-sections";
+import { hyperparameterStrings } from "../lib/config";
 import { isStepError, StepError } from "../lib/errors";
 import { EtlManifest, readEtlRun } from "../lib/manifest";
 import { trainingJobName } from "../lib/naming";
 import { backoffDelay, Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
-import { REGISTRY_METADATA } from "../lib/registry-metadata";
-import { sha256Hex, TrainReuseInputs, trainReuseKey } from "../lib/reuse-key";
+import { REGISTRY_METADATA } from "../../contracts/registry";
+import { sha256Hex, TrainReuseInputs, trainReuseKey } from "../../contracts/reuse-key";
 
 /** The metrics the container prints (contracts §3), in the MetricDefinitions regex form. */
 export const CONTAINER_METRICS = [
@@ -31,9 +32,6 @@ export const CONTAINER_METRICS = [
 export function metricDefinitions(names: readonly string[] = CONTAINER_METRICS): MetricDefinition[] {
     return names.map((name) => ({ name, regex: `METRIC ${name}=([-+0-9.eE]+)` }));
 }
-
-/** Registry property names the train step writes (docs/contracts.md §7); evaluate and deploy read them. */
-export const PROPERTY = REGISTRY_METADATA;
 
 export interface TrainOptions {
     readonly modelName: string;
@@ -105,7 +103,7 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
     if (options.reuse ?? true) {
         const hit = await findByReuseKey(backend, options.modelPackageGroup, reuseKey, retry);
         if (hit) {
-            const trainedBy = hit.properties[PROPERTY.trainingJobName] ?? "an earlier job";
+            const trainedBy = hit.properties[REGISTRY_METADATA.trainingJobName] ?? "an earlier job";
             io.out(`reused: version ${hit.version} (${hit.approvalStatus}) was trained by ${trainedBy} from the same data, image and hyperparameters; no training job started (reuse=false retrains)`);
             io.out(`model package version: ${hit.arn}`);
             return { exitCode: EXIT_OK, jobName: trainedBy, version: hit, reuseKey, reused: true };
@@ -159,17 +157,17 @@ export async function runTrain(options: TrainOptions, backend: Backend, io: Io, 
     }, null, 2), { contentType: "application/json" }));
 
     const properties: Record<string, string> = {
-        [PROPERTY.trainingJobName]: jobName,
-        [PROPERTY.pipelineExecutionId]: options.executionId,
-        [PROPERTY.dataPrefix]: run.prefix,
-        [PROPERTY.manifestUri]: run.manifestUri,
-        [PROPERTY.reuseKey]: reuseKey,
+        [REGISTRY_METADATA.trainingJobName]: jobName,
+        [REGISTRY_METADATA.pipelineExecutionId]: options.executionId,
+        [REGISTRY_METADATA.dataPrefix]: run.prefix,
+        [REGISTRY_METADATA.manifestUri]: run.manifestUri,
+        [REGISTRY_METADATA.reuseKey]: reuseKey,
         ...(run.baseline ? {
-            [PROPERTY.baselineStatisticsUri]: run.baseline.statisticsUri,
-            [PROPERTY.baselineConstraintsUri]: run.baseline.constraintsUri,
+            [REGISTRY_METADATA.baselineStatisticsUri]: run.baseline.statisticsUri,
+            [REGISTRY_METADATA.baselineConstraintsUri]: run.baseline.constraintsUri,
         } : {}),
     };
-    if (options.commitId) properties[PROPERTY.gitCommit] = options.commitId;
+    if (options.commitId) properties[REGISTRY_METADATA.gitCommit] = options.commitId;
     const version = await retry(() => backend.registry.createVersion({
         groupName: options.modelPackageGroup,
         imageUri: options.imageUri,
@@ -203,7 +201,7 @@ async function findByReuseKey(backend: Backend, group: string, key: string,
     for (const summary of summaries.slice(0, REUSE_SEARCH_DEPTH)) {
         if (!REUSABLE_STATUSES.has(summary.approvalStatus)) continue;
         const version = await retry(() => backend.registry.describeVersion(summary.arn));
-        if (version.properties[PROPERTY.reuseKey] === key) return version;
+        if (version.properties[REGISTRY_METADATA.reuseKey] === key) return version;
     }
     return undefined;
 }
@@ -276,7 +274,7 @@ async function findRegisteredVersion(backend: Backend, group: string, job: Train
     const candidates = await retry(() => backend.registry.listVersions(group, { createdAfter: job.createdAt }));
     for (const summary of candidates) {
         const version = await retry(() => backend.registry.describeVersion(summary.arn));
-        if (version.properties[PROPERTY.trainingJobName] === job.jobName) return version;
+        if (version.properties[REGISTRY_METADATA.trainingJobName] === job.jobName) return version;
     }
     return undefined;
 }

@@ -20,7 +20,7 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 import { loadConfig, PROJECT } from "../../infra/config";
 import { readStackConfig } from "../../infra/stack-files";
 import { createStack, StackOutputs } from "../../infra/program";
-import { MODEL_METADATA_KEYS, ModelVersion } from "../../infra/model-version";
+import { ModelVersion, REGISTRY_METADATA } from "../../contracts/registry";
 import { REPO_ROOT } from "../../infra/lib/repo";
 
 export { REPO_ROOT };
@@ -199,27 +199,21 @@ export function modelVersionFixture(overrides: Partial<ModelVersion> = {}, regio
     const shared = hostSharedFixture(region);
     const run = `s3://${shared.curatedBucketName}/runs/2026-11-01T00-00-00Z`;
     const properties = {
-        [MODEL_METADATA_KEYS.manifestUri]: `${run}/manifest.json`,
-        [MODEL_METADATA_KEYS.baselineStatisticsUri]: `${run}/baseline/statistics.json`,
-        [MODEL_METADATA_KEYS.baselineConstraintsUri]: `${run}/baseline/constraints.json`,
-        [MODEL_METADATA_KEYS.trainingJobName]: "mlops-dev-churn-train-0123456789abcdef",
+        [REGISTRY_METADATA.manifestUri]: `${run}/manifest.json`,
+        [REGISTRY_METADATA.baselineStatisticsUri]: `${run}/baseline/statistics.json`,
+        [REGISTRY_METADATA.baselineConstraintsUri]: `${run}/baseline/constraints.json`,
+        [REGISTRY_METADATA.trainingJobName]: "mlops-dev-churn-train-0123456789abcdef",
     };
     return {
         arn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package/${shared.modelPackageGroupName}/3`,
         groupName: shared.modelPackageGroupName,
         version: 3,
         approvalStatus: "Approved",
-        createdAt: "2026-11-01T01:00:00.000Z",
+        createdAt: new Date("2026-11-01T01:00:00.000Z"),
         // The pipeline's image build exports images by digest (a placeholder digest: a fixture, not a real image).
         imageUri: `${shared.imageRepositoryUrl}@sha256:${"0123456789abcdef".repeat(4)}`,
-        modelDataUrl: `s3://${shared.modelsBucketName}/training/mlops-dev-churn-train-0123456789abcdef/output/model.tar.gz`,
-        metadata: {
-            manifestUri: properties.ManifestUri,
-            baselineStatisticsUri: properties.BaselineStatisticsUri,
-            baselineConstraintsUri: properties.BaselineConstraintsUri,
-            trainingJobName: properties.TrainingJobName,
-            properties,
-        },
+        modelDataUri: `s3://${shared.modelsBucketName}/training/mlops-dev-churn-train-0123456789abcdef/output/model.tar.gz`,
+        properties,
         ...overrides,
     };
 }

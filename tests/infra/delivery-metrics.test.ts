@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "assert";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
-import { DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER, TRIGGERS } from "../../steps/lib/lead-time";
+import { DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER, TRIGGERS } from "../../contracts/delivery";
 import { dashboardBody, FAILURE_METRIC } from "../../infra/components/delivery-metrics";
 import { ACCOUNT_ID, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 

@@ -8,8 +8,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { DATA_METRICS_NAMESPACE, DRIFT_METRICS, DriftMonitor, MONITOR_ENTRYPOINT, s3Location } from "../../infra/components/drift-monitor";
+import { REGISTRY_METADATA } from "../../contracts/registry";
 import { testBed } from "../harness/fixtures";
-import { PIPELINE_VARIABLES } from "../../infra/components/delivery-pipeline";
+import { PIPELINE_VARIABLES } from "../../contracts/delivery";
 import {
     ACCOUNT_ID,
     evaluate,
@@ -396,7 +397,10 @@ describe("drift monitor: config variations", () => {
 
     it("skips the monitor when the serving version records no baseline", async () => {
         const version = modelVersionFixture();
-        const bare = { ...version, metadata: { ...version.metadata, baselineStatisticsUri: undefined, baselineConstraintsUri: undefined } };
+        const {
+            [REGISTRY_METADATA.baselineStatisticsUri]: _statistics, [REGISTRY_METADATA.baselineConstraintsUri]: _constraints, ...rest
+        } = version.properties;
+        const bare = { ...version, properties: rest };
         const { graph } = await evaluateStackOk("prod", { modelVersion: bare });
         assert.deepEqual(monitorResources(graph), []);
     });

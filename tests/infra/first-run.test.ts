@@ -22,7 +22,7 @@ import { loadStackFile } from "../../infra/stack-files";
 import { resolveDeployInputs } from "../../infra/deploy-inputs";
 import { createStack } from "../../infra/program";
 import { loadConfig } from "../../infra/config";
-import { ModelVersion } from "../../infra/model-version";
+import { ModelVersion } from "../../contracts/registry";
 import { deployRequests } from "../harness/deploy-requests";
 import { notAllowed, policiesOfRole, rolesNamed } from "../harness/iam-oracle";
 import { evaluate, evaluateStackOk, modelVersionFixture, REPO_ROOT, StackGraph } from "../harness/pulumi-harness";

@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import * as YAML from "yaml";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { ImageBuild, IMAGE_OUTPUT_FILE, ImageBuildArgs } from "../../infra/components/image-build";
-import { ACTIONS, STAGES } from "../../infra/components/delivery-pipeline";
+import { ACTIONS, STAGES } from "../../contracts/delivery";
 import { testBed } from "../harness/fixtures";
 import { ACCOUNT_ID, definedStacks, evaluate, evaluateStackOk, RecordedResource, StackGraph } from "../harness/pulumi-harness";
 

@@ -9,8 +9,9 @@ import {
 } from "../../infra/components/model-endpoint";
 import { dashboardBody, millisecondsToMicroseconds, vcpuCount } from "../../infra/components/endpoint-monitoring";
 import { LiveEndpoint } from "../../infra/deploy-inputs";
-import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
-import { NAME_LIMITS } from "../../infra/naming";
+import { REGISTRY_METADATA } from "../../contracts/registry";
+import { MODEL_PACKAGE_ENV } from "../../contracts/serving";
+import { NAME_LIMITS } from "../../contracts/resource-names";
 import { createStack } from "../../infra/program";
 import { validateRequest } from "../harness/api-models";
 import { testBed } from "../harness/fixtures";
@@ -262,12 +263,12 @@ describe("ModelEndpoint in both stacks", () => {
         const version = modelVersionFixture();
         for (const { graph, outputs } of [dev, prod]) {
             const container = graph.one(TYPES.model).inputs.primaryContainer;
-            assert.deepEqual(container, { image: version.imageUri, modelDataUrl: version.modelDataUrl, environment: { [MODEL_PACKAGE_ENV]: version.arn } });
+            assert.deepEqual(container, { image: version.imageUri, modelDataUrl: version.modelDataUri, environment: { [MODEL_PACKAGE_ENV]: version.arn } });
             assert.equal(outputs.servingModelVersion, version.arn);
             assert.equal(outputs.endpoint.modelVersion, 3);
-            assert.equal(outputs.endpoint.baselineStatisticsUri, version.metadata.baselineStatisticsUri);
-            assert.equal(outputs.endpoint.baselineConstraintsUri, version.metadata.baselineConstraintsUri);
-            assert.equal(outputs.endpoint.manifestUri, version.metadata.manifestUri);
+            assert.equal(outputs.endpoint.baselineStatisticsUri, version.properties[REGISTRY_METADATA.baselineStatisticsUri]);
+            assert.equal(outputs.endpoint.baselineConstraintsUri, version.properties[REGISTRY_METADATA.baselineConstraintsUri]);
+            assert.equal(outputs.endpoint.manifestUri, version.properties[REGISTRY_METADATA.manifestUri]);
         }
     });
 

@@ -13,15 +13,9 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { parseConfig } from "../../infra/config";
 import { endpointNameFor, readLiveEndpoint, resolveDeployInputs } from "../../infra/deploy-inputs";
-import {
-    describeVersion,
-    MODEL_METADATA_KEYS,
-    pinTagKey,
-    MODEL_PACKAGE_ENV,
-    modelPackageGroupName,
-    ModelVersionError,
-    resolveModelVersion,
-} from "../../infra/model-version";
+import { modelPackageGroupName, ModelVersionError, pinTagKey, REGISTRY_METADATA } from "../../contracts/registry";
+import { MODEL_PACKAGE_ENV } from "../../contracts/serving";
+import { describeVersion, resolveModelVersion } from "../../infra/model-version";
 import { readStackConfig } from "../harness/pulumi-harness";
 
 const GROUP = "mlops-dev-churn";
@@ -47,10 +41,10 @@ const described = (v: number, approval: string, extra: Record<string, unknown> =
         SupportedResponseMIMETypes: ["application/json"],
     },
     CustomerMetadataProperties: {
-        [MODEL_METADATA_KEYS.manifestUri]: `s3://curated/run-${v}/manifest.json`,
-        [MODEL_METADATA_KEYS.baselineStatisticsUri]: `s3://curated/run-${v}/baseline/statistics.json`,
-        [MODEL_METADATA_KEYS.baselineConstraintsUri]: `s3://curated/run-${v}/baseline/constraints.json`,
-        [MODEL_METADATA_KEYS.trainingJobName]: `train-${v}`,
+        [REGISTRY_METADATA.manifestUri]: `s3://curated/run-${v}/manifest.json`,
+        [REGISTRY_METADATA.baselineStatisticsUri]: `s3://curated/run-${v}/baseline/statistics.json`,
+        [REGISTRY_METADATA.baselineConstraintsUri]: `s3://curated/run-${v}/baseline/constraints.json`,
+        [REGISTRY_METADATA.trainingJobName]: `train-${v}`,
         "metric:validation_auc": "0.84",
     },
     ...extra,
@@ -121,11 +115,12 @@ describe("resolveModelVersion", () => {
         assert.equal(version?.version, 3);
         assert.equal(version?.approvalStatus, "Approved");
         assert.equal(version?.imageUri, "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-dev-model:src-1");
-        assert.equal(version?.modelDataUrl, "s3://models/v3/model.tar.gz");
-        assert.equal(version?.createdAt, "2026-11-03T00:00:00.000Z");
-        assert.deepEqual([version?.metadata.manifestUri, version?.metadata.baselineStatisticsUri, version?.metadata.baselineConstraintsUri, version?.metadata.trainingJobName],
+        assert.equal(version?.modelDataUri, "s3://models/v3/model.tar.gz");
+        assert.equal(version?.createdAt.toISOString(), "2026-11-03T00:00:00.000Z");
+        const property = (key: string) => version?.properties[key];
+        assert.deepEqual([REGISTRY_METADATA.manifestUri, REGISTRY_METADATA.baselineStatisticsUri, REGISTRY_METADATA.baselineConstraintsUri, REGISTRY_METADATA.trainingJobName].map(property),
             ["s3://curated/run-3/manifest.json", "s3://curated/run-3/baseline/statistics.json", "s3://curated/run-3/baseline/constraints.json", "train-3"]);
-        assert.equal(version?.metadata.properties["metric:validation_auc"], "0.84");
+        assert.equal(property("metric:validation_auc"), "0.84");
     });
 
     it("skips Rejected versions: latest-candidate serves the newest that is not Rejected, latest-approved ignores them", async () => {
@@ -185,8 +180,8 @@ describe("resolveModelVersion", () => {
     it("keeps metadata keys optional: a version without them still serves", async () => {
         sagemaker.on(DescribeModelPackageCommand).resolves(described(9, "Approved", { CustomerMetadataProperties: undefined }));
         const version = await resolveModelVersion({ client, groupName: GROUP, policy: "latest-approved", pinnedArn: arnOf(9) });
-        assert.equal(version?.metadata.baselineStatisticsUri, undefined);
-        assert.deepEqual(version?.metadata.properties, {});
+        assert.equal(version?.properties[REGISTRY_METADATA.baselineStatisticsUri], undefined);
+        assert.deepEqual(version?.properties, {});
     });
 });
 

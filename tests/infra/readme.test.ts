@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { configTable, README, readmeWithTable } from "../../scripts/config-table";
 import { REPO_ROOT } from "../harness/pulumi-harness";
-import { REGISTRY_METADATA } from "../../steps/lib/registry-metadata";
+import { REGISTRY_METADATA } from "../../contracts/registry";
 
 describe("README", () => {
     const readme = fs.readFileSync(README, "utf8");

@@ -4,7 +4,7 @@
  * (tests/infra/graph-snapshot.test.ts), so these checks never pass on an empty graph unnoticed.
  */
 import { strict as assert } from "assert";
-import { NAME_LIMITS } from "../../infra/naming";
+import { NAME_LIMITS } from "../../contracts/resource-names";
 import { definedStacks, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
 /** Physical-name inputs AWS limits, by resource type. */

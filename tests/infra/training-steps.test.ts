@@ -8,7 +8,8 @@ import { TrainingSteps, TRAINING_LOG_GROUP } from "../../infra/components/traini
 import { ACCOUNT_ID, evaluate, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 import { testBed } from "../harness/fixtures";
 import { trainingJobName } from "../../steps/lib/naming";
-import { parseJsonConfig, trainingConfigSchema } from "../../steps/lib/config";
+import { trainingSchema } from "../../contracts/config-sections";
+import { parseJsonConfig } from "../../steps/lib/config";
 import { trainingRequest } from "../../steps/train/train";
 import { SageMakerTraining } from "../../steps/lib/aws";
 
@@ -215,7 +216,7 @@ describe("TrainingSteps: distributed training", () => {
     async function requestFor(instanceCount: number, trainShards: number) {
         const { graph, error } = await evaluateComponent("dev", { training: { ...testBed().config.training, instanceCount } });
         assert.ifError(error);
-        const config = parseJsonConfig(trainingConfigSchema, envOf(graph.one("aws:codebuild/project:Project", /-train$/)).TRAINING_CONFIG, "training config");
+        const config = parseJsonConfig(trainingSchema, envOf(graph.one("aws:codebuild/project:Project", /-train$/)).TRAINING_CONFIG, "training config");
         const data = "s3://curated/datasets/run-1/";
         const run = { manifestUri: `${data}manifest.json`, manifest: { features: ["a"], trainShards }, splitUri: (s: string) => `${data}${s}/` };
         const options = {

@@ -11,7 +11,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from 
 import { mockClient } from "aws-sdk-client-mock";
 import { ConfigError, parseConfig, TriggerConfig } from "../../lambdas/etl-trigger/config";
 import { createHandler } from "../../lambdas/etl-trigger/handler";
-import { etlReuseKey } from "../../steps/lib/reuse-key";
+import { etlReuseKey } from "../../contracts/reuse-key";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 

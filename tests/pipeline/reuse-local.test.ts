@@ -9,7 +9,7 @@ import * as path from "path";
 import { findEtlRun, localEtlReuseInputs, recordEtlRun, treeSha256 } from "../../pipeline/lib/reuse";
 import { StageRunner } from "../../pipeline/lib/stage-runner";
 import { LocalObjectStore } from "../../steps/lib/local";
-import { etlReuseKey } from "../../steps/lib/reuse-key";
+import { etlReuseKey } from "../../contracts/reuse-key";
 import { parseStageLine, renderTable, scratchCopy } from "../../scripts/lead-time";
 
 describe("local reuse inputs and index", () => {

@@ -16,8 +16,9 @@ import {
 import { resolveDeployInputs } from "../../infra/deploy-inputs";
 import { registryPinStore } from "../../steps/deploy/pin";
 import { mockClient } from "aws-sdk-client-mock";
-import { MODEL_PACKAGE_ENV, pinTagKey } from "../../infra/model-version";
-import { PROJECT_DIR } from "../../infra/stack-files";
+import { pinTagKey } from "../../contracts/registry";
+import { MODEL_PACKAGE_ENV } from "../../contracts/serving";
+import { PROJECT_DIR } from "../../contracts/project";
 import { EXIT_CODES, main } from "../../steps/deploy/main";
 import { ChangeSummary, formatChanges, StackBusyError, StackDriver, UpSummary } from "../../steps/deploy/stack-driver";
 import { awsEndpointInspector } from "../../steps/deploy/verify";

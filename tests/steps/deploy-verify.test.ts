@@ -7,7 +7,7 @@ import {
     SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
 import { mockClient } from "aws-sdk-client-mock";
-import { MODEL_PACKAGE_ENV } from "../../infra/model-version";
+import { MODEL_PACKAGE_ENV } from "../../contracts/serving";
 import { awsEndpointInspector, DeployError, verifyEndpoint } from "../../steps/deploy/verify";
 import { awsError, FakeClock } from "./helpers";
 import { ENDPOINT, NEW_CONFIG, OLD_CONFIG, OLD_VERSION, VERSION } from "./deploy-fixture";

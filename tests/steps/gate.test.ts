@@ -1,9 +1,10 @@
 import { strict as assert } from "assert";
 import { parseConfig } from "../../infra/config";
-import { evaluationConfigSchema, parseJsonConfig, trainingConfigSchema } from "../../steps/lib/config";
+import { evaluationSchema, trainingSchema } from "../../contracts/config-sections";
+import { parseJsonConfig } from "../../steps/lib/config";
 import { Champion, championFromProperties, decide, evaluationProperties, EvaluationMetrics } from "../../steps/lib/gate";
 
-const thresholds = parseJsonConfig(evaluationConfigSchema, JSON.stringify({
+const thresholds = parseJsonConfig(evaluationSchema, JSON.stringify({
     decisionThreshold: 0.5, minRocAuc: 0.75, minPrAuc: 0.3, maxLogLoss: 0.6, maxErrorRate: 0.01, maxLatencyP99Ms: 500, championTolerance: 0.005,
 }), "evaluation config");
 
@@ -103,15 +104,15 @@ describe("step config parsing", () => {
     it("fills the stack's defaults into partial JSON", () => {
         const infra = parseConfig({ environment: "dev", owner: "o", alertEmail: "a@example.com", endpoint: { kind: "serverless" } },
             { stack: "dev", region: "us-east-1" });
-        assert.deepEqual(parseJsonConfig(evaluationConfigSchema, "{\"minRocAuc\": 0.8}", "evaluation config"), { ...infra.evaluation, minRocAuc: 0.8 });
-        assert.deepEqual(parseJsonConfig(trainingConfigSchema, "{}", "training config"), infra.training);
+        assert.deepEqual(parseJsonConfig(evaluationSchema, "{\"minRocAuc\": 0.8}", "evaluation config"), { ...infra.evaluation, minRocAuc: 0.8 });
+        assert.deepEqual(parseJsonConfig(trainingSchema, "{}", "training config"), infra.training);
     });
 
     it("names unknown keys and bad values, and refuses invalid JSON", () => {
-        assert.throws(() => parseJsonConfig(evaluationConfigSchema, "{\"minRocAuc\": 2, \"minRocAUC\": 1}", "evaluation config"),
+        assert.throws(() => parseJsonConfig(evaluationSchema, "{\"minRocAuc\": 2, \"minRocAUC\": 1}", "evaluation config"),
             (e: Error) => /evaluation config: unknown key\(s\) minRocAUC/.test(e.message) && /evaluation config\.minRocAuc/.test(e.message));
-        assert.throws(() => parseJsonConfig(trainingConfigSchema, "{not json", "training config"), /training config is not valid JSON/);
-        assert.throws(() => parseJsonConfig(trainingConfigSchema, JSON.stringify({ spot: { enabled: true, maxWaitSeconds: 100 } }), "training config"),
+        assert.throws(() => parseJsonConfig(trainingSchema, "{not json", "training config"), /training config is not valid JSON/);
+        assert.throws(() => parseJsonConfig(trainingSchema, JSON.stringify({ spot: { enabled: true, maxWaitSeconds: 100 } }), "training config"),
             /spot\.maxWaitSeconds: must be >= maxRuntimeSeconds \(3600\)/);
     });
 });

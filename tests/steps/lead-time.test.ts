@@ -8,9 +8,8 @@ import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwat
 import { CodePipelineClient, GetPipelineExecutionCommand, ListActionExecutionsCommand } from "@aws-sdk/client-codepipeline";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import {
-    classifyTrigger, DELIVERY_METRICS_NAMESPACE, ExecutionFacts, executionSummary, METRICS_FAILURE_MARKER, metricData, recordDelivery,
-} from "../../steps/lib/lead-time";
+import { DELIVERY_METRICS_NAMESPACE, METRICS_FAILURE_MARKER } from "../../contracts/delivery";
+import { classifyTrigger, ExecutionFacts, executionSummary, metricData, recordDelivery } from "../../steps/lib/lead-time";
 import { CapturedIo } from "./helpers";
 
 const t = (minutes: number) => new Date(Date.UTC(2026, 10, 30, 6, 0, 0) + minutes * 60_000);

@@ -1,12 +1,12 @@
 /**
- * The reuse keys (steps/lib/reuse-key.ts), property-style over seeded random inputs: every input the key names
+ * The reuse keys (contracts/reuse-key.ts), property-style over seeded random inputs: every input the key names
  * changes it; nothing else does (key order, fields the key does not name, a repeat computation).
  */
 import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import {
     canonicalJson, EtlReuseInputs, etlReuseKey, parseReuseSwitch, ReuseKeyError, TrainReuseInputs, trainReuseKey,
-} from "../../steps/lib/reuse-key";
+} from "../../contracts/reuse-key";
 
 /** mulberry32: a small seeded generator, so a failure reproduces from its seed. */
 function rng(seed: number): () => number {

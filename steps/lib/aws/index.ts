@@ -7,17 +7,18 @@ import {
 } from "@aws-sdk/client-s3";
 import {
     CreateModelPackageCommand, CreateModelPackageCommandInput, CreateTrainingJobCommand, CreateTrainingJobCommandInput,
-    DescribeModelPackageCommand, DescribeModelPackageCommandOutput, DescribeTrainingJobCommand, ListModelPackagesCommand,
-    ModelPackageSummary, SageMakerClient, StopTrainingJobCommand, UpdateModelPackageCommand,
+    DescribeModelPackageCommand, DescribeTrainingJobCommand, ListModelPackagesCommand,
+    SageMakerClient, StopTrainingJobCommand, UpdateModelPackageCommand,
 } from "@aws-sdk/client-sagemaker";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import {
-    ApprovalStatus, ApprovalUpdate, Backend, EndpointInvoker, InvokeRequest, InvokeResponse, ListVersionsOptions,
+    ApprovalUpdate, Backend, EndpointInvoker, InvokeRequest, InvokeResponse, ListVersionsOptions,
     ModelRegistry, ModelVersion, ModelVersionSummary, NewModelVersion, ObjectStore, PutOptions, StartedJob,
     TrainingJobDescription, TrainingJobRequest, TrainingJobStatus, TrainingService,
 } from "../backend";
 import { fromAwsError, isStepError, StepError } from "../errors";
 import { parseS3Uri, s3Uri } from "../uri";
+import { modelVersion, modelVersionSummary } from "../../../contracts/registry";
 import { modelPackageClientToken } from "../naming";
 import { checkProperties, cutApprovalDescription, versionProperties } from "../registry-limits";
 
@@ -192,33 +193,6 @@ export class SageMakerTraining implements TrainingService {
     }
 }
 
-function summaryOf(s: ModelPackageSummary): ModelVersionSummary {
-    return {
-        arn: s.ModelPackageArn ?? "",
-        groupName: s.ModelPackageGroupName ?? "",
-        version: s.ModelPackageVersion ?? 0,
-        approvalStatus: (s.ModelApprovalStatus ?? "PendingManualApproval") as ApprovalStatus,
-        createdAt: s.CreationTime ?? new Date(0),
-    };
-}
-
-function versionOf(d: DescribeModelPackageCommandOutput): ModelVersion {
-    const container = d.InferenceSpecification?.Containers?.[0];
-    return {
-        arn: d.ModelPackageArn ?? "",
-        groupName: d.ModelPackageGroupName ?? "",
-        version: d.ModelPackageVersion ?? 0,
-        approvalStatus: (d.ModelApprovalStatus ?? "PendingManualApproval") as ApprovalStatus,
-        createdAt: d.CreationTime ?? new Date(0),
-        imageUri: container?.Image ?? "",
-        modelDataUri: container?.ModelDataUrl ?? "",
-        description: d.ModelPackageDescription,
-        approvalDescription: d.ApprovalDescription,
-        commitId: d.MetadataProperties?.CommitId,
-        properties: { ...(d.CustomerMetadataProperties ?? {}) },
-    };
-}
-
 export class SageMakerRegistry implements ModelRegistry {
     constructor(private readonly sagemaker: SageMakerClient) {}
 
@@ -272,7 +246,7 @@ export class SageMakerRegistry implements ModelRegistry {
                 MaxResults: 100,
                 NextToken: token,
             })));
-            versions.push(...(out.ModelPackageSummaryList ?? []).map(summaryOf));
+            versions.push(...(out.ModelPackageSummaryList ?? []).map(modelVersionSummary));
             token = out.NextToken;
         } while (token);
         // Newest first by version number, which is what "latest" means in the registry.
@@ -282,7 +256,7 @@ export class SageMakerRegistry implements ModelRegistry {
     async describeVersion(arn: string): Promise<ModelVersion> {
         const out = await call(`sagemaker:DescribeModelPackage ${arn}`, () =>
             this.sagemaker.send(new DescribeModelPackageCommand({ ModelPackageName: arn })));
-        return versionOf(out);
+        return modelVersion(out);
     }
 
     async updateApproval(arn: string, update: ApprovalUpdate): Promise<void> {

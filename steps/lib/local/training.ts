@@ -12,7 +12,7 @@ import {
     TrainingJobStatus, TrainingService,
 } from "../backend";
 import { errorMessage, StepError } from "../errors";
-import { TRAINING_JOB_NAME } from "../naming";
+import { TRAINING_JOB_NAME } from "../../../contracts/training-job";
 import { asPrefix, joinUri } from "../uri";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");

@@ -1,8 +1,8 @@
 /**
  * Config sections that the pipeline steps read too (`mlops:training`, `mlops:evaluation`): infra/config.ts
  * validates them as part of the stack, and the CodeBuild steps parse the JSON they receive with the very same
- * schemas (steps/lib/config.ts), so defaults and limits cannot drift apart. Only zod here: steps must not load
- * the Pulumi SDK.
+ * schemas (steps/lib/config.ts `parseJsonConfig`), so defaults and limits cannot drift apart. Only zod here: steps
+ * must not load the Pulumi SDK.
  */
 import { z } from "zod";
 
@@ -44,3 +44,8 @@ export const evaluationSchema = z.strictObject({
     /** The challenger may be at most this much worse than the champion on ROC AUC. */
     championTolerance: share.default(0.005),
 });
+
+/** `mlops:training` after defaults: what the train step runs with. */
+export type TrainingSettings = z.output<typeof trainingSchema>;
+/** `mlops:evaluation` after defaults: the gate's thresholds. */
+export type EvaluationThresholds = z.output<typeof evaluationSchema>;
