@@ -220,6 +220,13 @@ const configSchema = z
         accountResources: accountResourcesSchema.prefault({}),
         consumerAccounts: consumerAccountsSchema.default({}),
         /**
+         * Consuming stacks only: the host stack's AWS account when this environment runs in another one (the host
+         * lists this environment in its `consumerAccounts`). The registry is then addressed by ARN, since SageMaker
+         * resolves a bare group name in the caller's account.
+         * @default undefined — same account as the host
+         */
+        hostAccount: awsAccountId.optional(),
+        /**
          * Reserve Lambda concurrency (the retrain trigger 1, the ETL trigger 2). Off by default: an account may reserve
          * only down to 100 unreserved, so a new account (quota 10) refuses any reservation; turn on where the quota allows.
          */
@@ -272,6 +279,9 @@ const configSchema = z
             if (c.accountResources[key] && c.hostStack !== undefined) {
                 add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
             }
+        }
+        if (c.hostAccount !== undefined && c.hostStack === undefined) {
+            add(["hostAccount"], c.hostAccount, "only a consuming stack (with hostStack) reads a host in another account; the host lists its consumers in consumerAccounts");
         }
         for (const [environment, accountId] of Object.entries(c.consumerAccounts)) {
             if (c.hostStack !== undefined) {
@@ -337,6 +347,8 @@ export class ConfigError extends Error {
 /** Keys declared as text: their values are never JSON-decoded, so `owner: "1234"` stays a string. */
 const TEXT_KEYS = new Set([
     "environment", "owner", "alertEmail", "hostStack", "modelName", "modelPackageArn", "modelVersionPolicy",
+    // Twelve digits, possibly with leading zeros: never a number.
+    "hostAccount",
 ]);
 
 /**

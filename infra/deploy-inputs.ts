@@ -14,6 +14,7 @@ import { Namer } from "./naming";
 import {
     MODEL_PACKAGE_ENV,
     modelPackageGroupName,
+    modelPackageGroupRef,
     ModelVersion,
     ModelVersionError,
     resolveModelVersion,
@@ -84,13 +85,16 @@ export async function readLiveEndpoint(client: Client, endpointName: string, var
  * but an endpoint is serving: the program would delete the endpoint, which is never what "nothing approved" means.
  */
 export async function resolveDeployInputs(
-    config: Pick<StackConfig, "project" | "environment" | "modelName" | "hostStack" | "modelPackageArn" | "modelVersionPolicy">,
+    config: Pick<StackConfig, "project" | "environment" | "modelName" | "hostStack" | "modelPackageArn" | "modelVersionPolicy"> &
+        Partial<Pick<StackConfig, "hostAccount" | "region">>,
     deps: { readonly client: Client; readonly log?: (message: string) => void },
 ): Promise<DeployInputs> {
     const groupName = modelPackageGroupName(config);
     const modelVersion = await resolveModelVersion({
         client: deps.client,
         groupName,
+        // The host's registry by ARN when this stack runs in another account (config hostAccount).
+        groupRef: modelPackageGroupRef(config),
         policy: config.modelVersionPolicy,
         pinnedArn: config.modelPackageArn,
         environment: config.environment,

@@ -81,6 +81,13 @@ export interface ResolveModelVersionArgs {
      * @default undefined — no registry pin is read
      */
     readonly environment?: string;
+    /**
+     * How API calls address the group: its ARN when the registry lives in another account (SageMaker resolves a bare
+     * name in the caller's account; DescribeModelPackageGroup and ListModelPackages take a name or an ARN, botocore
+     * sagemaker service-2.json `ArnOrName`). See {@link modelPackageGroupRef}.
+     * @default groupName
+     */
+    readonly groupRef?: string;
 }
 
 /**
@@ -132,7 +139,7 @@ export async function readRegistryPin(client: ResolveModelVersionArgs["client"],
 export async function resolveModelVersion(args: ResolveModelVersionArgs): Promise<ModelVersion | null> {
     let pinnedArn = args.pinnedArn;
     if (!pinnedArn && args.environment !== undefined) {
-        const pin = await readRegistryPin(args.client, args.groupName, args.environment);
+        const pin = await readRegistryPin(args.client, args.groupRef ?? args.groupName, args.environment);
         // No group yet (the host's first `up` creates it): nothing can serve, and listing it would fail.
         if (!pin.groupExists) return null;
         pinnedArn = pin.pinnedArn;
@@ -153,7 +160,7 @@ export async function resolveModelVersion(args: ResolveModelVersionArgs): Promis
     }
     let summaries: ModelPackageSummary[];
     try {
-        summaries = await listVersions(args.client, args.groupName);
+        summaries = await listVersions(args.client, args.groupRef ?? args.groupName);
     } catch (e) {
         // AWS does not document ListModelPackages on a group that does not exist; read "not found" as "no versions".
         if (isNotFound(e)) return null;
@@ -188,6 +195,26 @@ export function modelPackageGroupName(config: {
         throw new ModelVersionError(`mlops:hostStack ${JSON.stringify(config.hostStack)} is not org/project/stack`);
     }
     return new Namer(project, stack).name("sagemaker", config.modelName);
+}
+
+/**
+ * How a stack addresses its registry in API calls: the group's name, or, when the stack runs in another account
+ * than the host (config `hostAccount`), the group's ARN in the host's account. The partition follows the region
+ * (AWS General Reference, "Amazon Resource Names": `aws-cn` in China, `aws-us-gov` in GovCloud, `aws` elsewhere).
+ */
+export function modelPackageGroupRef(config: {
+    readonly project: string;
+    readonly environment: string;
+    readonly modelName: string;
+    readonly hostStack?: string;
+    readonly hostAccount?: string;
+    readonly region?: string;
+}): string {
+    const name = modelPackageGroupName(config);
+    if (!config.hostStack || !config.hostAccount) return name;
+    if (!config.region) throw new ModelVersionError("mlops:hostAccount is set but aws:region is not: the registry's ARN needs the region");
+    const partition = config.region.startsWith("cn-") ? "aws-cn" : config.region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+    return `arn:${partition}:sagemaker:${config.region}:${config.hostAccount}:model-package-group/${name}`;
 }
 
 /** One line for logs and `pulumi preview`: which version serves and why. */

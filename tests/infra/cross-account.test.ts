@@ -11,16 +11,28 @@
  * (c) with the switch off the host's graph has no grant to any other account, and turning it on only adds the two
  *     policy resources and changes the key policy and two bucket policies (graph-snapshot.test.ts keeps the URNs of
  *     the defined stacks);
- * (d) the switch is validated: only on the host, only 12-digit ids given as text, never the host's own environment.
+ * (d) the switch is validated: only on the host, only 12-digit ids given as text, never the host's own environment;
+ * (e) the consuming side (config `hostAccount`) addresses the host's registry by ARN, without which SageMaker looks
+ *     the group's name up in prod's own account and finds nothing to serve.
  */
 import { strict as assert } from "assert";
+import {
+    DescribeEndpointCommand,
+    DescribeModelPackageCommand,
+    DescribeModelPackageGroupCommand,
+    ListModelPackagesCommand,
+    ListTagsCommand,
+    SageMakerClient,
+} from "@aws-sdk/client-sagemaker";
+import { mockClient } from "aws-sdk-client-mock";
+import { resolveDeployInputs } from "../../infra/deploy-inputs";
 import { decodeProjectConfig, ConfigError, parseConfig } from "../../infra/config";
 import { CONSUMER_ROLE_PARTS } from "../../infra/lib/cross-account";
 import { decide, NamedPolicy, policiesOfRole, Request, ResourcePolicies } from "../harness/iam-oracle";
 import {
     ACCOUNT_ID, emulateState, evaluateStackOk, MockOverrides, modelVersionFixture, readStackConfig, RecordedResource, StackGraph,
 } from "../harness/pulumi-harness";
-import { ModelVersion } from "../../infra/model-version";
+import { modelPackageGroupRef, ModelVersion } from "../../infra/model-version";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const REGION = "us-east-1";
@@ -389,5 +401,66 @@ describe("config consumerAccounts", () => {
         assert.match(problems({ ...dev, consumerAccounts: { prod: "22222222222" } }, "dev").join("\n"), /mlops:consumerAccounts\.prod: got "22222222222"; expected a 12-digit AWS account id/);
         assert.match(problems({ ...dev, consumerAccounts: { prod: 222222222222 } }, "dev").join("\n"), /mlops:consumerAccounts\.prod: .*quoted string/);
         assert.match(problems({ ...dev, consumerAccounts: { qa: PROD } }, "dev").join("\n"), /mlops:consumerAccounts/);
+    });
+});
+
+describe("the consuming side: prod addresses the host's registry by ARN (config hostAccount)", () => {
+    const sagemaker = mockClient(SageMakerClient);
+    const client = new SageMakerClient({ region: REGION });
+    beforeEach(() => sagemaker.reset());
+    after(() => sagemaker.restore());
+    const prodConfig = (extra: Record<string, unknown> = {}) =>
+        parseConfig({ ...decodeProjectConfig(readStackConfig("prod")), ...extra }, { stack: "prod", region: REGION });
+    const GROUP_ARN = `arn:aws:sagemaker:${REGION}:${HOST}:model-package-group/mlops-dev-churn`;
+
+    /** A registry that answers only requests addressing the group as `ref`; anything else is AWS's "not found". */
+    function registryAt(ref: string): void {
+        const notFound = Object.assign(new Error("ModelPackageGroup mlops-dev-churn does not exist."), { name: "ValidationException" });
+        sagemaker.on(DescribeModelPackageGroupCommand).rejects(notFound);
+        sagemaker.on(ListModelPackagesCommand).rejects(notFound);
+        sagemaker.on(DescribeEndpointCommand).rejects(Object.assign(new Error("Could not find endpoint"), { name: "ValidationException" }));
+        sagemaker.on(DescribeModelPackageGroupCommand, { ModelPackageGroupName: ref }).resolves({
+            ModelPackageGroupName: "mlops-dev-churn", ModelPackageGroupArn: GROUP_ARN, CreationTime: new Date(), CreatedBy: {}, ModelPackageGroupStatus: "Completed",
+        });
+        sagemaker.on(ListTagsCommand, { ResourceArn: GROUP_ARN }).resolves({ Tags: [] });
+        sagemaker.on(ListModelPackagesCommand, { ModelPackageGroupName: ref }).resolves({ ModelPackageSummaryList: [{
+            ModelPackageArn: hostVersion.arn, ModelPackageGroupName: "mlops-dev-churn", ModelPackageVersion: 3, CreationTime: new Date(),
+            ModelPackageStatus: "Completed", ModelApprovalStatus: "Approved",
+        }] });
+        sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: hostVersion.arn }).resolves({
+            ModelPackageArn: hostVersion.arn, ModelPackageGroupName: "mlops-dev-churn", ModelPackageVersion: 3, ModelPackageStatus: "Completed",
+            ModelApprovalStatus: "Approved", CreationTime: new Date(),
+            InferenceSpecification: { Containers: [{ Image: hostVersion.imageUri, ModelDataUrl: hostVersion.modelDataUrl }], SupportedContentTypes: ["text/csv"], SupportedResponseMIMETypes: ["application/json"] },
+        });
+    }
+
+    it("with hostAccount, the version is found in the host's account (the calls carry the group's ARN)", async () => {
+        registryAt(GROUP_ARN);
+        const inputs = await resolveDeployInputs(prodConfig({ hostAccount: HOST }), { client });
+        assert.equal(inputs.modelVersion?.arn, hostVersion.arn);
+        const refs = sagemaker.commandCalls(DescribeModelPackageGroupCommand).map((c) => c.args[0].input.ModelPackageGroupName);
+        assert.deepEqual(refs, [GROUP_ARN]);
+        assert.deepEqual(sagemaker.commandCalls(ListModelPackagesCommand).map((c) => c.args[0].input.ModelPackageGroupName), [GROUP_ARN]);
+    });
+
+    it("without it, a bare name is looked up in the caller's own account: nothing to serve there", async () => {
+        registryAt(GROUP_ARN);
+        const inputs = await resolveDeployInputs(prodConfig(), { client });
+        assert.equal(inputs.modelVersion, null);
+    });
+
+    it("the partition follows the region", () => {
+        const ref = (region: string) => modelPackageGroupRef({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "o/mlops/dev", hostAccount: HOST, region });
+        assert.equal(ref("cn-north-1"), `arn:aws-cn:sagemaker:cn-north-1:${HOST}:model-package-group/mlops-dev-churn`);
+        assert.equal(ref("us-gov-west-1"), `arn:aws-us-gov:sagemaker:us-gov-west-1:${HOST}:model-package-group/mlops-dev-churn`);
+        assert.equal(modelPackageGroupRef({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "o/mlops/dev", region: REGION }), "mlops-dev-churn");
+    });
+
+    it("hostAccount is text (leading zeros survive) and only for a consuming stack", () => {
+        assert.equal(decodeProjectConfig({ "mlops:hostAccount": "012345678901" }).hostAccount, "012345678901");
+        assert.equal(prodConfig({ hostAccount: "012345678901" }).hostAccount, "012345678901");
+        assert.throws(() => parseConfig({ ...decodeProjectConfig(readStackConfig("dev")), hostAccount: HOST }, { stack: "dev", region: REGION }),
+            (e: unknown) => e instanceof ConfigError && /^mlops:hostAccount: got "111111111111"; only a consuming stack/.test(e.problems.join("\n")));
+        assert.throws(() => prodConfig({ hostAccount: "1234" }), /mlops:hostAccount: got "1234"; expected a 12-digit AWS account id/);
     });
 });
