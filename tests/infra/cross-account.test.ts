@@ -28,6 +28,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { resolveDeployInputs } from "../../infra/deploy-inputs";
 import { decodeProjectConfig, ConfigError, parseConfig } from "../../infra/config";
 import { CONSUMER_ROLE_PARTS } from "../../infra/lib/cross-account";
+import { policies } from "../../policy/rules";
+import { runPolicies, toPolicyResources } from "../harness/policy-runner";
 import { decide, NamedPolicy, policiesOfRole, Request, ResourcePolicies } from "../harness/iam-oracle";
 import {
     ACCOUNT_ID, emulateState, evaluateStackOk, MockOverrides, modelVersionFixture, readStackConfig, RecordedResource, StackGraph,
@@ -216,6 +218,13 @@ describe("prod in its own account: the host's resource policies (two accounts)",
             const foreign = others.map(parse).filter((p) => Array.isArray(p.Statement) && foreignStatements(p)
                 .some((st: any) => st.Principal === "*" ? st.Effect === "Allow" && !st.Condition : true));
             assert.deepEqual(foreign, []);
+        });
+
+        it("the project's security checklist (policy pack) accepts both stacks with the switch on", async () => {
+            for (const graph of [s.host, s.prod]) {
+                const violations = await runPolicies(policies, toPolicyResources(graph.resources));
+                assert.deepEqual(violations.map((v) => `${graph.stack}: [${v.policy}] ${v.message}`), []);
+            }
         });
 
         it("the role names the host derives (naming rules) are the ones the prod stack creates", () => {
