@@ -30,7 +30,7 @@ import { decodeProjectConfig, ConfigError, parseConfig } from "../../infra/confi
 import { CONSUMER_ROLE_PARTS } from "../../infra/lib/cross-account";
 import { policies } from "../../policy/rules";
 import { runPolicies, toPolicyResources } from "../harness/policy-runner";
-import { decide, NamedPolicy, policiesOfRole, Request, ResourcePolicies } from "../harness/iam-oracle";
+import { decide, NamedPolicy, policiesOfRole, Request, ResourcePolicies, unknownActions } from "../harness/iam-oracle";
 import {
     ACCOUNT_ID, emulateState, evaluateStackOk, MockOverrides, modelVersionFixture, readStackConfig, RecordedResource, StackGraph,
 } from "../harness/pulumi-harness";
@@ -218,6 +218,14 @@ describe("prod in its own account: the host's resource policies (two accounts)",
             const foreign = others.map(parse).filter((p) => Array.isArray(p.Statement) && foreignStatements(p)
                 .some((st: any) => st.Principal === "*" ? st.Effect === "Allow" && !st.Condition : true));
             assert.deepEqual(foreign, []);
+        });
+
+        it("every action the grants name exists in AWS's catalogue", async () => {
+            for (const [name, policy] of Object.entries(s.policies)) {
+                const grants = { Statement: foreignStatements(policy) };
+                assert.ok(grants.Statement.length > 0, `${name}: no grant`);
+                assert.deepEqual(await unknownActions(grants), [], name);
+            }
         });
 
         it("the project's security checklist (policy pack) accepts both stacks with the switch on", async () => {
