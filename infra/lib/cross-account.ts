@@ -175,3 +175,19 @@ export function hostCrossAccountGrants(
     if (!config.isHost || Object.keys(config.consumerAccounts).length === 0) return undefined;
     return crossAccountGrants(consumersOf(config.consumerAccounts, config.project, config.modelName, partition), config.region);
 }
+
+/**
+ * Fails when the host's registry is not in the account this stack expects: config `hostAccount` when set, otherwise
+ * the stack's own. Without it a consumer in another account would look its registry up by name in its own account,
+ * find no version and serve nothing, with only a log line to say so.
+ */
+export function checkHostAccount(groupArn: string, ownAccount: string, hostAccount: string | undefined): void {
+    const registryAccount = groupArn.split(":")[4];
+    const expected = hostAccount ?? ownAccount;
+    if (registryAccount === expected) return;
+    throw new Error(hostAccount === undefined
+        ? `the host's model registry ${groupArn} is in account ${registryAccount}, this stack runs in ${ownAccount}: ` +
+          `set mlops:hostAccount: "${registryAccount}" in this stack's file (and list this environment in the host's mlops:consumerAccounts)`
+        : `mlops:hostAccount is ${hostAccount}, but the host's model registry ${groupArn} is in account ${registryAccount}; ` +
+          "check mlops:hostAccount and mlops:hostStack");
+}

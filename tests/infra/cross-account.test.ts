@@ -32,7 +32,7 @@ import { policies } from "../../policy/rules";
 import { runPolicies, toPolicyResources } from "../harness/policy-runner";
 import { decide, NamedPolicy, policiesOfRole, Request, ResourcePolicies, unknownActions } from "../harness/iam-oracle";
 import {
-    ACCOUNT_ID, emulateState, evaluateStackOk, MockOverrides, modelVersionFixture, readStackConfig, RecordedResource, StackGraph,
+    ACCOUNT_ID, emulateState, evaluateStack, evaluateStackOk, hostSharedFixture, MockOverrides, modelVersionFixture, readStackConfig, RecordedResource, StackGraph,
 } from "../harness/pulumi-harness";
 import { modelPackageGroupRef, ModelVersion } from "../../infra/model-version";
 
@@ -117,7 +117,7 @@ function bucketPolicyOf(graph: StackGraph, bucketName: string): NamedPolicy["pol
 async function setUp(): Promise<Setup> {
     const hostRun = await evaluateStackOk("dev", { config: { consumerAccounts: { prod: PROD } }, mocks: inAccount(HOST), modelVersion: hostVersion });
     const hostShared = hostRun.outputs.shared as Record<string, string>;
-    const prodRun = await evaluateStackOk("prod", { mocks: inAccount(PROD, hostShared), modelVersion: hostVersion });
+    const prodRun = await evaluateStackOk("prod", { config: { hostAccount: HOST }, mocks: inAccount(PROD, hostShared), modelVersion: hostVersion });
     const host = hostRun.graph;
     const prod = prodRun.graph;
 
@@ -464,6 +464,16 @@ describe("the consuming side: prod addresses the host's registry by ARN (config 
         registryAt(GROUP_ARN);
         const inputs = await resolveDeployInputs(prodConfig(), { client });
         assert.equal(inputs.modelVersion, null);
+    });
+
+    it("a consumer whose host runs in another account fails to deploy without hostAccount, or with a wrong one", async () => {
+        const hostShared = JSON.parse(JSON.stringify(hostSharedFixture()).split(ACCOUNT_ID).join(HOST));
+        const without = await evaluateStack("prod", { mocks: inAccount(PROD, hostShared), modelVersion: hostVersion });
+        assert.match(String(without.error), /is in account 111111111111, this stack runs in 222222222222: set mlops:hostAccount: "111111111111"/);
+        const wrong = await evaluateStack("prod", { config: { hostAccount: "333333333333" }, mocks: inAccount(PROD, hostShared), modelVersion: hostVersion });
+        assert.match(String(wrong.error), /mlops:hostAccount is 333333333333, but the host's model registry .* is in account 111111111111/);
+        const right = await evaluateStack("prod", { config: { hostAccount: HOST }, mocks: inAccount(PROD, hostShared), modelVersion: hostVersion });
+        assert.equal(right.error, undefined);
     });
 
     it("the partition follows the region", () => {
