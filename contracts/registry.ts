@@ -101,6 +101,26 @@ export function modelPackageGroupName(config: {
     return new Namer(project, stack).name("sagemaker", config.modelName);
 }
 
+/**
+ * How a stack addresses its registry in API calls: the group's name, or, when the stack runs in another account
+ * than the host (config `hostAccount`), the group's ARN in the host's account. The partition follows the region
+ * (AWS General Reference, "Amazon Resource Names": `aws-cn` in China, `aws-us-gov` in GovCloud, `aws` elsewhere).
+ */
+export function modelPackageGroupRef(config: {
+    readonly project: string;
+    readonly environment: string;
+    readonly modelName: string;
+    readonly hostStack?: string;
+    readonly hostAccount?: string;
+    readonly region?: string;
+}): string {
+    const name = modelPackageGroupName(config);
+    if (!config.hostStack || !config.hostAccount) return name;
+    if (!config.region) throw new ModelVersionError("mlops:hostAccount is set but aws:region is not: the registry's ARN needs the region");
+    const partition = config.region.startsWith("cn-") ? "aws-cn" : config.region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+    return `arn:${partition}:sagemaker:${config.region}:${config.hostAccount}:model-package-group/${name}`;
+}
+
 /** A ListModelPackages entry. Missing fields read as empty (the steps' registry checks what it uses). */
 export function modelVersionSummary(s: ModelPackageSummary): ModelVersionSummary {
     return {

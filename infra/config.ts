@@ -167,6 +167,20 @@ const accountResourcesSchema = z.strictObject({
     pulumiOidcProvider: z.boolean().default(false),
 });
 
+/** An AWS account id: exactly 12 digits (IAM's account identifiers). */
+const awsAccountId = z
+    .string({ error: "expected a 12-digit AWS account id as a quoted string (a YAML number loses leading zeros)" })
+    .regex(/^\d{12}$/, { message: "expected a 12-digit AWS account id" });
+
+/**
+ * Host only: the AWS account of each consuming environment that does not run in the host's account, e.g.
+ * `{ prod: "222222222222" }` for AWS's recommended layout of a production account of its own. For each one the host
+ * adds resource policies (model package group, image repository, models and curated buckets, its key) admitting
+ * exactly that environment's roles that read them (infra/lib/cross-account.ts, docs/cross-account.md).
+ * @default {} — every environment runs in the host's account; no resource policy is added
+ */
+const consumerAccountsSchema = z.partialRecord(z.enum(ENVIRONMENTS), awsAccountId);
+
 const vpcSchema = z.strictObject({
     subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, { message: "expected subnet-…" })).min(1),
     securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { message: "expected sg-…" })).min(1),
@@ -204,6 +218,14 @@ const configSchema = z
         deployments: deploymentsSchema.prefault({}),
         vpc: vpcSchema.optional(),
         accountResources: accountResourcesSchema.prefault({}),
+        consumerAccounts: consumerAccountsSchema.default({}),
+        /**
+         * Consuming stacks only: the host stack's AWS account when this environment runs in another one (the host
+         * lists this environment in its `consumerAccounts`). The registry is then addressed by ARN, since SageMaker
+         * resolves a bare group name in the caller's account.
+         * @default undefined — same account as the host
+         */
+        hostAccount: awsAccountId.optional(),
         /**
          * Reserve Lambda concurrency (the retrain trigger 1, the ETL trigger 2). Off by default: an account may reserve
          * only down to 100 unreserved, so a new account (quota 10) refuses any reservation; turn on where the quota allows.
@@ -258,6 +280,18 @@ const configSchema = z
                 add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
             }
         }
+        if (c.hostAccount !== undefined && c.hostStack === undefined) {
+            add(["hostAccount"], c.hostAccount, "only a consuming stack (with hostStack) reads a host in another account; the host lists its consumers in consumerAccounts");
+        }
+        for (const [environment, accountId] of Object.entries(c.consumerAccounts)) {
+            if (c.hostStack !== undefined) {
+                add(["consumerAccounts", environment], accountId,
+                    "only the host stack (no hostStack) grants other accounts access to its shared resources; set it in the host's stack file");
+            } else if (environment === c.environment) {
+                add(["consumerAccounts", environment], accountId,
+                    "the host's own environment runs in the host's account; list only the environments that read the host's resources");
+            }
+        }
         if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
             add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
         }
@@ -300,6 +334,7 @@ export type EvaluationConfig = StackConfig["evaluation"];
 export type MonitoringConfig = StackConfig["monitoring"];
 export type DeploymentsConfig = StackConfig["deployments"];
 export type AccountResourcesConfig = StackConfig["accountResources"];
+export type ConsumerAccountsConfig = StackConfig["consumerAccounts"];
 
 /** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {
@@ -312,6 +347,8 @@ export class ConfigError extends Error {
 /** Keys declared as text: their values are never JSON-decoded, so `owner: "1234"` stays a string. */
 const TEXT_KEYS = new Set([
     "environment", "owner", "alertEmail", "hostStack", "modelName", "modelPackageArn", "modelVersionPolicy",
+    // Twelve digits, possibly with leading zeros: never a number.
+    "hostAccount",
 ]);
 
 /**

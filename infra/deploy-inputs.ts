@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import type { StackConfig } from "./config";
 import { Namer } from "../contracts/resource-names";
-import { modelPackageGroupName, ModelVersion, ModelVersionError } from "../contracts/registry";
+import { modelPackageGroupName, modelPackageGroupRef, ModelVersion, ModelVersionError } from "../contracts/registry";
 import { MODEL_PACKAGE_ENV, SERVING_VARIANT } from "../contracts/serving";
 import { resolveModelVersion } from "./model-version";
 
@@ -79,13 +79,16 @@ export async function readLiveEndpoint(client: Client, endpointName: string, var
  * but an endpoint is serving: the program would delete the endpoint, which is never what "nothing approved" means.
  */
 export async function resolveDeployInputs(
-    config: Pick<StackConfig, "project" | "environment" | "modelName" | "hostStack" | "modelPackageArn" | "modelVersionPolicy">,
+    config: Pick<StackConfig, "project" | "environment" | "modelName" | "hostStack" | "modelPackageArn" | "modelVersionPolicy"> &
+        Partial<Pick<StackConfig, "hostAccount" | "region">>,
     deps: { readonly client: Client; readonly log?: (message: string) => void },
 ): Promise<DeployInputs> {
     const groupName = modelPackageGroupName(config);
     const modelVersion = await resolveModelVersion({
         client: deps.client,
         groupName,
+        // The host's registry by ARN when this stack runs in another account (config hostAccount).
+        groupRef: modelPackageGroupRef(config),
         policy: config.modelVersionPolicy,
         pinnedArn: config.modelPackageArn,
         environment: config.environment,

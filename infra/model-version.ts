@@ -31,6 +31,13 @@ export interface ResolveModelVersionArgs {
      * @default undefined — no registry pin is read
      */
     readonly environment?: string;
+    /**
+     * How API calls address the group: its ARN when the registry lives in another account (SageMaker resolves a bare
+     * name in the caller's account; DescribeModelPackageGroup and ListModelPackages take a name or an ARN, botocore
+     * sagemaker service-2.json `ArnOrName`). See {@link modelPackageGroupRef}.
+     * @default groupName
+     */
+    readonly groupRef?: string;
 }
 
 /*
@@ -78,7 +85,7 @@ export async function readRegistryPin(client: ResolveModelVersionArgs["client"],
 export async function resolveModelVersion(args: ResolveModelVersionArgs): Promise<ModelVersion | null> {
     let pinnedArn = args.pinnedArn;
     if (!pinnedArn && args.environment !== undefined) {
-        const pin = await readRegistryPin(args.client, args.groupName, args.environment);
+        const pin = await readRegistryPin(args.client, args.groupRef ?? args.groupName, args.environment);
         // No group yet (the host's first `up` creates it): nothing can serve, and listing it would fail.
         if (!pin.groupExists) return null;
         pinnedArn = pin.pinnedArn;
@@ -99,7 +106,7 @@ export async function resolveModelVersion(args: ResolveModelVersionArgs): Promis
     }
     let summaries: ModelPackageSummary[];
     try {
-        summaries = await listVersions(args.client, args.groupName);
+        summaries = await listVersions(args.client, args.groupRef ?? args.groupName);
     } catch (e) {
         // AWS does not document ListModelPackages on a group that does not exist; read "not found" as "no versions".
         if (isNotFound(e)) return null;

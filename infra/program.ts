@@ -19,6 +19,7 @@ import { PipelineFunction } from "./components/pipeline-function";
 import { SecurityBaseline } from "./components/security-baseline";
 import { TrainingSteps } from "./components/training-steps";
 import { SharedResources, sharedFromHost, sharedOutput } from "./lib/shared";
+import { hostCrossAccountGrants } from "./lib/cross-account";
 import { StackContext } from "./lib/context";
 import { Namer } from "../contracts/resource-names";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
@@ -99,7 +100,14 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
         transformations: options.transformations,
     };
 
-    const baseline = new SecurityBaseline("baseline", { context, alertEmail: config.alertEmail }, componentOpts);
+    // Host only, with consumerAccounts: its key and buckets admit the consuming environments' roles (cross-account).
+    const grants = hostCrossAccountGrants(config, context.partition);
+    const baseline = new SecurityBaseline("baseline", {
+        context,
+        alertEmail: config.alertEmail,
+        keyPolicyStatements: grants && ((arns) => grants.key({ models: arns.models, curated: arns.curated })),
+        bucketPolicyStatements: grants && { models: grants.modelsBucket, curated: grants.curatedBucket },
+    }, componentOpts);
     // The host stack creates what exists once per project; the others read it from the host's outputs.
     const shared = config.isHost
         ? createSharedResources(config, context, baseline, componentOpts)
@@ -347,8 +355,13 @@ function createSharedResources(
         context,
         kmsKeyArn: baseline.kmsKeyArn,
         keepTaggedImages: config.ecrKeepTaggedImages,
+        repositoryPolicyStatements: hostCrossAccountGrants(config, context.partition)?.repository(),
     }, opts);
-    const registry = new ModelRegistry("model-registry", { context, modelName: config.modelName }, opts);
+    const registry = new ModelRegistry("model-registry", {
+        context,
+        modelName: config.modelName,
+        resourcePolicyStatements: hostCrossAccountGrants(config, context.partition)?.registry,
+    }, opts);
     // The pipeline's name is fixed here so that stacks and Lambdas can refer to it before it exists.
     const pipelineName = context.namer.name("codepipeline", config.modelName);
     return {

@@ -8,6 +8,7 @@ import { ModelEndpoint } from "./components/model-endpoint";
 import { SecurityBaseline } from "./components/security-baseline";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
 import { StackContext } from "./lib/context";
+import { checkHostAccount } from "./lib/cross-account";
 import { SharedResources } from "./lib/shared";
 import { modelPackageGroupName, ModelVersion, REGISTRY_METADATA } from "../contracts/registry";
 import { describeVersion } from "./model-version";
@@ -68,7 +69,8 @@ export function createServing(
         void pulumi.log.info(`endpoint ${endpointName} skipped: no model version to serve (model, endpoint configuration, ` +
             "endpoint, autoscaling, alarms and dashboard are created with the first version)");
     }
-    const servingModelVersion = shared.modelPackageGroupName.apply((hostGroup) => {
+    const servingModelVersion = pulumi.all([shared.modelPackageGroupName, shared.modelPackageGroupArn, context.accountId]).apply(([hostGroup, groupArn, account]) => {
+        checkHostAccount(groupArn, account, config.hostAccount);
         if (version && version.groupName !== hostGroup) {
             throw new Error(`model version ${version.arn} is from group ${version.groupName}, but the host's registry is ` +
                 `${hostGroup}; check mlops:hostStack and mlops:modelPackageArn`);

@@ -17,7 +17,9 @@ const DERIVED = new Set(["project", "stack", "region", "isHost", "tags"]);
 
 /** Leaf paths of a config object; lists and records of scalars stay one cell. */
 function leaves(value: unknown, prefix: string, out: Map<string, string>): void {
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && !prefix.endsWith("hyperparameters")) {
+    // An empty record (e.g. consumerAccounts' default) stays one cell, so its key is listed too.
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && !prefix.endsWith("hyperparameters") &&
+        Object.keys(value).length > 0) {
         for (const [k, v] of Object.entries(value)) leaves(v, prefix ? `${prefix}.${k}` : k, out);
         return;
     }

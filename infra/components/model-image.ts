@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackContext } from "../lib/context";
 import { TAG_PREFIX } from "../lib/image-context";
+import { policyDocument, PolicyStatement } from "../lib/policy";
 
 /**
  * The model container's ECR repository, meeting the checklist (immutable tags, scan on push, KMS, lifecycle).
@@ -22,6 +23,12 @@ export interface ModelImageArgs {
      * @default 7
      */
     readonly untaggedExpiryDays?: number;
+    /**
+     * Statements of a repository policy (the host's grants to consuming environments in other accounts); no policy
+     * when empty. The repository's own account needs none: its IAM policies decide.
+     * @default []
+     */
+    readonly repositoryPolicyStatements?: PolicyStatement[];
 }
 
 export class ModelImage extends pulumi.ComponentResource {
@@ -39,6 +46,7 @@ export class ModelImage extends pulumi.ComponentResource {
         this.repositoryArn = this.repository.arn;
         this.repositoryUrl = this.repository.repositoryUrl;
         createLifecyclePolicy();
+        if (args.repositoryPolicyStatements?.length) createRepositoryPolicy(args.repositoryPolicyStatements);
 
         this.registerOutputs({ repositoryArn: this.repositoryArn, repositoryUrl: this.repositoryUrl });
 
@@ -49,6 +57,13 @@ export class ModelImage extends pulumi.ComponentResource {
                 imageScanningConfiguration: { scanOnPush: true },
                 encryptionConfigurations: [{ encryptionType: "KMS", kmsKey: args.kmsKeyArn }],
                 forceDelete: !context.protectData,
+            }, { parent });
+        }
+
+        function createRepositoryPolicy(statements: PolicyStatement[]) {
+            return new aws.ecr.RepositoryPolicy(`${name}-policy`, {
+                repository: parent.repository.name,
+                policy: policyDocument(statements),
             }, { parent });
         }
 

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { StackContext } from "../lib/context";
+import { policyDocument, PolicyStatement } from "../lib/policy";
 
 /** The SageMaker model package group every trained version of one model is registered in. */
 export interface ModelRegistryArgs {
@@ -12,6 +13,12 @@ export interface ModelRegistryArgs {
      * @default "<modelName> versions trained by the <project>-<environment> pipeline; approved versions may serve"
      */
     readonly description?: string;
+    /**
+     * Statements of the group's resource policy, given the group's ARN (the host's grants to consuming environments
+     * in other accounts); no policy when there are none.
+     * @default none
+     */
+    readonly resourcePolicyStatements?: (groupArn: pulumi.Output<string>) => PolicyStatement[];
 }
 
 export class ModelRegistry extends pulumi.ComponentResource {
@@ -35,7 +42,18 @@ export class ModelRegistry extends pulumi.ComponentResource {
         this.groupName = this.group.modelPackageGroupName;
         this.groupArn = this.group.arn;
 
+        const policyStatements = args.resourcePolicyStatements?.(this.groupArn) ?? [];
+        if (policyStatements.length > 0) createGroupPolicy(policyStatements);
+
         this.registerOutputs({ groupName: this.groupName, groupArn: this.groupArn });
+
+        function createGroupPolicy(statements: PolicyStatement[]) {
+            // aws.sagemaker.ModelPackageGroupPolicy = PutModelPackageGroupPolicy (policy up to 20,480 characters).
+            return new aws.sagemaker.ModelPackageGroupPolicy(`${name}-policy`, {
+                modelPackageGroupName: parent.groupName,
+                resourcePolicy: policyDocument(statements),
+            }, { parent });
+        }
 
         function createGroup() {
             return new aws.sagemaker.ModelPackageGroup(`${name}-group`, {

@@ -23,6 +23,17 @@ export interface SecurityBaselineArgs {
      * @default the stack's log retention
      */
     readonly accessLogExpirationDays?: number;
+    /**
+     * Statements added to the key policy, given the data buckets' ARNs (known from their names before the buckets
+     * exist, which need the key first): the host's grants to consuming environments in other accounts.
+     * @default none
+     */
+    readonly keyPolicyStatements?: (bucketArns: Readonly<Record<DataBucketName, pulumi.Output<string>>>) => PolicyStatement[];
+    /**
+     * Statements added to a data bucket's policy, given its ARN (after the TLS-only statement).
+     * @default none
+     */
+    readonly bucketPolicyStatements?: Partial<Record<DataBucketName, (bucketArn: pulumi.Output<string>) => PolicyStatement[]>>;
 }
 
 export class SecurityBaseline extends pulumi.ComponentResource {
@@ -58,8 +69,14 @@ export class SecurityBaseline extends pulumi.ComponentResource {
                 description: `${context.namer.project}-${context.environment}: data, logs, topics and models`,
                 enableKeyRotation: true,
                 deletionWindowInDays: args.keyDeletionWindowDays ?? (context.protectData ? 30 : 7),
-                policy: policyDocument(keyPolicyStatements(context)),
+                policy: policyDocument([...keyPolicyStatements(context), ...(args.keyPolicyStatements?.(dataBucketArns()) ?? [])]),
             }, { parent, protect: context.protectData });
+        }
+
+        function dataBucketArns(): Record<DataBucketName, pulumi.Output<string>> {
+            return Object.fromEntries(DATA_BUCKETS.map((purpose) => [purpose,
+                pulumi.interpolate`arn:${context.partition}:s3:::${context.accountId.apply(context.namer.bucketName(purpose, context.region))}`,
+            ])) as Record<DataBucketName, pulumi.Output<string>>;
         }
 
         function createKeyAlias() {
@@ -96,6 +113,7 @@ export class SecurityBaseline extends pulumi.ComponentResource {
                 kmsKeyArn: parent.key.arn,
                 accessLogBucket: parent.accessLogBucket.name,
                 protect: context.protectData,
+                policyStatements: args.bucketPolicyStatements?.[purpose],
             }, { parent })] as const);
             return Object.fromEntries(entries) as Record<DataBucketName, SecureBucket>;
         }

@@ -54,6 +54,12 @@ export interface Request {
     readonly action: string;
     readonly resource: string;
     readonly context?: Record<string, string | string[]>;
+    /**
+     * The account that owns the resource (S3 ARNs carry none); a principal of another account makes the request
+     * cross-account, where both the identity and the resource policy must allow it.
+     * @default ACCOUNT_ID
+     */
+    readonly accountId?: string;
 }
 
 /** The resource-based policy that applies to a resource (KMS key policies), if any. */
@@ -78,7 +84,7 @@ export async function decide(policies: NamedPolicy[], principal: string, request
         resourcePolicy: resourcePolicies?.(request.resource),
         request: {
             action: request.action,
-            resource: { resource: request.resource, accountId: ACCOUNT_ID },
+            resource: { resource: request.resource, accountId: request.accountId ?? ACCOUNT_ID },
             principal,
             contextVariables: { ...(request.context ?? {}) },
         },
