@@ -205,6 +205,15 @@ const configSchema = z
         vpc: vpcSchema.optional(),
         accountResources: accountResourcesSchema.prefault({}),
         /**
+         * Host only: the environments whose permissions boundaries this host creates (one managed policy each, plus
+         * the host's own; infra/components/permissions-boundary.ts). Every other stack's roles name their
+         * environment's boundary, so it must be listed here and the host deployed first.
+         * @default every environment the program knows (ENVIRONMENTS): a new environment needs no change here
+         */
+        permissionsBoundaries: z.strictObject({
+            environments: z.array(z.enum(ENVIRONMENTS)).min(1).optional(),
+        }).prefault({}),
+        /**
          * Reserve Lambda concurrency (the retrain trigger 1, the ETL trigger 2). Off by default: an account may reserve
          * only down to 100 unreserved, so a new account (quota 10) refuses any reservation; turn on where the quota allows.
          */
@@ -257,6 +266,14 @@ const configSchema = z
             if (c.accountResources[key] && c.hostStack !== undefined) {
                 add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
             }
+        }
+        const boundaries = c.permissionsBoundaries.environments;
+        if (boundaries !== undefined && c.hostStack !== undefined) {
+            add(["permissionsBoundaries", "environments"], boundaries,
+                "only the host stack (no hostStack) creates permissions boundaries; remove the key from this stack file");
+        }
+        if (boundaries !== undefined && new Set(boundaries).size !== boundaries.length) {
+            add(["permissionsBoundaries", "environments"], boundaries, "lists an environment twice; list each once");
         }
         if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
             add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
