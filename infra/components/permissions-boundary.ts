@@ -76,14 +76,16 @@ export function allBoundariesArnPattern(context: StackContext): pulumi.Output<st
 }
 
 /**
- * The boundary of `environment`: a ceiling, not a grant. `environments` are all environments with a boundary;
- * the others' roles are out of reach.
+ * The boundary of `environment`: a ceiling, not a grant. `environments` are all environments with a boundary; the
+ * others' roles are out of reach, and so are their resources except the host's (`hostEnvironment`), whose
+ * registry, image, data and pipeline every environment uses.
  */
 export function permissionsBoundaryStatements(
-    context: StackContext, environment: string, environments: readonly string[],
+    context: StackContext, environment: string, environments: readonly string[], hostEnvironment: string,
 ): PolicyStatement[] {
     const project = context.namer.project;
     const others = environments.filter((e) => e !== environment);
+    const othersNotHost = others.filter((e) => e !== hostEnvironment);
     const role = (env: string) => pulumi.interpolate`arn:${context.partition}:iam::${context.accountId}:role/${project}-${env}-*`;
     const statements: PolicyStatement[] = [
         {
@@ -137,6 +139,26 @@ export function permissionsBoundaryStatements(
             Resource: others.map(role),
         });
     }
+    if (othersNotHost.length > 0) {
+        const everyService = BOUNDARY_SERVICES.map((s) => `${s}:*`);
+        statements.push({
+            // Whatever this environment's roles are granted (a deployer can rewrite its own policies), nothing of
+            // another environment: every physical name is `<project>-<environment>-…` (infra/naming.ts), found
+            // anywhere in the ARN's resource part (log groups carry a service path before it); the wildcards of
+            // the other parts only let one pattern cover every service, region and account.
+            Sid: "NoOtherEnvironmentsResources",
+            Effect: "Deny",
+            Action: everyService,
+            Resource: othersNotHost.map((env) => pulumi.interpolate`arn:${context.partition}:*:*:*:*${project}-${env}-*`),
+        }, {
+            // Resources AWS or Pulumi name (keys, autonamed models) carry the provider's `environment` tag.
+            Sid: "NoOtherEnvironmentsTaggedResources",
+            Effect: "Deny",
+            Action: everyService,
+            Resource: "*",
+            Condition: { StringEquals: { "aws:ResourceTag/environment": othersNotHost } },
+        });
+    }
     return statements;
 }
 
@@ -169,7 +191,7 @@ export class PermissionsBoundaries extends pulumi.ComponentResource {
             name: boundaryPolicyName(project, environment),
             path: boundaryPath(project),
             description: `Permissions boundary of every ${project}-${environment} role: the most it may do. Managed by platform administrators only.`,
-            policy: policyDocument(permissionsBoundaryStatements(context, environment, environments)),
+            policy: policyDocument(permissionsBoundaryStatements(context, environment, environments, context.environment)),
         }, { parent: this })]));
         this.registerOutputs({ policyArns: Object.fromEntries(Object.entries(this.policies).map(([e, p]) => [e, p.arn])) });
     }
@@ -180,8 +202,8 @@ export class PermissionsBoundaries extends pulumi.ComponentResource {
  * as permissions boundary, unless the role sets one itself (a role acting for another environment). `dependsOn`:
  * in the host, the boundary policies, which must exist before a role can name them.
  *
- * A legacy transformation, because the test harness evaluates the program under mocks, where new-style transforms
- * do not run (/work field notes; pulumi/pulumi runtime mocks).
+ * A legacy transformation: new-style transforms are applied by the engine, which the mock-based tests do not
+ * run, so they would leave every role of the tested graph without its boundary.
  */
 export function permissionsBoundaryTransformation(
     boundaryArn: pulumi.Input<string>, dependsOn: readonly pulumi.Resource[] = [],
