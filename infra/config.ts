@@ -389,6 +389,8 @@ export function parseConfig(
         region: context.region!,
         protectData: c.protectData ?? c.environment === "prod",
         isHost: c.hostStack === undefined,
+        // The host's default made explicit (what it creates); other stacks create none.
+        permissionsBoundaries: { environments: c.hostStack === undefined ? (c.permissionsBoundaries.environments ?? [...ENVIRONMENTS]) : undefined },
         tags: { project: context.project ?? PROJECT, environment: c.environment, owner: c.owner, "managed-by": "pulumi" },
     };
 }

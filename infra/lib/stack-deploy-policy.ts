@@ -11,7 +11,10 @@
  *   `environment` tag the provider's default tags put on everything;
  * - `iam:PassRole` only hands the environment's roles to the services the program uses;
  * - `iam:AttachRolePolicy` only attaches the environment's own customer-managed policies, never an AWS-managed one
- *   (AdministratorAccess included).
+ *   (AdministratorAccess included);
+ * - roles are created and changed only with the environment's permissions boundary on them, and no boundary is
+ *   ever edited, removed or attached (infra/components/permissions-boundary.ts): whatever a deployer writes into
+ *   its environment's role policies, the boundary, which only platform administrators change, caps it.
  *
  * Every statement whose resource is `*` says why in its comment: those actions have no resource-level permissions.
  *
@@ -21,7 +24,8 @@
  * administrator; a pipeline deploy that would need them fails with AccessDenied instead of doing it.
  *
  * The remaining risk is stated plainly in docs/delivery.md: whoever can deploy an environment controls that
- * environment, its roles included. The prefix scoping keeps one environment's deployer out of another's resources.
+ * environment, its roles included, up to the environment's boundary. The prefix scoping keeps one environment's
+ * deployer out of another's resources.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
