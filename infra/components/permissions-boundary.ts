@@ -131,7 +131,7 @@ export function permissionsBoundaryStatements(
     ];
     if (others.length > 0) {
         statements.push({
-            // Another environment's roles (every role name starts `<project>-<environment>-`, infra/naming.ts) can
+            // Another environment's roles (every role name starts `<project>-<environment>-`, contracts/resource-names.ts) can
             // be neither assumed nor handed to a service.
             Sid: "NoOtherEnvironmentsRoles",
             Effect: "Deny",
@@ -143,7 +143,7 @@ export function permissionsBoundaryStatements(
         const everyService = BOUNDARY_SERVICES.map((s) => `${s}:*`);
         statements.push({
             // Whatever this environment's roles are granted (a deployer can rewrite its own policies), nothing of
-            // another environment: every physical name is `<project>-<environment>-…` (infra/naming.ts), found
+            // another environment: every physical name is `<project>-<environment>-…` (contracts/resource-names.ts), found
             // anywhere in the ARN's resource part (log groups carry a service path before it); the wildcards of
             // the other parts only let one pattern cover every service, region and account.
             Sid: "NoOtherEnvironmentsResources",
