@@ -227,6 +227,15 @@ const configSchema = z
          */
         hostAccount: awsAccountId.optional(),
         /**
+         * Host only: the environments whose permissions boundaries this host creates (one managed policy each, plus
+         * the host's own; infra/components/permissions-boundary.ts). Every other stack's roles name their
+         * environment's boundary, so it must be listed here and the host deployed first.
+         * @default every environment the program knows (ENVIRONMENTS): a new environment needs no change here
+         */
+        permissionsBoundaries: z.strictObject({
+            environments: z.array(z.enum(ENVIRONMENTS)).min(1).optional(),
+        }).prefault({}),
+        /**
          * Reserve Lambda concurrency (the retrain trigger 1, the ETL trigger 2). Off by default: an account may reserve
          * only down to 100 unreserved, so a new account (quota 10) refuses any reservation; turn on where the quota allows.
          */
@@ -291,6 +300,14 @@ const configSchema = z
                 add(["consumerAccounts", environment], accountId,
                     "the host's own environment runs in the host's account; list only the environments that read the host's resources");
             }
+        }
+        const boundaries = c.permissionsBoundaries.environments;
+        if (boundaries !== undefined && c.hostStack !== undefined) {
+            add(["permissionsBoundaries", "environments"], boundaries,
+                "only the host stack (no hostStack) creates permissions boundaries; remove the key from this stack file");
+        }
+        if (boundaries !== undefined && new Set(boundaries).size !== boundaries.length) {
+            add(["permissionsBoundaries", "environments"], boundaries, "lists an environment twice; list each once");
         }
         if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
             add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
@@ -409,6 +426,8 @@ export function parseConfig(
         region: context.region!,
         protectData: c.protectData ?? c.environment === "prod",
         isHost: c.hostStack === undefined,
+        // The host's default made explicit (what it creates); other stacks create none.
+        permissionsBoundaries: { environments: c.hostStack === undefined ? (c.permissionsBoundaries.environments ?? [...ENVIRONMENTS]) : undefined },
         tags: { project: context.project ?? PROJECT, environment: c.environment, owner: c.owner, "managed-by": "pulumi" },
     };
 }

@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "./config";
+import { ENVIRONMENTS, StackConfig } from "./config";
 import { DELIVERY_PIPELINE_TYPE, DeliveryPipeline } from "./components/delivery-pipeline";
 import { DeployProjects } from "./components/deploy-projects";
 import { DeliveryTriggers } from "./components/delivery-triggers";
@@ -15,6 +15,7 @@ import { EtlJob } from "./components/etl-job";
 import { ImageBuild } from "./components/image-build";
 import { ModelImage } from "./components/model-image";
 import { ModelRegistry } from "./components/model-registry";
+import { boundaryEnvironments, PermissionsBoundaries, permissionsBoundaryArn, permissionsBoundaryTransformation } from "./components/permissions-boundary";
 import { PipelineFunction } from "./components/pipeline-function";
 import { SecurityBaseline } from "./components/security-baseline";
 import { TrainingSteps } from "./components/training-steps";
@@ -95,9 +96,17 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
 
 export function createStack(config: StackConfig, options: CreateStackOptions = {}): StackOutputs {
     const { provider, context } = createContext(config);
+    // Every role of the stack carries its environment's permissions boundary; the host creates the boundaries.
+    const boundaries = config.isHost ? new PermissionsBoundaries("permissions-boundaries", {
+        context,
+        environments: boundaryEnvironments(config.permissionsBoundaries.environments ?? ENVIRONMENTS, config.environment),
+    }, { providers: { aws: provider } }) : undefined;
     const componentOpts: pulumi.ComponentResourceOptions = {
         providers: { aws: provider },
-        transformations: options.transformations,
+        transformations: [
+            permissionsBoundaryTransformation(permissionsBoundaryArn(context, config.environment), Object.values(boundaries?.policies ?? {})),
+            ...(options.transformations ?? []),
+        ],
     };
 
     // Host only, with consumerAccounts: its key and buckets admit the consuming environments' roles (cross-account).

@@ -49,6 +49,11 @@ export const RESOURCE_WILDCARD_ALLOWED: Readonly<Record<string, string>> = {
     "codepipeline:PutJobFailureResult": "job results take no resource ARN (the job id is the scope)",
 };
 
+/** Permissions boundaries are managed policies under the IAM path `/<project>/boundary/` (infra/components/permissions-boundary.ts). */
+const BOUNDARY_PATH = /^\/[\w.-]+\/boundary\/$/;
+const BOUNDARY_ARN = /:policy\/[\w.-]+\/boundary\//;
+const isBoundaryPolicy = (r: PolicyResource) => r.type === "aws:iam/policy:Policy" && BOUNDARY_PATH.test(String(r.props.path ?? ""));
+
 /** Managed runtimes we accept for Lambda (nodejs20.x is deprecated by AWS). */
 export const LAMBDA_RUNTIMES = ["nodejs22.x", "nodejs24.x"];
 
@@ -116,6 +121,8 @@ export const policies: StackValidationPolicy[] = [
 
     policy("iam-least-privilege", "IAM policies name actions, scope resources, and condition PassRole", (resources, report) => {
         const documents = resources.flatMap((r) => {
+            // A permissions boundary grants nothing (its whole-service Allow is a ceiling): checked by the next policy.
+            if (isBoundaryPolicy(r)) return [];
             if (["aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"].includes(r.type)) return [{ r, doc: r.props.policy }];
             if (r.type === "aws:iam/role:Role") return list(r.props.inlinePolicies).map((p: any) => ({ r, doc: p.policy }));
             return [];
@@ -152,6 +159,23 @@ export const policies: StackValidationPolicy[] = [
                 if (principal.Federated !== undefined && !s.Condition?.StringEquals && !s.Condition?.StringLike) {
                     report(`${label(role)}: a federated trust needs audience/subject conditions`, role.urn);
                 }
+            }
+        }
+    }),
+
+    policy("iam-permissions-boundary", "Every role carries a permissions boundary; a boundary is never attached as a policy", (resources, report) => {
+        for (const role of ofType(resources, "aws:iam/role:Role")) {
+            if (!role.props.permissionsBoundary) report(`${label(role)}: every role needs a permissions boundary (infra/components/permissions-boundary.ts)`, role.urn);
+        }
+        for (const att of ofType(resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")) {
+            if (BOUNDARY_ARN.test(String(att.props.policyArn))) report(`${label(att)}: attaches the permissions boundary ${att.props.policyArn} as a policy`, att.urn);
+        }
+        for (const boundary of resources.filter(isBoundaryPolicy)) {
+            for (const s of statementsOf(boundary.props.policy)) {
+                if (s.Effect === "Allow" && (s.Condition !== undefined || list(s.Resource as string | string[]).some((x) => x !== "*"))) {
+                    report(`${label(boundary)}: a boundary's Allow is a ceiling of whole services on "*"; scope with Deny statements`, boundary.urn);
+                }
+                if (s.Effect === "Allow" && list(s.Action).includes("*")) report(`${label(boundary)}: a boundary may not allow every service`, boundary.urn);
             }
         }
     }),

@@ -7,6 +7,7 @@ import { StackContext } from "../lib/context";
 import { PolicyStatement } from "../lib/policy";
 import { ResourceRef } from "../lib/refs";
 import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
+import { permissionsBoundaryArn } from "./permissions-boundary";
 import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole } from "../lib/codebuild";
 
 /** The two stacks the pipeline deploys: dev first (where the evaluation measures), prod after the gate. */
@@ -182,6 +183,9 @@ function createDeployProject(name: string, args: DeployProjectsArgs, target: Dep
         roleName: namer.name("iamRole", "deploy", target.key),
         description: `Runs steps/deploy for the ${target.stack} stack from the ${namer.project}-${context.environment} pipeline`,
         statements: deployBuildStatements(args, logGroup.arn, tokenSecret),
+        // It acts for the target environment, so it carries that environment's boundary: this stack's own deployer
+        // (confined to its own boundary) cannot change another environment's deploy role.
+        permissionsBoundary: permissionsBoundaryArn(context, target.key),
     }, opts);
     attachStackDeployPolicies(`${name}-deploy-${target.key}-stack`, {
         context,

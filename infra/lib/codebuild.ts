@@ -53,6 +53,11 @@ export interface BuildRoleArgs {
     readonly description: string;
     /** Everything the build may do. */
     readonly statements: PolicyStatement[];
+    /**
+     * The role's permissions boundary, for a build acting for another environment than the stack's.
+     * @default the stack's environment's boundary (set on every role by infra/program.ts)
+     */
+    readonly permissionsBoundary?: pulumi.Input<string>;
 }
 
 /** A project's service role: only CodeBuild in this account may assume it; its one inline policy holds `statements`. */
@@ -61,6 +66,7 @@ export function createBuildRole(context: StackContext, args: BuildRoleArgs, opts
         name: args.roleName,
         description: args.description,
         assumeRolePolicy: serviceTrustPolicy("codebuild.amazonaws.com", context.accountId),
+        ...(args.permissionsBoundary !== undefined ? { permissionsBoundary: args.permissionsBoundary } : {}),
     }, opts);
     const policy = new aws.iam.RolePolicy(args.resourceNames.policy, { role: role.id, policy: policyDocument(args.statements) }, opts);
     return { role, policy };

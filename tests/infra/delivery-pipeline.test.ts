@@ -481,7 +481,8 @@ describe("delivery pipeline: deploy roles are least privilege", () => {
 
     it("scopes every resource to its own environment's prefix, its tag, or a justified exception", () => {
         for (const [env, other, statements] of [["dev", "prod", dev], ["prod", "dev", prod]] as const) {
-            for (const s of statements) {
+            // What is granted; the denies (permissions boundaries) are checked in permissions-boundary.test.ts.
+            for (const s of statements.filter((x) => x.Effect === "Allow")) {
                 for (const r of list(s.Resource) as string[]) {
                     const own = r.includes(`mlops-${env}-`) || r.endsWith(`alias/mlops-${env}`) || r.endsWith("oidc-provider/api.pulumi.com/oidc")
                         || r === CONNECTION;
@@ -513,8 +514,11 @@ describe("delivery pipeline: deploy roles are least privilege", () => {
             assert.equal(passing[0].Resource, `arn:aws:iam::${ACCOUNT_ID}:role/mlops-${env}-*`);
             assert.ok(passing[0].Condition.StringEquals["iam:PassedToService"].includes("sagemaker.amazonaws.com"));
             const attach = statements.find((s) => list(s.Action).includes("iam:AttachRolePolicy"));
-            assert.deepEqual(attach.Condition, { ArnLike: { "iam:PolicyARN": `arn:aws:iam::${ACCOUNT_ID}:policy/mlops-${env}-*` } });
-            const roleWrites = statements.filter((s) => list(s.Action).some((a: string) => /^iam:(Create|Put|Update|Delete)/.test(a)));
+            assert.deepEqual(attach.Condition, {
+                ArnLike: { "iam:PolicyARN": `arn:aws:iam::${ACCOUNT_ID}:policy/mlops-${env}-*` },
+                StringEquals: { "iam:PermissionsBoundary": `arn:aws:iam::${ACCOUNT_ID}:policy/mlops/boundary/mlops-${env}-permissions-boundary` },
+            });
+            const roleWrites = statements.filter((s) => s.Effect === "Allow" && list(s.Action).some((a: string) => /^iam:(Create|Put|Update|Delete)/.test(a)));
             for (const s of roleWrites) for (const r of list(s.Resource) as string[]) assert.match(r, new RegExp(`mlops-${env}-|oidc-provider|aws-service-role`), s.Sid);
         }
         const ours = new Set(graph.ofType("aws:iam/policy:Policy").map((p) => p.state.arn));

@@ -12,6 +12,7 @@ import { allPolicies, decide, keyPolicies, NamedPolicy, notAllowed, policiesOfRo
 import { deployRequests } from "../harness/deploy-requests";
 import { ACCOUNT_ID, evaluateStackOk, hostSharedFixture, stackGraph, StackGraph } from "../harness/pulumi-harness";
 import { trainingJobName } from "../../steps/lib/naming";
+import { boundaryPolicyName } from "../../infra/components/permissions-boundary";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const REGION = "us-east-1";
@@ -56,6 +57,12 @@ const PIPELINE_ARTIFACT_READS = (who: string, hostKeyArn: string) => (r: Request
     who.startsWith("mlops-dev-deploy-") && (
         (/^s3:GetObject/.test(r.action) && r.resource.startsWith("arn:aws:s3:::mlops-dev-artifacts-")) ||
         (/^kms:(Decrypt|DescribeKey|GenerateDataKey)$/.test(r.action) && r.resource === hostKeyArn));
+
+/** A request on a role whose permissions boundary is not `environment`'s. */
+function carriesAnotherBoundary(r: Request, environment: string): boolean {
+    const boundary = r.context?.["iam:PermissionsBoundary"];
+    return boundary !== undefined && !String(boundary).endsWith(`/${boundaryPolicyName("mlops", environment)}`);
+}
 
 describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and evaluation logic)", function () {
     this.timeout(300_000);
@@ -220,7 +227,10 @@ describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and ev
             it(`${c.who} on the ${c.environment} stack`, async () => {
                 const { requests, exempt } = deployRequests(c.graph(), c.environment);
                 // The pipeline's prod deployer does not know prod's opt-ins; owned account resources are the admin's.
-                const relevant = c.who === "mlops-dev-deploy-prod" ? requests.filter((r) => !r.resource.includes(":log-group:/aws/sagemaker/")) : requests;
+                const opted = c.who === "mlops-dev-deploy-prod" ? requests.filter((r) => !r.resource.includes(":log-group:/aws/sagemaker/")) : requests;
+                // A role acting for another environment (the host's prod deploy role) carries that environment's
+                // boundary: only an administrator changes it (tests/infra/permissions-boundary.test.ts proves the denial).
+                const relevant = opted.filter((r) => !carriesAnotherBoundary(r, c.environment));
                 const who = identity(c.identityGraph(), c.who);
                 const refused = await notAllowed(who.policies, who.principal, relevant, keys());
                 console.log(`      ${c.who}: ${relevant.length} deploy requests on ${new Set(relevant.map((r) => r.resource)).size} ARNs; exempt: ${exempt.map((e) => e.type).join(", ")}`);

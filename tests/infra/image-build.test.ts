@@ -8,6 +8,7 @@ import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { ImageBuild, IMAGE_OUTPUT_FILE, ImageBuildArgs } from "../../infra/components/image-build";
 import { ACTIONS, STAGES } from "../../contracts/delivery";
 import { testBed } from "../harness/fixtures";
+import { isBoundaryPolicy } from "../harness/iam-oracle";
 import { ACCOUNT_ID, definedStacks, evaluate, evaluateStackOk, RecordedResource, StackGraph } from "../harness/pulumi-harness";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -180,7 +181,8 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
     it("is the only identity of the program that may push the model image (deployers included)", async () => {
         const documents = [
             ...graph.ofType("aws:iam/rolePolicy:RolePolicy").map((p) => ({ who: `${p.name} (inline)`, policy: JSON.parse(p.inputs.policy) })),
-            ...graph.ofType("aws:iam/policy:Policy").map((p) => ({ who: `${p.name} (managed)`, policy: JSON.parse(p.inputs.policy) })),
+            // Permissions boundaries are ceilings that grant nothing, never identity policies.
+            ...graph.ofType("aws:iam/policy:Policy").filter((p) => !isBoundaryPolicy(p)).map((p) => ({ who: `${p.name} (managed)`, policy: JSON.parse(p.inputs.policy) })),
         ];
         assert.ok(documents.length > 15, `only ${documents.length} policies found`);
         const pushers: string[] = [];

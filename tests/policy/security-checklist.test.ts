@@ -92,6 +92,19 @@ describe("security checklist policies catch violations", () => {
         await assertViolation([fake("aws:lambda/permission:Permission", { action: "lambda:InvokeFunction", principal: "events.amazonaws.com" })], /must carry sourceArn/);
     });
 
+    it("IAM: a role without a permissions boundary, a boundary attached as a policy, a boundary that grants", async () => {
+        await assertViolation([fake("aws:iam/role:Role", {})], /every role needs a permissions boundary/);
+        await assertViolation([fake("aws:iam/rolePolicyAttachment:RolePolicyAttachment", { policyArn: "arn:aws:iam::1:policy/mlops/boundary/mlops-dev-permissions-boundary" })],
+            /attaches the permissions boundary/);
+        const boundary = (statements: any[]) => fake("aws:iam/policy:Policy", { path: "/mlops/boundary/", policy: policyDoc(statements) });
+        await assertViolation([boundary([{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/*" }])], /a boundary's Allow is a ceiling/);
+        await assertViolation([boundary([{ Effect: "Allow", Action: "*", Resource: "*" }])], /may not allow every service/);
+        // A whole-service ceiling is what a boundary is; the same document as an identity policy is a violation.
+        const ceiling = [{ Effect: "Allow", Action: ["s3:*"], Resource: "*" }];
+        assert.deepEqual(await violationsOf([boundary(ceiling)]), []);
+        await assertViolation([fake("aws:iam/policy:Policy", { policy: policyDoc(ceiling) })], /action s3:\* is a service-wide wildcard/);
+    });
+
     it("logs, alarms, topics, queues, event targets", async () => {
         await assertViolation([fake("aws:cloudwatch/logGroup:LogGroup", {})], /log group must be KMS-encrypted/);
         await assertViolation([fake("aws:cloudwatch/logGroup:LogGroup", { kmsKeyId: "k" })], /needs a retention/);
