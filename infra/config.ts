@@ -11,9 +11,16 @@ import { evaluationSchema, percent, positiveInt, sagemakerInstanceType, share, t
 
 export const PROJECT = "mlops";
 
-/** Environments the program knows. Rules marked "prod" below apply to `prod` only. */
-export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+/**
+ * Environments the program knows. Rules marked "prod" below apply to `prod` only. `platform` is the host: the stack
+ * that holds what exists once per project (pipeline, deploy projects, registry, image repository, ETL, training
+ * and evaluation steps); it serves nothing. Every other environment serves and reads the platform through
+ * `hostStack` (docs/delivery.md, "Who may deploy what").
+ */
+export const ENVIRONMENTS = ["platform", "dev", "staging", "prod"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
+/** The host environment: its own name prefix (`<project>-platform-`), so no environment's deployer can reach it. */
+export const HOST_ENVIRONMENT = "platform";
 
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
@@ -195,7 +202,8 @@ const configSchema = z
         modelPackageArn: arn("sagemaker").optional(),
         /** Which registry version serves when nothing is pinned. */
         modelVersionPolicy: z.enum(["latest-approved", "latest-candidate"]).default("latest-approved"),
-        endpoint: endpointSchema,
+        /** Required in every serving environment; the platform (host) serves nothing and must not set it. */
+        endpoint: endpointSchema.optional(),
         etl: etlSchema.prefault({}),
         training: trainingSchema.prefault({}),
         evaluation: evaluationSchema.prefault({}),
@@ -219,6 +227,41 @@ const configSchema = z
     .superRefine((c, ctx) => {
         const add = (path: (string | number)[], input: unknown, message: string) =>
             ctx.addIssue({ code: "custom", path, input, message });
+        // The shard count is known here only where this stack runs the ETL; otherwise the train step checks the
+        // ETL run's manifest before starting a job.
+        if (c.hostStack === undefined && c.training.instanceCount > c.etl.trainShards) {
+            add(["training", "instanceCount"], c.training.instanceCount,
+                `must be <= etl.trainShards (${c.etl.trainShards}): each training instance trains on its own train part files; ` +
+                `raise etl.trainShards to at least ${c.training.instanceCount}`);
+        }
+        if (c.deployments.enabled) {
+            if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
+            if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
+        }
+        for (const key of ["trainingJobsLogGroup", "pulumiOidcProvider"] as const) {
+            if (c.accountResources[key] && c.hostStack !== undefined) {
+                add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
+            }
+        }
+        if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
+            add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
+        }
+        const isHost = c.hostStack === undefined;
+        if (isHost !== (c.environment === HOST_ENVIRONMENT)) {
+            add(isHost ? ["hostStack"] : ["environment"], isHost ? undefined : c.environment, isHost
+                ? `required in the ${c.environment} stack: only the ${HOST_ENVIRONMENT} stack hosts the shared resources; ` +
+                  `set hostStack to <org>/<project>/${HOST_ENVIRONMENT}`
+                : `the ${HOST_ENVIRONMENT} environment is the host and reads no other stack; remove hostStack`);
+        }
+        if (c.environment === HOST_ENVIRONMENT) {
+            if (c.endpoint !== undefined) add(["endpoint"], c.endpoint, `the ${HOST_ENVIRONMENT} stack serves nothing; remove endpoint (serving settings belong in each environment's stack file)`);
+            if (c.monitoring.enabled) add(["monitoring", "enabled"], true, `the ${HOST_ENVIRONMENT} stack serves nothing to monitor; enable monitoring in an environment's stack file`);
+            return;
+        }
+        if (c.endpoint === undefined) {
+            add(["endpoint"], undefined, "missing required key (expected an object with kind: serverless or instances)");
+            return;
+        }
         const ep = c.endpoint;
         if (ep.autoscaling.maxCapacity < ep.autoscaling.minCapacity) {
             add(["endpoint", "autoscaling", "maxCapacity"], ep.autoscaling.maxCapacity,
@@ -241,25 +284,6 @@ const configSchema = z
             (ep.instanceCount < ep.autoscaling.minCapacity || ep.instanceCount > ep.autoscaling.maxCapacity)) {
             add(["endpoint", "instanceCount"], ep.instanceCount,
                 `must lie within endpoint.autoscaling [minCapacity, maxCapacity] = [${ep.autoscaling.minCapacity}, ${ep.autoscaling.maxCapacity}]`);
-        }
-        // The shard count is known here only where this stack runs the ETL; otherwise the train step checks the
-        // ETL run's manifest before starting a job.
-        if (c.hostStack === undefined && c.training.instanceCount > c.etl.trainShards) {
-            add(["training", "instanceCount"], c.training.instanceCount,
-                `must be <= etl.trainShards (${c.etl.trainShards}): each training instance trains on its own train part files; ` +
-                `raise etl.trainShards to at least ${c.training.instanceCount}`);
-        }
-        if (c.deployments.enabled) {
-            if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
-            if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
-        }
-        for (const key of ["trainingJobsLogGroup", "pulumiOidcProvider"] as const) {
-            if (c.accountResources[key] && c.hostStack !== undefined) {
-                add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
-            }
-        }
-        if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
-            add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
         }
         const d = ep.deployment;
         if (d.maximumExecutionTimeoutSeconds > PROVIDER_ENDPOINT_WAIT_SECONDS) {
@@ -293,7 +317,7 @@ export interface StackConfig extends Omit<ParsedConfig, "protectData"> {
     /** Tags applied to every taggable resource through the provider's default tags. */
     readonly tags: Readonly<Record<string, string>>;
 }
-export type EndpointConfig = StackConfig["endpoint"];
+export type EndpointConfig = NonNullable<StackConfig["endpoint"]>;
 export type EtlConfig = StackConfig["etl"];
 export type TrainingConfig = StackConfig["training"];
 export type EvaluationConfig = StackConfig["evaluation"];

@@ -424,7 +424,7 @@ describe("ModelEndpoint options", () => {
                 context: bed.context,
                 modelName: "churn",
                 version: modelVersionFixture(),
-                endpoint: { ...bed.config.endpoint, instanceType: "ml.g4dn.xlarge" },
+                endpoint: { ...bed.config.endpoint!, instanceType: "ml.g4dn.xlarge" },
                 kmsKeyArn: bed.baseline.kmsKeyArn,
                 artifactsKmsKeyArn: bed.baseline.kmsKeyArn,
                 modelsBucketArn: bed.baseline.buckets.models.arn,
@@ -488,7 +488,7 @@ describe("autoscaled instance counts survive an update", () => {
     let prodEndpoint: EndpointConfig;
     before(async () => {
         await evaluate("prod", () => {
-            prodEndpoint = loadConfig().endpoint;
+            prodEndpoint = loadConfig().endpoint!;
         });
     });
 
