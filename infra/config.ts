@@ -310,7 +310,7 @@ export interface StackConfig extends Omit<ParsedConfig, "protectData"> {
     readonly project: string;
     readonly stack: string;
     readonly region: string;
-    /** Data buckets refuse deletion (`protect`, no force-destroy). Defaults to true in prod. */
+    /** Data buckets refuse deletion (`protect`, no force-destroy). Defaults to true in prod and the platform. */
     readonly protectData: boolean;
     /** True when this stack creates the shared resources (image, ETL, pipeline, registry). */
     readonly isHost: boolean;
@@ -394,7 +394,8 @@ export function parseConfig(
         project: context.project ?? PROJECT,
         stack: context.stack,
         region: context.region!,
-        protectData: c.protectData ?? c.environment === "prod",
+        // The platform holds what prod serves from (the registry, model artifacts, the image): protected like prod.
+        protectData: c.protectData ?? (c.environment === "prod" || c.environment === HOST_ENVIRONMENT),
         isHost: c.hostStack === undefined,
         tags: { project: context.project ?? PROJECT, environment: c.environment, owner: c.owner, "managed-by": "pulumi" },
     };

@@ -240,7 +240,7 @@ describe("delivery pipeline: stages and the data between them", () => {
     it("reads from the Train namespace only variables the train project's buildspec exports (whole program)", async () => {
         // CodePipeline fails an action whose configuration names an output variable the upstream action did not
         // export, so every #{Train.X} must be in the train buildspec's env.exported-variables.
-        const { graph: whole } = await stackGraph("dev");
+        const { graph: whole } = await stackGraph("platform");
         const train = action(whole, STAGES.train, ACTIONS.train);
         const project = whole.ofType("aws:codebuild/project:Project").find((p) => p.inputs.name === train.configuration.ProjectName);
         assert.ok(project, `the Train action runs a project of this stack (${train.configuration.ProjectName})`);
@@ -653,17 +653,19 @@ describe("delivery pipeline: options and validation", () => {
 });
 
 describe("delivery pipeline: stacks", () => {
-    it("prod has no pipeline, no deploy projects and leaves its raw bucket's notifications alone", async () => {
-        const { graph } = await evaluateStackOk("prod");
-        for (const type of ["aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "aws:s3/bucketNotification:BucketNotification",
-            "aws:secretsmanager/secret:Secret"]) {
-            assert.equal(graph.ofType(type).length, 0, type);
+    it("dev and prod have no pipeline, no deploy projects and leave their raw buckets' notifications alone", async () => {
+        for (const stack of ["dev", "prod"]) {
+            const { graph } = await evaluateStackOk(stack);
+            for (const type of ["aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "aws:s3/bucketNotification:BucketNotification",
+                "aws:secretsmanager/secret:Secret"]) {
+                assert.equal(graph.ofType(type).length, 0, `${stack}: ${type}`);
+            }
         }
     });
 
-    it("dev has one pipeline, under the name the program fixed for other stacks to refer to, and sets the raw bucket's notifications once", async () => {
-        const { graph } = await evaluateStackOk("dev");
+    it("the platform has one pipeline, under the name the program fixed for other stacks to refer to, and sets the raw bucket's notifications once", async () => {
+        const { graph } = await evaluateStackOk("platform");
         assert.equal(graph.ofType("aws:s3/bucketNotification:BucketNotification").length, 1);
-        assert.equal(pipelineOf(graph).inputs.name, "mlops-dev-churn");
+        assert.equal(pipelineOf(graph).inputs.name, "mlops-platform-churn");
     });
 });
