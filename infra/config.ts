@@ -254,7 +254,7 @@ const configSchema = z
                 : `the ${HOST_ENVIRONMENT} environment is the host and reads no other stack; remove hostStack`);
         }
         if (c.environment === HOST_ENVIRONMENT) {
-            if (c.endpoint !== undefined) add(["endpoint"], c.endpoint, `the ${HOST_ENVIRONMENT} stack serves nothing; remove endpoint (serving settings belong in each environment's stack file)`);
+            if (c.endpoint !== undefined) add(["endpoint"], c.endpoint.kind, `the ${HOST_ENVIRONMENT} stack serves nothing; remove endpoint (serving settings belong in each environment's stack file)`);
             if (c.monitoring.enabled) add(["monitoring", "enabled"], true, `the ${HOST_ENVIRONMENT} stack serves nothing to monitor; enable monitoring in an environment's stack file`);
             return;
         }
@@ -325,6 +325,12 @@ export type MonitoringConfig = StackConfig["monitoring"];
 export type DeploymentsConfig = StackConfig["deployments"];
 export type AccountResourcesConfig = StackConfig["accountResources"];
 
+/**
+ * Keys only the host reads (the ETL, training, the pipeline's source, the image repository and build). Set in an
+ * environment's stack file they would silently do nothing, so they are refused there.
+ */
+export const HOST_ONLY_KEYS = ["etl", "training", "source", "ecrKeepTaggedImages", "imageScanFailOnSeverity"] as const;
+
 /** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {
     constructor(readonly problems: string[]) {
@@ -380,6 +386,12 @@ export function parseConfig(
         problems.push("aws:region: missing required key (expected an AWS region such as us-east-1)");
     } else if (!awsRegion.safeParse(context.region).success) {
         problems.push(`aws:region: got ${describeValue(context.region)}; expected an AWS region such as us-east-1`);
+    }
+    if (raw.hostStack !== undefined) {
+        for (const key of HOST_ONLY_KEYS.filter((k) => raw[k] !== undefined)) {
+            problems.push(`${PROJECT}:${key}: set in an environment's stack file, where nothing reads it; ` +
+                `set it in the ${HOST_ENVIRONMENT} stack file (the host runs the ETL, training and the pipeline)`);
+        }
     }
     const result = configSchema.safeParse(raw, { reportInput: true });
     if (!result.success) {

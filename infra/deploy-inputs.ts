@@ -82,6 +82,8 @@ export async function resolveDeployInputs(
     config: Pick<StackConfig, "project" | "environment" | "modelName" | "hostStack" | "modelPackageArn" | "modelVersionPolicy">,
     deps: { readonly client: Client; readonly log?: (message: string) => void },
 ): Promise<DeployInputs> {
+    // The host (no hostStack: the platform) serves nothing: no version to resolve, no endpoint to look at.
+    if (config.hostStack === undefined) return { modelVersion: null, liveEndpoint: null };
     const groupName = modelPackageGroupName(config);
     const modelVersion = await resolveModelVersion({
         client: deps.client,
