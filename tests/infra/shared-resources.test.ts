@@ -1,5 +1,12 @@
 import { strict as assert } from "assert";
-import { hostSharedFixture, stackGraph, StackGraph } from "../harness/pulumi-harness";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { loadStackFile } from "../../infra/stack-files";
+import { deployRequests } from "../harness/deploy-requests";
+import { decide, policiesOfRole } from "../harness/iam-oracle";
+import { evaluateStack, evaluateStackOk, hostSharedFixture, REPO_ROOT, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 describe("shared resources: the platform hosts, dev and prod read", () => {
@@ -52,5 +59,58 @@ describe("shared resources: the platform hosts, dev and prod read", () => {
         const tagged = rules.find((r: any) => r.selection.tagStatus === "tagged");
         assert.equal(untagged.selection.countType, "sinceImagePushed");
         assert.deepEqual([tagged.selection.countType, tagged.selection.countNumber], ["imageCountMoreThan", 20]);
+    });
+});
+
+describe("a third environment: a stack file, no code", function () {
+    this.timeout(120_000);
+    let dir: string;
+    let staging: { graph: StackGraph; outputs: Record<string, any> };
+    let prodFull: StackGraph;
+    before(async () => {
+        // What an administrator would write: dev's stack file with another environment name and no commit deploys.
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "staging-stack-"));
+        const file = YAML.parseDocument(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8"));
+        file.setIn(["config", "mlops:environment"], "staging");
+        file.setIn(["config", "mlops:deployments", "deployCommits"], false);
+        file.set("environment", ["mlops/staging"]);
+        fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), file.toString());
+        const result = await evaluateStack("staging", { dir });
+        if (result.error) throw result.error;
+        staging = { graph: result.graph, outputs: result.outputs! };
+        prodFull = (await evaluateStackOk("prod", { config: { monitoring: { enabled: true, modelQuality: { enabled: true } } } })).graph;
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("validates and evaluates from its own stack file, reading the platform like dev and prod", () => {
+        assert.equal(loadStackFile("staging", dir).environment, "staging");
+        assert.equal(staging.graph.one("pulumi:pulumi:StackReference").inputs.name, "example-org/mlops/platform");
+        assert.equal(staging.outputs.endpointName, "mlops-staging-churn");
+        assert.equal(staging.graph.one("aws:sagemaker/endpoint:Endpoint").inputs.name, "mlops-staging-churn");
+        assert.equal(staging.graph.ofType("aws:codepipeline/pipeline:Pipeline").length, 0);
+    });
+
+    it("names every resource of its own with its own prefix, and trusts only its own deployment tokens", () => {
+        const names = staging.graph.resources.filter((r) => r.custom && r.type.startsWith("aws:"))
+            .map((r) => r.inputs.name ?? r.inputs.bucket ?? r.inputs.dashboardName)
+            .filter((n): n is string => typeof n === "string" && n.startsWith("mlops-"));
+        assert.ok(names.length > 12, `only ${names.length} named resources`);
+        assert.deepEqual(names.filter((n) => !n.startsWith("mlops-staging-")), []);
+        const role = staging.graph.one("aws:iam/role:Role", "deployments-role");
+        assert.match(role.inputs.assumeRolePolicy, /:stack:staging:\*"/);
+        assert.equal(staging.graph.one("pulumiservice:index:DeploymentSettings").inputs.stack, "staging");
+    });
+
+    it("its deployer is denied on prod's resources as dev's is (IAM simulation)", async () => {
+        const role = staging.graph.one("aws:iam/role:Role", "deployments-role");
+        const policies = policiesOfRole(staging.graph, role);
+        const { requests } = deployRequests(prodFull, "prod");
+        // Autonamed models/configs and the shared registry reads are open to every environment (iam-simulation.test.ts).
+        const crossing = requests.filter((r) => !/^sagemaker:(CreateModel|DescribeModel|CreateEndpointConfig|DescribeEndpointConfig|AddTags|Describe(ModelPackageGroup|ModelPackage)|ListTags)$/.test(r.action) &&
+            !r.action.startsWith("application-autoscaling:") && !/^(kms:DescribeKey|logs:DescribeLogGroups)$/.test(r.action));
+        assert.ok(crossing.length > 100);
+        const allowed: string[] = [];
+        for (const r of crossing) if (await decide(policies, role.state.arn, r) === "Allowed") allowed.push(`${r.action} on ${r.resource}`);
+        assert.deepEqual(allowed, []);
     });
 });
