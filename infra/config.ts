@@ -185,7 +185,10 @@ const configSchema = z
         environment: z.enum(ENVIRONMENTS),
         owner: z.string().min(1),
         alertEmail: z.email({ message: "expected an e-mail address such as ml-platform@example.com" }),
-        /** Stack (`org/project/stack`) that hosts the shared resources; absent = this stack is the host. */
+        /**
+         * Stack (`org/project/stack`) that hosts the shared resources (the platform); absent = this stack is the host,
+         * which only the `platform` environment may be.
+         */
         hostStack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { message: "expected org/project/stack" }).optional(),
         protectData: z.boolean().optional(),
         logRetentionDays: z

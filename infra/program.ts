@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "./config";
+import { ConfigError, StackConfig } from "./config";
 import { DELIVERY_PIPELINE_TYPE, DeliveryPipeline } from "./components/delivery-pipeline";
 import { DeployProjects } from "./components/deploy-projects";
 import { DeliveryTriggers } from "./components/delivery-triggers";
@@ -100,6 +100,11 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
 }
 
 export function createStack(config: StackConfig, options: CreateStackOptions = {}): StackOutputs {
+    if (config.isHost && (Object.values(PROMOTION) as string[]).includes(config.stack)) {
+        // Its own deploy project would then deploy the platform, with the host's permissions.
+        throw new ConfigError([`stack ${config.stack}: the platform (host) stack has the name of a stage its pipeline deploys ` +
+            `(${Object.values(PROMOTION).join(", ")}); give the platform stack its own name, e.g. platform`]);
+    }
     const { provider, context } = createContext(config);
     const componentOpts: pulumi.ComponentResourceOptions = {
         providers: { aws: provider },

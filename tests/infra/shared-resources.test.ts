@@ -114,3 +114,17 @@ describe("a third environment: a stack file, no code", function () {
         assert.deepEqual(allowed, []);
     });
 });
+
+describe("the platform stack's name", () => {
+    it("may not be a stage its pipeline deploys: a platform stack named dev is refused before anything is registered", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "platform-named-dev-"));
+        try {
+            fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.platform.yaml"), path.join(dir, "Pulumi.dev.yaml"));
+            const { error, graph } = await evaluateStack("dev", { dir });
+            assert.match(String(error), /stack dev: the platform \(host\) stack has the name of a stage its pipeline deploys \(dev, prod\)/);
+            assert.equal(graph.resources.length, 0);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
