@@ -73,8 +73,8 @@ function deliveryProgram(overrides: Overrides = {}) {
     };
 }
 
-async function evaluateDelivery(overrides: Overrides = {}, config?: Record<string, unknown>) {
-    const result = await evaluate("dev", deliveryProgram(overrides), { config });
+async function evaluateDelivery(overrides: Overrides = {}, config?: Record<string, unknown>, stack = "dev") {
+    const result = await evaluate(stack, deliveryProgram(overrides), { config });
     if (result.error) throw result.error;
     return { graph: result.graph, outputs: result.outputs! };
 }
@@ -561,8 +561,8 @@ describe("delivery pipeline: with a CodeStar connection", () => {
     let graph: StackGraph;
     before(async () => {
         const source = { repository: "example-org/sagemaker-mlops", branch: "release", connectionArn: CONNECTION };
-        // The program builds gitSource from mlops:source: configure it there, as a user would.
-        ({ graph } = await evaluateDelivery({}, { source }));
+        // The program builds gitSource from mlops:source: configure it there, as a user would (a platform key).
+        ({ graph } = await evaluateDelivery({}, { source }, "platform"));
     });
 
     it("takes code from GitHub through the connection, records the commit in every build, and keeps the S3 data source", () => {
@@ -589,8 +589,8 @@ describe("delivery pipeline: with a CodeStar connection", () => {
         assert.ok(!pushStarts(graph, "main", ["model-container/Dockerfile"]), "only the configured branch");
     });
 
-    it("may use the connection (pipeline role) and pass it (dev deployer only) (IAM simulation)", async () => {
-        const pipelineRole = roleNamed(graph, "mlops-dev-pipeline");
+    it("may use the connection (pipeline role), and neither deploy project may pass it (IAM simulation)", async () => {
+        const pipelineRole = roleNamed(graph, "mlops-platform-pipeline");
         // The simulator resolves a codestar-connections ARN only for actions of that (legacy) prefix, which both roles also hold.
         const use = await decide(policiesOfRole(graph, pipelineRole), pipelineRole.state.arn, { action: "codestar-connections:UseConnection", resource: CONNECTION });
         assert.equal(use, "Allowed");
@@ -601,7 +601,8 @@ describe("delivery pipeline: with a CodeStar connection", () => {
                 context: { "codestar-connections:PassedToService": "codepipeline.amazonaws.com" },
             });
         };
-        assert.equal(await pass("dev"), "Allowed", "the dev deployer updates the host stack, which owns the pipeline");
+        // The platform owns the pipeline and is deployed by its own deployer, never by the environments' deploy projects.
+        assert.equal(await pass("dev"), "ImplicitlyDenied");
         assert.equal(await pass("prod"), "ImplicitlyDenied");
     });
 });
