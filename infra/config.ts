@@ -11,9 +11,16 @@ import { evaluationSchema, percent, positiveInt, sagemakerInstanceType, share, t
 
 export const PROJECT = "mlops";
 
-/** Environments the program knows. Rules marked "prod" below apply to `prod` only. */
-export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+/**
+ * Environments the program knows. Rules marked "prod" below apply to `prod` only. `platform` is the host: the stack
+ * that holds what exists once per project (pipeline, deploy projects, registry, image repository, ETL, training
+ * and evaluation steps); it serves nothing. Every other environment serves and reads the platform through
+ * `hostStack` (docs/delivery.md, "Who may deploy what").
+ */
+export const ENVIRONMENTS = ["platform", "dev", "staging", "prod"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
+/** The host environment: its own name prefix (`<project>-platform-`), so no environment's deployer can reach it. */
+export const HOST_ENVIRONMENT = "platform";
 
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [
@@ -192,7 +199,10 @@ const configSchema = z
         environment: z.enum(ENVIRONMENTS),
         owner: z.string().min(1),
         alertEmail: z.email({ message: "expected an e-mail address such as ml-platform@example.com" }),
-        /** Stack (`org/project/stack`) that hosts the shared resources; absent = this stack is the host. */
+        /**
+         * Stack (`org/project/stack`) that hosts the shared resources (the platform); absent = this stack is the host,
+         * which only the `platform` environment may be.
+         */
         hostStack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, { message: "expected org/project/stack" }).optional(),
         protectData: z.boolean().optional(),
         logRetentionDays: z
@@ -209,7 +219,8 @@ const configSchema = z
         modelPackageArn: arn("sagemaker").optional(),
         /** Which registry version serves when nothing is pinned. */
         modelVersionPolicy: z.enum(["latest-approved", "latest-candidate"]).default("latest-approved"),
-        endpoint: endpointSchema,
+        /** Required in every serving environment; the platform (host) serves nothing and must not set it. */
+        endpoint: endpointSchema.optional(),
         etl: etlSchema.prefault({}),
         training: trainingSchema.prefault({}),
         evaluation: evaluationSchema.prefault({}),
@@ -250,6 +261,61 @@ const configSchema = z
     .superRefine((c, ctx) => {
         const add = (path: (string | number)[], input: unknown, message: string) =>
             ctx.addIssue({ code: "custom", path, input, message });
+        // The shard count is known here only where this stack runs the ETL; otherwise the train step checks the
+        // ETL run's manifest before starting a job.
+        if (c.hostStack === undefined && c.training.instanceCount > c.etl.trainShards) {
+            add(["training", "instanceCount"], c.training.instanceCount,
+                `must be <= etl.trainShards (${c.etl.trainShards}): each training instance trains on its own train part files; ` +
+                `raise etl.trainShards to at least ${c.training.instanceCount}`);
+        }
+        if (c.deployments.enabled) {
+            if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
+            if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
+        }
+        for (const key of ["trainingJobsLogGroup", "pulumiOidcProvider"] as const) {
+            if (c.accountResources[key] && c.hostStack !== undefined) {
+                add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
+            }
+        }
+        if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
+            add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
+        }
+        if (c.hostAccount !== undefined && c.hostStack === undefined) {
+            add(["hostAccount"], c.hostAccount, "only a consuming stack (with hostStack) reads a host in another account; the host lists its consumers in consumerAccounts");
+        }
+        for (const [environment, accountId] of Object.entries(c.consumerAccounts)) {
+            if (c.hostStack !== undefined) {
+                add(["consumerAccounts", environment], accountId,
+                    "only the host stack (no hostStack) grants other accounts access to its shared resources; set it in the host's stack file");
+            } else if (environment === c.environment) {
+                add(["consumerAccounts", environment], accountId,
+                    "the host's own environment runs in the host's account; list only the environments that read the host's resources");
+            }
+        }
+        const boundaries = c.permissionsBoundaries.environments;
+        if (boundaries !== undefined && c.hostStack !== undefined) {
+            add(["permissionsBoundaries", "environments"], boundaries,
+                "only the host stack (no hostStack) creates permissions boundaries; remove the key from this stack file");
+        }
+        if (boundaries !== undefined && new Set(boundaries).size !== boundaries.length) {
+            add(["permissionsBoundaries", "environments"], boundaries, "lists an environment twice; list each once");
+        }
+        const isHost = c.hostStack === undefined;
+        if (isHost !== (c.environment === HOST_ENVIRONMENT)) {
+            add(isHost ? ["hostStack"] : ["environment"], isHost ? undefined : c.environment, isHost
+                ? `required in the ${c.environment} stack: only the ${HOST_ENVIRONMENT} stack hosts the shared resources; ` +
+                  `set hostStack to <org>/<project>/${HOST_ENVIRONMENT}`
+                : `the ${HOST_ENVIRONMENT} environment is the host and reads no other stack; remove hostStack`);
+        }
+        if (c.environment === HOST_ENVIRONMENT) {
+            if (c.endpoint !== undefined) add(["endpoint"], c.endpoint.kind, `the ${HOST_ENVIRONMENT} stack serves nothing; remove endpoint (serving settings belong in each environment's stack file)`);
+            if (c.monitoring.enabled) add(["monitoring", "enabled"], true, `the ${HOST_ENVIRONMENT} stack serves nothing to monitor; enable monitoring in an environment's stack file`);
+            return;
+        }
+        if (c.endpoint === undefined) {
+            add(["endpoint"], undefined, "missing required key (expected an object with kind: serverless or instances)");
+            return;
+        }
         const ep = c.endpoint;
         if (ep.autoscaling.maxCapacity < ep.autoscaling.minCapacity) {
             add(["endpoint", "autoscaling", "maxCapacity"], ep.autoscaling.maxCapacity,
@@ -272,45 +338,6 @@ const configSchema = z
             (ep.instanceCount < ep.autoscaling.minCapacity || ep.instanceCount > ep.autoscaling.maxCapacity)) {
             add(["endpoint", "instanceCount"], ep.instanceCount,
                 `must lie within endpoint.autoscaling [minCapacity, maxCapacity] = [${ep.autoscaling.minCapacity}, ${ep.autoscaling.maxCapacity}]`);
-        }
-        // The shard count is known here only where this stack runs the ETL; otherwise the train step checks the
-        // ETL run's manifest before starting a job.
-        if (c.hostStack === undefined && c.training.instanceCount > c.etl.trainShards) {
-            add(["training", "instanceCount"], c.training.instanceCount,
-                `must be <= etl.trainShards (${c.etl.trainShards}): each training instance trains on its own train part files; ` +
-                `raise etl.trainShards to at least ${c.training.instanceCount}`);
-        }
-        if (c.deployments.enabled) {
-            if (!c.deployments.organization) add(["deployments", "organization"], undefined, "required when deployments.enabled is true");
-            if (!c.deployments.repository) add(["deployments", "repository"], undefined, "required when deployments.enabled is true");
-        }
-        for (const key of ["trainingJobsLogGroup", "pulumiOidcProvider"] as const) {
-            if (c.accountResources[key] && c.hostStack !== undefined) {
-                add(["accountResources", key], true, "only the host stack (no hostStack) may own this account-wide resource");
-            }
-        }
-        if (c.hostAccount !== undefined && c.hostStack === undefined) {
-            add(["hostAccount"], c.hostAccount, "only a consuming stack (with hostStack) reads a host in another account; the host lists its consumers in consumerAccounts");
-        }
-        for (const [environment, accountId] of Object.entries(c.consumerAccounts)) {
-            if (c.hostStack !== undefined) {
-                add(["consumerAccounts", environment], accountId,
-                    "only the host stack (no hostStack) grants other accounts access to its shared resources; set it in the host's stack file");
-            } else if (environment === c.environment) {
-                add(["consumerAccounts", environment], accountId,
-                    "the host's own environment runs in the host's account; list only the environments that read the host's resources");
-            }
-        }
-        const boundaries = c.permissionsBoundaries.environments;
-        if (boundaries !== undefined && c.hostStack !== undefined) {
-            add(["permissionsBoundaries", "environments"], boundaries,
-                "only the host stack (no hostStack) creates permissions boundaries; remove the key from this stack file");
-        }
-        if (boundaries !== undefined && new Set(boundaries).size !== boundaries.length) {
-            add(["permissionsBoundaries", "environments"], boundaries, "lists an environment twice; list each once");
-        }
-        if (c.accountResources.processingJobsLogGroup && !c.monitoring.enabled) {
-            add(["accountResources", "processingJobsLogGroup"], true, "only a stack with monitoring.enabled runs processing jobs");
         }
         const d = ep.deployment;
         if (d.maximumExecutionTimeoutSeconds > PROVIDER_ENDPOINT_WAIT_SECONDS) {
@@ -337,14 +364,14 @@ export interface StackConfig extends Omit<ParsedConfig, "protectData"> {
     readonly project: string;
     readonly stack: string;
     readonly region: string;
-    /** Data buckets refuse deletion (`protect`, no force-destroy). Defaults to true in prod. */
+    /** Data buckets refuse deletion (`protect`, no force-destroy). Defaults to true in prod and the platform. */
     readonly protectData: boolean;
     /** True when this stack creates the shared resources (image, ETL, pipeline, registry). */
     readonly isHost: boolean;
     /** Tags applied to every taggable resource through the provider's default tags. */
     readonly tags: Readonly<Record<string, string>>;
 }
-export type EndpointConfig = StackConfig["endpoint"];
+export type EndpointConfig = NonNullable<StackConfig["endpoint"]>;
 export type EtlConfig = StackConfig["etl"];
 export type TrainingConfig = StackConfig["training"];
 export type EvaluationConfig = StackConfig["evaluation"];
@@ -352,6 +379,12 @@ export type MonitoringConfig = StackConfig["monitoring"];
 export type DeploymentsConfig = StackConfig["deployments"];
 export type AccountResourcesConfig = StackConfig["accountResources"];
 export type ConsumerAccountsConfig = StackConfig["consumerAccounts"];
+
+/**
+ * Keys only the host reads (the ETL, training, the pipeline's source, the image repository and build). Set in an
+ * environment's stack file they would silently do nothing, so they are refused there.
+ */
+export const HOST_ONLY_KEYS = ["etl", "training", "source", "ecrKeepTaggedImages", "imageScanFailOnSeverity"] as const;
 
 /** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {
@@ -411,6 +444,12 @@ export function parseConfig(
     } else if (!awsRegion.safeParse(context.region).success) {
         problems.push(`aws:region: got ${describeValue(context.region)}; expected an AWS region such as us-east-1`);
     }
+    if (raw.hostStack !== undefined) {
+        for (const key of HOST_ONLY_KEYS.filter((k) => raw[k] !== undefined)) {
+            problems.push(`${PROJECT}:${key}: set in an environment's stack file, where nothing reads it; ` +
+                `set it in the ${HOST_ENVIRONMENT} stack file (the host runs the ETL, training and the pipeline)`);
+        }
+    }
     const result = configSchema.safeParse(raw, { reportInput: true });
     if (!result.success) {
         problems.push(...result.error.issues.flatMap(describeIssue));
@@ -424,7 +463,8 @@ export function parseConfig(
         project: context.project ?? PROJECT,
         stack: context.stack,
         region: context.region!,
-        protectData: c.protectData ?? c.environment === "prod",
+        // The platform holds what prod serves from (the registry, model artifacts, the image): protected like prod.
+        protectData: c.protectData ?? (c.environment === "prod" || c.environment === HOST_ENVIRONMENT),
         isHost: c.hostStack === undefined,
         // The host's default made explicit (what it creates); other stacks create none.
         permissionsBoundaries: { environments: c.hostStack === undefined ? (c.permissionsBoundaries.environments ?? [...ENVIRONMENTS]) : undefined },

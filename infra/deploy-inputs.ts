@@ -83,6 +83,8 @@ export async function resolveDeployInputs(
         Partial<Pick<StackConfig, "hostAccount" | "region">>,
     deps: { readonly client: Client; readonly log?: (message: string) => void },
 ): Promise<DeployInputs> {
+    // The host (no hostStack: the platform) serves nothing: no version to resolve, no endpoint to look at.
+    if (config.hostStack === undefined) return { modelVersion: null, liveEndpoint: null };
     const groupName = modelPackageGroupName(config);
     const modelVersion = await resolveModelVersion({
         client: deps.client,

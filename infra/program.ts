@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENTS, StackConfig } from "./config";
+import { ConfigError, ENVIRONMENTS, StackConfig } from "./config";
 import { DELIVERY_PIPELINE_TYPE, DeliveryPipeline } from "./components/delivery-pipeline";
 import { DeployProjects } from "./components/deploy-projects";
 import { DeliveryTriggers } from "./components/delivery-triggers";
@@ -26,6 +26,13 @@ import { Namer } from "../contracts/resource-names";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
 import { ModelVersion } from "../contracts/registry";
 import { createServing, EndpointOutputs, endpointOutputs, Serving } from "./serving";
+
+/**
+ * The environments the platform's pipeline promotes through, in order: a candidate is deployed to and evaluated on
+ * the first, then promoted to the second. Stack name = environment name. The platform knows them only by name: it
+ * derives their resource names (the candidate's endpoint) from the naming rules, never from their stack files.
+ */
+export const PROMOTION = { candidate: "dev", production: "prod" } as const;
 
 export interface CreateStackOptions {
     /**
@@ -59,10 +66,10 @@ export interface StackOutputs {
     readonly evaluateProjectName?: pulumi.Output<string>;
     readonly trainingRoleArn?: pulumi.Output<string>;
     readonly evaluationReportGroupArn?: pulumi.Output<string>;
-    /** The serving model package version's ARN, or "none". */
-    readonly servingModelVersion: pulumi.Output<string>;
-    /** The endpoint's stable physical name, whether or not it exists yet. */
-    readonly endpointName: string;
+    /** The serving model package version's ARN, or "none"; absent on the platform, which serves nothing. */
+    readonly servingModelVersion?: pulumi.Output<string>;
+    /** The endpoint's stable physical name, whether or not it exists yet; absent on the platform. */
+    readonly endpointName?: string;
     /** The serving endpoint: config name, capture prefix, baseline URIs, alarms; absent while nothing serves. */
     readonly endpoint?: pulumi.Output<EndpointOutputs>;
     /** Model Monitor schedule, the alarms that start a retrain and the retrain trigger; absent when off. */
@@ -95,6 +102,11 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
 }
 
 export function createStack(config: StackConfig, options: CreateStackOptions = {}): StackOutputs {
+    if (config.isHost && (Object.values(PROMOTION) as string[]).includes(config.stack)) {
+        // Its own deploy project would then deploy the platform, with the host's permissions.
+        throw new ConfigError([`stack ${config.stack}: the platform (host) stack has the name of a stage its pipeline deploys ` +
+            `(${Object.values(PROMOTION).join(", ")}); give the platform stack its own name, e.g. platform`]);
+    }
     const { provider, context } = createContext(config);
     // Every role of the stack carries its environment's permissions boundary; the host creates the boundaries.
     const boundaries = config.isHost ? new PermissionsBoundaries("permissions-boundaries", {
@@ -117,7 +129,9 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
         keyPolicyStatements: grants && ((arns) => grants.key({ models: arns.models, curated: arns.curated })),
         bucketPolicyStatements: grants && { models: grants.modelsBucket, curated: grants.curatedBucket },
     }, componentOpts);
-    // The host stack creates what exists once per project; the others read it from the host's outputs.
+    // The platform (host) stack creates what exists once per project and serves nothing; every environment serves
+    // and reads the platform from its outputs. Whoever deploys an environment therefore deploys none of the
+    // pipeline, its deploy projects or their roles (docs/delivery.md, "Who may deploy what").
     const shared = config.isHost
         ? createSharedResources(config, context, baseline, componentOpts)
         // No provider here: a stack reference is read by the engine itself, not by the AWS provider.
@@ -126,8 +140,8 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
 
     const etl = config.isHost ? createEtl(parts) : undefined;
     const trainingSteps = config.isHost ? createTrainingSteps(parts) : undefined;
-    const serving = createServing(config, context, baseline, shared, options, componentOpts);
-    const driftMonitor = config.monitoring.enabled ? createDriftMonitor(parts, serving) : undefined;
+    const serving = config.isHost ? undefined : createServing(config, context, baseline, shared, options, componentOpts);
+    const driftMonitor = serving && config.monitoring.enabled ? createDriftMonitor(parts, serving) : undefined;
     const delivery = etl && trainingSteps ? createDelivery(parts, etl.trigger, trainingSteps) : undefined;
     if (delivery) createDeliveryMetrics(parts, delivery);
     const deployments = config.deployments.enabled ? createDeployments(parts) : undefined;
@@ -148,9 +162,11 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
             trainingRoleArn: trainingSteps.trainingRoleArn,
             evaluationReportGroupArn: trainingSteps.reportGroup.arn,
         } : {}),
-        servingModelVersion: serving.servingModelVersion,
-        endpointName: serving.endpointName,
-        ...(serving.endpoint ? { endpoint: endpointOutputs(serving) } : {}),
+        ...(serving ? {
+            servingModelVersion: serving.servingModelVersion,
+            endpointName: serving.endpointName,
+            ...(serving.endpoint ? { endpoint: endpointOutputs(serving) } : {}),
+        } : {}),
         ...(delivery ? {
             delivery: pulumi.output({
                 pipelineArn: delivery.pipeline.pipelineArn,
@@ -212,9 +228,11 @@ function createTrainingSteps({ config, context, baseline, shared, opts }: StackP
         imageRepositoryArn: shared.imageRepositoryArn,
         modelPackageGroupName: shared.modelPackageGroupName,
         modelPackageGroupArn: shared.modelPackageGroupArn,
-        // The host's own (dev) endpoint: the challenger is deployed there before it is evaluated.
-        endpointName: endpointNameFor(config),
-        endpointKind: config.endpoint.kind,
+        // The candidate environment's endpoint, by the naming rules (the platform reads no environment's stack
+        // file): the challenger is deployed there before it is evaluated. The endpoint kind is left at its
+        // default, serverless, whose request payload limit is the smaller one: the scorer's batches then fit
+        // either kind.
+        endpointName: endpointNameFor({ project: config.project, environment: PROMOTION.candidate, modelName: config.modelName }),
         createTrainingLogGroup: config.accountResources.trainingJobsLogGroup,
     }, opts);
 }
@@ -294,6 +312,7 @@ function createDelivery({ config, context, baseline, shared, opts }: StackParts,
         modelPackageGroupArn: shared.modelPackageGroupArn,
         connectionArn: config.source?.connectionArn,
         pulumiOrganization: config.deployments.organization,
+        stacks: { dev: PROMOTION.candidate, prod: PROMOTION.production },
         formerParent,
     }, opts);
     const dataObjectKey = `incoming/${config.modelName}.csv`;
@@ -348,6 +367,7 @@ function createDeployments({ config, context, shared, opts }: StackParts): Deplo
             connectionArn: config.isHost ? config.source?.connectionArn : undefined,
             accountResources: config.accountResources,
         },
+        // The platform serves nothing: its session needs no blue/green allowance.
         sessionDurationSeconds: deploySessionSeconds(config.endpoint),
     }, opts);
 }

@@ -3,7 +3,7 @@
  * version exists, nothing but a log line saying so. Kept out of program.ts so the section there stays one call.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "./config";
+import { HOST_ENVIRONMENT, StackConfig } from "./config";
 import { ModelEndpoint } from "./components/model-endpoint";
 import { SecurityBaseline } from "./components/security-baseline";
 import { endpointNameFor, LiveEndpoint } from "./deploy-inputs";
@@ -61,6 +61,11 @@ export function createServing(
     inputs: ServingInputs,
     opts: pulumi.ComponentResourceOptions,
 ): Serving {
+    const endpointConfig = config.endpoint;
+    if (!endpointConfig) {
+        // parseConfig requires endpoint in every environment but the platform, which never reaches here.
+        throw new Error(`stack ${config.stack}: no mlops:endpoint to serve with; only the ${HOST_ENVIRONMENT} stack has none`);
+    }
     const endpointName = endpointNameFor(config);
     const groupName = modelPackageGroupName(config);
     const version = inputs.modelVersion ?? null;
@@ -83,7 +88,7 @@ export function createServing(
         context,
         modelName: config.modelName,
         version,
-        endpoint: config.endpoint,
+        endpoint: endpointConfig,
         vpc: config.vpc,
         kmsKeyArn: baseline.kmsKeyArn,
         artifactsKmsKeyArn: shared.kmsKeyArn,

@@ -25,3 +25,14 @@ export function loadStackFile(stack: string, dir = PROJECT_DIR): StackConfig {
     const values = readStackConfig(stack, dir);
     return parseConfig(decodeProjectConfig(values), { stack, region: values["aws:region"] });
 }
+
+/**
+ * The validated config of the host a stack reads (the stack itself when it is the host): the stack file holding the
+ * pipeline's settings (ETL, training, evaluation). The host's stack file is found by the stack name in `hostStack`.
+ */
+export function loadHostStackFile(stack: string, dir = PROJECT_DIR): StackConfig {
+    const config = loadStackFile(stack, dir);
+    if (config.isHost) return config;
+    const hostStackName = config.hostStack!.split("/")[2];
+    return loadStackFile(hostStackName, dir);
+}

@@ -21,7 +21,7 @@ Options:
   --schema JSON      its dataset schema (docs/contracts.md §1)
   --requests N       production requests to replay (default 1000)
   --runs-root DIR    where runs and the local model registry live (default .runs)
-  --stack NAME       whose config (evaluation thresholds, hyperparameters) to use (default dev)
+  --stack NAME       the stack whose host's config (evaluation thresholds, hyperparameters) to use (default dev)
   --no-reuse         recompute every stage (audit): by default the ETL and training are reused when their
                      inputs (data, ETL code, schema, settings; curated data, image, hyperparameters) are unchanged
   --train-hosts N    training instances (default: the stack's training.instanceCount); N > 1 trains

@@ -1,12 +1,12 @@
 /**
- * The README's table of every `mlops:*` key with its dev and prod values (defaults included), generated from
+ * The README's table of every `mlops:*` key with its platform, dev and prod values (defaults included), generated from
  * the config schema and the stack files so it cannot go stale: a test compares it with the README.
  *   npx ts-node --transpile-only scripts/config-table.ts          print the table
  *   npx ts-node --transpile-only scripts/config-table.ts --write  update README.md between the markers
  */
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT } from "../infra/config";
+import { HOST_ONLY_KEYS, PROJECT } from "../infra/config";
 import { loadStackFile } from "../infra/stack-files";
 
 export const README = path.resolve(__dirname, "..", "README.md");
@@ -26,11 +26,13 @@ function leaves(value: unknown, prefix: string, out: Map<string, string>): void 
     out.set(prefix, value === undefined ? "—" : `\`${JSON.stringify(value)}\``);
 }
 
-export function configTable(stacks: string[] = ["dev", "prod"]): string {
+export function configTable(stacks: string[] = ["platform", "dev", "prod"]): string {
     const columns = stacks.map((s) => {
         const map = new Map<string, string>();
         const config = loadStackFile(s);
-        for (const [k, v] of Object.entries(config)) if (!DERIVED.has(k)) leaves(v, k, map);
+        // An environment refuses the keys only the host reads: its column shows none rather than unused defaults.
+        const ignored = (k: string) => DERIVED.has(k) || (!config.isHost && (HOST_ONLY_KEYS as readonly string[]).includes(k));
+        for (const [k, v] of Object.entries(config)) if (!ignored(k)) leaves(v, k, map);
         return map;
     });
     const keys = [...new Set(columns.flatMap((c) => [...c.keys()]))].sort();

@@ -109,10 +109,11 @@ export function deploymentPaths(stack: string, isHost: boolean): string[] {
 
 /**
  * How long a deployment's AWS session must last: an hour for the program itself, plus the longest a blue/green
- * update may take on an instance endpoint. Capped at IAM's 12-hour maximum.
+ * update may take on an instance endpoint (none for a stack that serves nothing: the platform). Capped at IAM's
+ * 12-hour maximum.
  */
-export function deploySessionSeconds(endpoint: EndpointConfig): number {
-    const rollout = endpoint.kind === "instances" ? endpoint.deployment.maximumExecutionTimeoutSeconds : 0;
+export function deploySessionSeconds(endpoint: EndpointConfig | undefined): number {
+    const rollout = endpoint?.kind === "instances" ? endpoint.deployment.maximumExecutionTimeoutSeconds : 0;
     return Math.min(43_200, 3600 + rollout);
 }
 

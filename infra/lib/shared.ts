@@ -1,7 +1,8 @@
 /**
- * Resources one host stack (dev) creates and every environment uses: the model image repository, the model registry, the
- * bucket holding model artifacts and data baselines, the key that encrypts them, and the pipeline. Other stacks
- * (prod) read them from the host's `shared` stack output, so there is one registry and one image per project.
+ * Resources the host stack (the platform) creates and every environment uses: the model image repository, the model
+ * registry, the bucket holding model artifacts and data baselines, the key that encrypts them, and the pipeline. The
+ * environments (dev, prod, any other) read them from the platform's `shared` stack output (`mlops:hostStack`), so
+ * there is one registry and one image per project, and no environment's deployer owns any of them.
  */
 import * as pulumi from "@pulumi/pulumi";
 

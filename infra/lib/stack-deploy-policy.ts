@@ -25,7 +25,9 @@
  *
  * The remaining risk is stated plainly in docs/delivery.md: whoever can deploy an environment controls that
  * environment, its roles included, up to the environment's boundary. The prefix scoping keeps one environment's
- * deployer out of another's resources.
+ * deployer out of another's resources, and out of the platform's (`<project>-platform-`): the host statements go only
+ * to the platform's own deployer, so no deployer of dev can change the pipeline, the prod deploy project or its role
+ * (tests/infra/environment-isolation.test.ts).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -39,7 +41,10 @@ import { allBoundariesArnPattern, BOUNDED_ROLE_ACTIONS, permissionsBoundaryArn, 
 export interface StackDeployScope {
     /** The environment deployed: its resources are named `<project>-<environment>-*` and tagged `environment`. */
     readonly environment: string;
-    /** The host stack also owns the image repository, the Glue job, the pipeline, the registry and the OIDC provider. */
+    /**
+     * The host (the platform stack) also owns the image repository, the Glue job, the pipeline, its deploy projects,
+     * the registry and, by opt-in, the OIDC provider. No environment's deployer is the host's.
+     */
     readonly isHost: boolean;
     /** The model package group every stack resolves its serving version from (the host's). */
     readonly modelPackageGroupArn: pulumi.Input<string>;

@@ -7,7 +7,7 @@ import { composeTrainingJobName, trainingJobNameProblem } from "../../contracts/
 import { UsageError } from "./errors";
 
 /**
- * `<prefix>-<16 hex of sha256(executionId)>` (contracts/training-job.ts). The prefix (e.g. `mlops-dev-churn`) is
+ * `<prefix>-<16 hex of sha256(executionId)>` (contracts/training-job.ts). The prefix (e.g. `mlops-platform-churn`) is
  * what IAM scopes the CodeBuild role's training-job permissions to; the hash keeps any execution id (a UUID, a
  * local run id) short and in SageMaker's charset. UsageError when either cannot name a job.
  */

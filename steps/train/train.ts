@@ -35,7 +35,7 @@ export function metricDefinitions(names: readonly string[] = CONTAINER_METRICS):
 
 export interface TrainOptions {
     readonly modelName: string;
-    /** Prefix of the training job's name (IAM scopes the job permissions to it), e.g. `mlops-dev-churn`. */
+    /** Prefix of the training job's name (IAM scopes the job permissions to it), e.g. `mlops-platform-churn`. */
     readonly jobPrefix: string;
     readonly executionId: string;
     readonly commitId?: string;

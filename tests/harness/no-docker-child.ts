@@ -42,7 +42,7 @@ async function main(): Promise<void> {
         }
     } else {
         const { evaluateStack } = await import("./pulumi-harness");
-        for (const stack of ["dev", "prod"]) {
+        for (const stack of ["platform", "dev", "prod"]) {
             const { graph, error } = await evaluateStack(stack);
             stacks[stack] = { resources: graph.resources.length, types: [...new Set(graph.resources.map((r) => r.type))].sort(), error: error?.message };
         }

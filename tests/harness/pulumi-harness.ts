@@ -172,23 +172,24 @@ function realArn(type: string, state: Record<string, any>, region: string): stri
 }
 
 /**
- * What the host (dev) stack exports as `shared`, as a consumer stack's StackReference sees it. A test checks that
- * the real dev stack exports exactly these keys, so this fixture cannot silently drift from the program.
+ * What the host (platform) stack exports as `shared`, as a consumer stack's StackReference sees it. A test checks
+ * that the real platform stack exports exactly these keys and values, so this fixture cannot silently drift from
+ * the program.
  */
 export function hostSharedFixture(region = "us-east-1"): Record<string, string> {
-    const bucket = (purpose: string) => `mlops-dev-${purpose}-${ACCOUNT_ID}-${region}`;
+    const bucket = (purpose: string) => `mlops-platform-${purpose}-${ACCOUNT_ID}-${region}`;
     return {
-        modelPackageGroupName: "mlops-dev-churn",
-        modelPackageGroupArn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package-group/mlops-dev-churn`,
-        imageRepositoryArn: `arn:aws:ecr:${region}:${ACCOUNT_ID}:repository/mlops-dev-model`,
-        imageRepositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/mlops-dev-model`,
+        modelPackageGroupName: "mlops-platform-churn",
+        modelPackageGroupArn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`,
+        imageRepositoryArn: `arn:aws:ecr:${region}:${ACCOUNT_ID}:repository/mlops-platform-model`,
+        imageRepositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/mlops-platform-model`,
         modelsBucketName: bucket("models"),
         modelsBucketArn: `arn:aws:s3:::${bucket("models")}`,
         curatedBucketName: bucket("curated"),
         curatedBucketArn: `arn:aws:s3:::${bucket("curated")}`,
         kmsKeyArn: `arn:aws:kms:${region}:${ACCOUNT_ID}:key/host-key`,
-        pipelineName: "mlops-dev-churn",
-        pipelineArn: `arn:aws:codepipeline:${region}:${ACCOUNT_ID}:mlops-dev-churn`,
+        pipelineName: "mlops-platform-churn",
+        pipelineArn: `arn:aws:codepipeline:${region}:${ACCOUNT_ID}:mlops-platform-churn`,
     };
 }
 
@@ -203,7 +204,7 @@ export function modelVersionFixture(overrides: Partial<ModelVersion> = {}, regio
         [REGISTRY_METADATA.manifestUri]: `${run}/manifest.json`,
         [REGISTRY_METADATA.baselineStatisticsUri]: `${run}/baseline/statistics.json`,
         [REGISTRY_METADATA.baselineConstraintsUri]: `${run}/baseline/constraints.json`,
-        [REGISTRY_METADATA.trainingJobName]: "mlops-dev-churn-train-0123456789abcdef",
+        [REGISTRY_METADATA.trainingJobName]: "mlops-platform-churn-train-0123456789abcdef",
     };
     return {
         arn: `arn:aws:sagemaker:${region}:${ACCOUNT_ID}:model-package/${shared.modelPackageGroupName}/3`,
@@ -213,7 +214,7 @@ export function modelVersionFixture(overrides: Partial<ModelVersion> = {}, regio
         createdAt: new Date("2026-11-01T01:00:00.000Z"),
         // The pipeline's image build exports images by digest (a placeholder digest: a fixture, not a real image).
         imageUri: `${shared.imageRepositoryUrl}@sha256:${"0123456789abcdef".repeat(4)}`,
-        modelDataUri: `s3://${shared.modelsBucketName}/training/mlops-dev-churn-train-0123456789abcdef/output/model.tar.gz`,
+        modelDataUri: `s3://${shared.modelsBucketName}/training/mlops-platform-churn-train-0123456789abcdef/output/model.tar.gz`,
         properties,
         ...overrides,
     };
@@ -311,6 +312,11 @@ class RecordingMonitor extends MockMonitor {
 }
 
 export interface EvaluateOptions {
+    /**
+     * Folder holding `Pulumi.<stack>.yaml` (a generated stack file, e.g. a third environment in a temp folder).
+     * @default the repository root
+     */
+    readonly dir?: string;
     /** `mlops:*` (or `aws:*`) keys to replace; `undefined` removes the key. Objects are JSON-encoded. */
     readonly config?: Record<string, unknown>;
     readonly mocks?: MockOverrides;
@@ -331,8 +337,8 @@ export interface Evaluation {
     readonly error?: Error;
 }
 
-function stackConfigWithOverrides(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
-    const values = readStackConfig(stack);
+function stackConfigWithOverrides(stack: string, overrides: Record<string, unknown> = {}, dir?: string): Record<string, string> {
+    const values = readStackConfig(stack, dir);
     for (const [key, value] of Object.entries(overrides)) {
         const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
         if (value === undefined) delete values[fullKey];
@@ -368,7 +374,7 @@ export function evaluate(stack: string, program: () => unknown, options: Evaluat
 let queue: Promise<unknown> = Promise.resolve();
 
 async function evaluateNow(stack: string, program: () => unknown, options: EvaluateOptions): Promise<Evaluation> {
-    const values = stackConfigWithOverrides(stack, options.config);
+    const values = stackConfigWithOverrides(stack, options.config, options.dir);
     const region = values["aws:region"] ?? "us-east-1";
     const monitor = new RecordingMonitor(region, options.mocks ?? {});
     await pulumi.runtime.setMocks({ newResource: () => ({ id: "", state: {} }), call: () => ({}) }, PROJECT, stack, options.preview ?? false, "example-org");

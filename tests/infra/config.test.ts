@@ -6,7 +6,7 @@ import { evaluate, evaluateStack, readStackConfig } from "../harness/pulumi-harn
 /** Each case breaks one key of a real stack file; the whole program must fail before registering anything. */
 interface InvalidCase {
     readonly title: string;
-    readonly stack: "dev" | "prod";
+    readonly stack: "platform" | "dev" | "prod";
     readonly config: Record<string, unknown>;
     /** The exact problem line the error must contain. */
     readonly message: string;
@@ -24,13 +24,13 @@ const invalidCases: InvalidCase[] = [
     },
     {
         title: "unknown image scan severity",
-        stack: "dev",
+        stack: "platform",
         config: { imageScanFailOnSeverity: "SEVERE" },
         message: "mlops:imageScanFailOnSeverity: got \"SEVERE\"; Invalid option: expected one of \"CRITICAL\"|\"HIGH\"|\"MEDIUM\"|\"LOW\"|\"INFORMATIONAL\"|\"UNDEFINED\"|\"NONE\"",
     },
     {
         title: "wrong type",
-        stack: "dev",
+        stack: "platform",
         config: { etl: { numberOfWorkers: "two" } },
         message: "mlops:etl.numberOfWorkers: got \"two\"; Invalid input: expected number, received string",
     },
@@ -38,7 +38,7 @@ const invalidCases: InvalidCase[] = [
         title: "unknown environment",
         stack: "dev",
         config: { environment: "qa" },
-        message: "mlops:environment: got \"qa\"; Invalid option: expected one of \"dev\"|\"staging\"|\"prod\"",
+        message: "mlops:environment: got \"qa\"; Invalid option: expected one of \"platform\"|\"dev\"|\"staging\"|\"prod\"",
     },
     {
         title: "prod endpoint capacity below 2",
@@ -108,13 +108,13 @@ const invalidCases: InvalidCase[] = [
     },
     {
         title: "managed spot wait shorter than the runtime",
-        stack: "dev",
+        stack: "platform",
         config: { training: { maxRuntimeSeconds: 3600, spot: { enabled: true, maxWaitSeconds: 600 } } },
         message: "mlops:training.spot.maxWaitSeconds: got 600; must be >= maxRuntimeSeconds (3600) for managed spot training",
     },
     {
         title: "more training instances than the ETL writes train shards",
-        stack: "dev",
+        stack: "platform",
         config: { training: { instanceCount: 3 }, etl: { trainShards: 2 } },
         message: "mlops:training.instanceCount: got 3; must be <= etl.trainShards (2): each training instance trains on its own " +
             "train part files; raise etl.trainShards to at least 3",
@@ -148,6 +148,42 @@ const invalidCases: InvalidCase[] = [
         stack: "prod",
         config: { accountResources: { pulumiOidcProvider: true } },
         message: "mlops:accountResources.pulumiOidcProvider: got true; only the host stack (no hostStack) may own this account-wide resource",
+    },
+    {
+        title: "an environment without a host (the platform hosts what exists once per project)",
+        stack: "dev",
+        config: { hostStack: undefined },
+        message: "mlops:hostStack: got missing; required in the dev stack: only the platform stack hosts the shared resources; set hostStack to <org>/<project>/platform",
+    },
+    {
+        title: "a platform that reads another host",
+        stack: "platform",
+        config: { hostStack: "example-org/mlops/dev" },
+        message: "mlops:environment: got \"platform\"; the platform environment is the host and reads no other stack; remove hostStack",
+    },
+    {
+        title: "an environment setting what only the platform reads",
+        stack: "prod",
+        config: { training: { instanceType: "ml.m5.2xlarge" } },
+        message: "mlops:training: set in an environment's stack file, where nothing reads it; set it in the platform stack file (the host runs the ETL, training and the pipeline)",
+    },
+    {
+        title: "a platform that serves",
+        stack: "platform",
+        config: { endpoint: devEndpoint },
+        message: "mlops:endpoint: got \"serverless\"; the platform stack serves nothing; remove endpoint (serving settings belong in each environment's stack file)",
+    },
+    {
+        title: "a platform that monitors",
+        stack: "platform",
+        config: { monitoring: { enabled: true } },
+        message: "mlops:monitoring.enabled: got true; the platform stack serves nothing to monitor; enable monitoring in an environment's stack file",
+    },
+    {
+        title: "an environment that serves without endpoint settings",
+        stack: "dev",
+        config: { endpoint: undefined },
+        message: "mlops:endpoint: got missing; missing required key (expected an object with kind: serverless or instances)",
     },
     {
         title: "owning the processing-job log group without monitoring",
@@ -203,34 +239,37 @@ describe("config: the stack files", () => {
         assert.deepEqual(missing, [], `${stack}: values of Pulumi.${stack}.yaml lost or changed on load`);
     }
 
-    it("dev and prod each load their own stack file, every value intact", async () => {
+    it("the platform, dev and prod each load their own stack file, every value intact", async () => {
+        const platform = await load("platform");
         const dev = await load("dev");
         const prod = await load("prod");
+        assertFileValuesArrive("platform", platform);
         assertFileValuesArrive("dev", dev);
         assertFileValuesArrive("prod", prod);
         assert.notDeepEqual(dev.endpoint, prod.endpoint, "the two files differ, so a stack reading the other's file shows");
+        assert.equal(platform.endpoint, undefined, "the platform serves nothing");
     });
 
     it("derives host role, data protection and tags from the file's values", async () => {
+        const platform = await load("platform");
         const dev = await load("dev");
         const prod = await load("prod");
-        // The host is the stack without hostStack; data protection defaults on in prod only; tags follow the file.
-        assert.deepEqual([dev.isHost, dev.protectData], [true, false]);
+        // The host is the stack without hostStack (the platform, which holds what prod serves from: protected like
+        // prod); data protection defaults on in prod and the platform only; tags follow the file.
+        assert.deepEqual([platform.isHost, platform.protectData], [true, true]);
+        assert.deepEqual([dev.isHost, dev.protectData], [false, false]);
         assert.deepEqual([prod.isHost, prod.protectData], [false, true]);
         assert.equal((await load("prod", { protectData: false })).protectData, false, "an explicit setting wins over the default");
-        for (const c of [dev, prod]) {
+        for (const c of [platform, dev, prod]) {
             assert.deepEqual(c.tags, { project: "mlops", environment: c.environment, owner: c.owner, "managed-by": "pulumi" });
         }
     });
 
-    it("accepts distributed training when the ETL writes enough train shards, and when another stack runs the ETL", () => {
-        const base = { environment: "staging", owner: "team", alertEmail: "a@example.com", endpoint: { kind: "serverless" } };
-        const own = parseConfig({ ...base, training: { instanceCount: 4 }, etl: { trainShards: 4 } }, { stack: "staging", region: "eu-west-1" });
+    it("accepts distributed training when the ETL writes enough train shards", () => {
+        const host = { environment: "platform", owner: "team", alertEmail: "a@example.com" };
+        const own = parseConfig({ ...host, training: { instanceCount: 4 }, etl: { trainShards: 4 } }, { stack: "platform", region: "eu-west-1" });
         assert.deepEqual([own.training.instanceCount, own.etl.trainShards], [4, 4]);
-        // the host stack's ETL decides the shard count; the train step checks the run's manifest instead
-        const guest = parseConfig({ ...base, hostStack: "org/mlops/dev", training: { instanceCount: 4 } }, { stack: "staging", region: "eu-west-1" });
-        assert.equal(guest.training.instanceCount, 4);
-        assert.equal(parseConfig(base, { stack: "staging", region: "eu-west-1" }).etl.trainShards, 1);
+        assert.equal(parseConfig(host, { stack: "platform", region: "eu-west-1" }).etl.trainShards, 1);
     });
 
     it("keeps declared text as text (an owner of digits is not a number)", async () => {
@@ -240,7 +279,7 @@ describe("config: the stack files", () => {
 
     it("defaults fill what a stack file leaves out, with values AWS accepts", () => {
         const config = parseConfig(
-            { environment: "staging", owner: "team", alertEmail: "a@example.com", endpoint: { kind: "serverless" } },
+            { environment: "staging", owner: "team", alertEmail: "a@example.com", hostStack: "org/mlops/platform", endpoint: { kind: "serverless" } },
             { stack: "staging", region: "eu-west-1" },
         );
         // Judged by AWS's API models (botocore) rather than by the literals the schema declares.
@@ -248,11 +287,11 @@ describe("config: the stack files", () => {
         const sagemaker = serviceModel("sagemaker").shapes;
         assert.ok(glue.WorkerType.enum!.includes(config.etl.workerType), `etl.workerType ${config.etl.workerType}`);
         const sampling = sagemaker.SamplingPercentage;
-        assert.ok(config.endpoint.dataCapture.samplingPercentage >= sampling.min! && config.endpoint.dataCapture.samplingPercentage <= sampling.max!);
+        assert.ok(config.endpoint!.dataCapture.samplingPercentage >= sampling.min! && config.endpoint!.dataCapture.samplingPercentage <= sampling.max!);
         // SageMaker's ScheduleConfig documents hourly, daily and every-N-hours cron forms only.
         assert.match(config.monitoring.scheduleExpression, /^cron\(0 (\*|([01]?\d|2[0-3])(\/([01]?\d|2[0-4]))?) \? \* \* \*\)$/);
         // A stack that says nothing gets neither autoscaling nor deletion protection: both cost and are opted into.
-        assert.equal(config.endpoint.autoscaling.enabled, false);
+        assert.equal(config.endpoint!.autoscaling.enabled, false);
         assert.equal(config.protectData, false);
     });
 });

@@ -1,5 +1,5 @@
 /**
- * Lead-time metrics in the dev (host) stack's graph: the prod deploy's recording permissions, proven by the offline
+ * Lead-time metrics in the platform (host) stack's graph: the prod deploy's recording permissions, proven by the offline
  * IAM simulator (@cloud-copilot/iam-simulate) on the recorded policy — metrics only into the delivery namespace,
  * only this pipeline's executions, only summary objects — the dashboard and the failure alarm.
  */
@@ -11,25 +11,25 @@ import { ACCOUNT_ID, RecordedResource, stackGraph, StackGraph } from "../harness
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const REGION = "us-east-1";
-const PIPELINE = "mlops-dev-churn";
+const PIPELINE = "mlops-platform-churn";
 const PIPELINE_ARN = `arn:aws:codepipeline:${REGION}:${ACCOUNT_ID}:${PIPELINE}`;
-const ARTIFACTS = `mlops-dev-artifacts-${ACCOUNT_ID}-${REGION}`;
+const ARTIFACTS = `mlops-platform-artifacts-${ACCOUNT_ID}-${REGION}`;
 
 async function simulate(policy: object, action: string, resource: string, contextVariables: Record<string, string> = {}): Promise<string> {
     const result: any = await runSimulation({
         identityPolicies: [{ name: "recorder", policy }], serviceControlPolicies: [], resourceControlPolicies: [], resourcePolicy: undefined,
-        request: { action, resource: { resource, accountId: ACCOUNT_ID }, principal: `arn:aws:iam::${ACCOUNT_ID}:role/mlops-dev-deploy-prod`, contextVariables },
+        request: { action, resource: { resource, accountId: ACCOUNT_ID }, principal: `arn:aws:iam::${ACCOUNT_ID}:role/mlops-platform-deploy-prod`, contextVariables },
     } as any, {});
     if (result.errors) throw new Error(`simulation of ${action} failed: ${JSON.stringify(result.errors)}`);
     return result.overallResult ?? result.result?.analysis?.result;
 }
 
-describe("delivery metrics (dev stack graph)", function () {
+describe("delivery metrics (platform stack graph)", function () {
     this.timeout(120_000);
     let graph: StackGraph;
     let policy: any;
     before(async () => {
-        graph = (await stackGraph("dev")).graph;
+        graph = (await stackGraph("platform")).graph;
         policy = JSON.parse(graph.one("aws:iam/rolePolicy:RolePolicy", /^delivery-metrics-recorder-policy$/).inputs.policy);
     });
 

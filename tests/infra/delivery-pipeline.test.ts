@@ -73,8 +73,8 @@ function deliveryProgram(overrides: Overrides = {}) {
     };
 }
 
-async function evaluateDelivery(overrides: Overrides = {}, config?: Record<string, unknown>) {
-    const result = await evaluate("dev", deliveryProgram(overrides), { config });
+async function evaluateDelivery(overrides: Overrides = {}, config?: Record<string, unknown>, stack = "dev") {
+    const result = await evaluate(stack, deliveryProgram(overrides), { config });
     if (result.error) throw result.error;
     return { graph: result.graph, outputs: result.outputs! };
 }
@@ -240,7 +240,7 @@ describe("delivery pipeline: stages and the data between them", () => {
     it("reads from the Train namespace only variables the train project's buildspec exports (whole program)", async () => {
         // CodePipeline fails an action whose configuration names an output variable the upstream action did not
         // export, so every #{Train.X} must be in the train buildspec's env.exported-variables.
-        const { graph: whole } = await stackGraph("dev");
+        const { graph: whole } = await stackGraph("platform");
         const train = action(whole, STAGES.train, ACTIONS.train);
         const project = whole.ofType("aws:codebuild/project:Project").find((p) => p.inputs.name === train.configuration.ProjectName);
         assert.ok(project, `the Train action runs a project of this stack (${train.configuration.ProjectName})`);
@@ -565,8 +565,8 @@ describe("delivery pipeline: with a CodeStar connection", () => {
     let graph: StackGraph;
     before(async () => {
         const source = { repository: "example-org/sagemaker-mlops", branch: "release", connectionArn: CONNECTION };
-        // The program builds gitSource from mlops:source: configure it there, as a user would.
-        ({ graph } = await evaluateDelivery({}, { source }));
+        // The program builds gitSource from mlops:source: configure it there, as a user would (a platform key).
+        ({ graph } = await evaluateDelivery({}, { source }, "platform"));
     });
 
     it("takes code from GitHub through the connection, records the commit in every build, and keeps the S3 data source", () => {
@@ -593,8 +593,8 @@ describe("delivery pipeline: with a CodeStar connection", () => {
         assert.ok(!pushStarts(graph, "main", ["model-container/Dockerfile"]), "only the configured branch");
     });
 
-    it("may use the connection (pipeline role) and pass it (dev deployer only) (IAM simulation)", async () => {
-        const pipelineRole = roleNamed(graph, "mlops-dev-pipeline");
+    it("may use the connection (pipeline role), and neither deploy project may pass it (IAM simulation)", async () => {
+        const pipelineRole = roleNamed(graph, "mlops-platform-pipeline");
         // The simulator resolves a codestar-connections ARN only for actions of that (legacy) prefix, which both roles also hold.
         const use = await decide(policiesOfRole(graph, pipelineRole), pipelineRole.state.arn, { action: "codestar-connections:UseConnection", resource: CONNECTION });
         assert.equal(use, "Allowed");
@@ -605,7 +605,8 @@ describe("delivery pipeline: with a CodeStar connection", () => {
                 context: { "codestar-connections:PassedToService": "codepipeline.amazonaws.com" },
             });
         };
-        assert.equal(await pass("dev"), "Allowed", "the dev deployer updates the host stack, which owns the pipeline");
+        // The platform owns the pipeline and is deployed by its own deployer, never by the environments' deploy projects.
+        assert.equal(await pass("dev"), "ImplicitlyDenied");
         assert.equal(await pass("prod"), "ImplicitlyDenied");
     });
 });
@@ -657,17 +658,19 @@ describe("delivery pipeline: options and validation", () => {
 });
 
 describe("delivery pipeline: stacks", () => {
-    it("prod has no pipeline, no deploy projects and leaves its raw bucket's notifications alone", async () => {
-        const { graph } = await evaluateStackOk("prod");
-        for (const type of ["aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "aws:s3/bucketNotification:BucketNotification",
-            "aws:secretsmanager/secret:Secret"]) {
-            assert.equal(graph.ofType(type).length, 0, type);
+    it("dev and prod have no pipeline, no deploy projects and leave their raw buckets' notifications alone", async () => {
+        for (const stack of ["dev", "prod"]) {
+            const { graph } = await evaluateStackOk(stack);
+            for (const type of ["aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "aws:s3/bucketNotification:BucketNotification",
+                "aws:secretsmanager/secret:Secret"]) {
+                assert.equal(graph.ofType(type).length, 0, `${stack}: ${type}`);
+            }
         }
     });
 
-    it("dev has one pipeline, under the name the program fixed for other stacks to refer to, and sets the raw bucket's notifications once", async () => {
-        const { graph } = await evaluateStackOk("dev");
+    it("the platform has one pipeline, under the name the program fixed for other stacks to refer to, and sets the raw bucket's notifications once", async () => {
+        const { graph } = await evaluateStackOk("platform");
         assert.equal(graph.ofType("aws:s3/bucketNotification:BucketNotification").length, 1);
-        assert.equal(pipelineOf(graph).inputs.name, "mlops-dev-churn");
+        assert.equal(pipelineOf(graph).inputs.name, "mlops-platform-churn");
     });
 });

@@ -14,7 +14,7 @@ const SETTINGS = "pulumiservice:index:DeploymentSettings";
 const DRIFT = "pulumiservice:index:DriftSchedule";
 const TTL = "pulumiservice:index:TtlSchedule";
 const OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider";
-const GROUP_ARN = `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-dev-churn`;
+const GROUP_ARN = `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`;
 
 const trustOf = (role: RecordedResource) => JSON.parse(role.inputs.assumeRolePolicy).Statement;
 const deploymentsRole = (graph: StackGraph) => graph.one("aws:iam/role:Role", "deployments-role");
@@ -42,7 +42,7 @@ function deploymentsProgram(overrides: Partial<DeploymentsArgs> = {}) {
     };
 }
 
-describe("deployments: dev (host) stack", () => {
+describe("deployments: dev stack", () => {
     let graph: StackGraph;
     let outputs: Record<string, any>;
     before(async () => {
@@ -60,7 +60,8 @@ describe("deployments: dev (host) stack", () => {
             pullRequestTemplate: false,
             paths: undefined,
         });
-        assert.deepEqual(settings.vcs.paths, deploymentPaths("dev", true));
+        assert.deepEqual(settings.vcs.paths, deploymentPaths("dev", false));
+        assert.ok(!settings.vcs.paths.includes("etl/**"), "the ETL is the platform's");
         assert.ok(settings.vcs.paths.includes("Pulumi.dev.yaml") && !settings.vcs.paths.includes("Pulumi.prod.yaml"));
         assert.deepEqual(settings.sourceContext, { git: { branch: "refs/heads/main" } });
         assert.equal(settings.github, undefined, "the deprecated github block is not used");
@@ -79,8 +80,8 @@ describe("deployments: dev (host) stack", () => {
         assert.equal(graph.ofType(OIDC_PROVIDER).length, 0);
     });
 
-    it("with accountResources.pulumiOidcProvider, registers the provider with both audiences and a thumbprint", async () => {
-        const { graph: owning } = await evaluateStack("dev", { config: { accountResources: { pulumiOidcProvider: true } } });
+    it("with accountResources.pulumiOidcProvider (the platform only), registers the provider with both audiences and a thumbprint", async () => {
+        const { graph: owning } = await evaluateStack("platform", { config: { accountResources: { pulumiOidcProvider: true } } });
         const provider = owning.one(OIDC_PROVIDER).inputs;
         assert.deepEqual(trustOf(deploymentsRole(owning))[0].Principal, { Federated: owning.one(OIDC_PROVIDER).state.arn });
         assert.equal(provider.url, "https://api.pulumi.com/oidc");
@@ -100,11 +101,11 @@ describe("deployments: dev (host) stack", () => {
         });
     });
 
-    it("gives the role exactly the pipeline's dev deploy policy, as managed policies of our own", () => {
+    it("gives the role exactly the pipeline's dev deploy policy, as managed policies of our own", async () => {
         const role = deploymentsRole(graph);
         const mine = policiesUnder(graph, "deployments-role-");
-        const pipelines = policiesUnder(graph, "delivery-deploy-dev-stack-");
-        assert.equal(mine.length, 4, "storage, identity, serving, host");
+        const pipelines = policiesUnder((await stackGraph("platform")).graph, "delivery-deploy-dev-stack-");
+        assert.equal(mine.length, 3, "storage, identity, serving: no host part, dev deploys none of the platform");
         assert.deepEqual(mine.map((p) => JSON.parse(p.inputs.policy)), pipelines.map((p) => JSON.parse(p.inputs.policy)));
         const attached = graph.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((a) => a.inputs.role === role.inputs.name);
         assert.deepEqual(attached.map((a) => a.inputs.policyArn).sort(), mine.map((p) => p.state.arn).sort());
@@ -118,6 +119,28 @@ describe("deployments: dev (host) stack", () => {
         for (const a of attachments) assert.ok(settings.dependencies.includes(a.urn), `settings wait for ${a.name}`);
         assert.equal(graph.ofType(DRIFT).length, 0);
         assert.equal(graph.ofType(TTL).length, 0);
+    });
+});
+
+describe("deployments: platform stack", () => {
+    let graph: StackGraph;
+    before(async () => {
+        ({ graph } = await stackGraph("platform"));
+    });
+
+    it("previews pull requests but never deploys commits: platform administrators deploy it", () => {
+        const settings = graph.one(SETTINGS).inputs;
+        assert.deepEqual([settings.stack, settings.vcs.previewPullRequests, settings.vcs.deployCommits], ["platform", true, false]);
+        assert.deepEqual(settings.vcs.paths, deploymentPaths("platform", true));
+        assert.ok(settings.vcs.paths.includes("etl/**") && settings.vcs.paths.includes("Pulumi.platform.yaml"));
+    });
+
+    it("lets only the platform's deployment tokens assume its role, which alone holds the host part of the deploy policy", () => {
+        const [statement] = trustOf(deploymentsRole(graph));
+        assert.equal(statement.Condition.StringLike["api.pulumi.com/oidc:sub"], "pulumi:deploy:org:example-org:project:mlops:stack:platform:*");
+        assert.deepEqual(policiesUnder(graph, "deployments-role-").map((p) => p.inputs.name),
+            ["host", "identity", "serving", "storage"].map((part) => `mlops-platform-pulumi-deployments-${part}`));
+        assert.equal(deploymentsRole(graph).inputs.maxSessionDuration, 3600, "it serves nothing: no rollout to outlast");
     });
 });
 
@@ -156,9 +179,10 @@ describe("deployments: prod stack", () => {
             ["mlops-prod-pulumi-deployments-identity", "mlops-prod-pulumi-deployments-serving", "mlops-prod-pulumi-deployments-storage"]);
         const resources = statements.flatMap((s: any) => [s.Resource].flat()) as string[];
         assert.ok(resources.some((r) => r.includes("mlops-prod-")));
-        assert.deepEqual(resources.filter((r) => r.includes("mlops-dev-")).sort(),
-            [GROUP_ARN, GROUP_ARN, `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-dev-churn/*`],
+        assert.deepEqual(resources.filter((r) => r.includes("mlops-platform-")).sort(),
+            [GROUP_ARN, GROUP_ARN, `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-platform-churn/*`],
             "only the shared registry: read it, and set prod's pin on it");
+        assert.deepEqual(resources.filter((r) => r.includes("mlops-dev-")), []);
         const actions = new Set(statements.flatMap((s: any) => [s.Action].flat()));
         assert.ok(!actions.has("codepipeline:UpdatePipeline") && !actions.has("iam:CreateOpenIDConnectProvider"));
     });
@@ -243,8 +267,9 @@ describe("deployments: helpers", () => {
 
     it("sizes the session from the endpoint's rollout, within IAM's 12 hours", () => {
         const config = (endpoint: unknown) => parseConfig({
-            environment: "dev", owner: "o", alertEmail: "a@example.com", endpoint,
+            environment: "dev", owner: "o", alertEmail: "a@example.com", hostStack: "o/mlops/platform", endpoint,
         }, { stack: "dev", region: "us-east-1" }).endpoint;
+        assert.equal(deploySessionSeconds(undefined), 3600, "a stack that serves nothing (the platform)");
         assert.equal(deploySessionSeconds(config({ kind: "serverless" })), 3600);
         assert.equal(deploySessionSeconds(config({ kind: "instances", deployment: { maximumExecutionTimeoutSeconds: 1800 } })), 5400);
         // The longest rollout config allows is what the provider waits for InService (3600 s): well within 12 hours.
@@ -252,8 +277,9 @@ describe("deployments: helpers", () => {
     });
 
     it("lists the paths that change a stack's deployment, the host's ETL included and the model image in neither", () => {
-        assert.ok(deploymentPaths("dev", true).includes("etl/**"));
-        for (const [stack, isHost] of [["dev", true], ["prod", false]] as const) {
+        assert.ok(deploymentPaths("platform", true).includes("etl/**"));
+        assert.ok(!deploymentPaths("dev", false).includes("etl/**"));
+        for (const [stack, isHost] of [["platform", true], ["dev", false], ["prod", false]] as const) {
             // The pipeline builds the image: a container change deploying dev too would race the pipeline's DeployDev.
             assert.ok(!deploymentPaths(stack, isHost).some((p) => p.startsWith("model-container")), stack);
             assert.ok(deploymentPaths(stack, isHost).includes("!monitor/drift_checker/**"), `${stack}: the image's drift checker is excluded`);

@@ -14,7 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { sharedFromHost } from "../../infra/lib/shared";
 import { ACCOUNT_SINGLETONS, engineViolations } from "../harness/engine-invariants";
-import { definedStacks, evaluate, evaluateStackOk, stackGraph } from "../harness/pulumi-harness";
+import { definedStacks, evaluate, evaluateStack, evaluateStackOk, stackGraph } from "../harness/pulumi-harness";
 
 describe("engine invariants (what the mocks do not refuse)", () => {
     for (const stack of definedStacks()) {
@@ -24,16 +24,19 @@ describe("engine invariants (what the mocks do not refuse)", () => {
         });
     }
 
-    it("prod reads the host through a stack reference that has no provider (the engine's builtin one reads it)", async () => {
-        const { graph } = await stackGraph("prod");
-        const ref = graph.one("pulumi:pulumi:StackReference");
-        assert.equal(ref.providerRef, undefined);
-    });
+    for (const stack of ["dev", "prod"]) {
+        it(`${stack} reads the platform through a stack reference that has no provider (the engine's builtin one reads it)`, async () => {
+            const { graph } = await stackGraph(stack);
+            const ref = graph.one("pulumi:pulumi:StackReference");
+            assert.equal(ref.providerRef, undefined);
+            assert.equal(ref.inputs.name, "example-org/mlops/platform");
+        });
+    }
 
     it("the check itself sees a provider given to a stack reference, and sharedFromHost refuses one", async () => {
         const { graph } = await evaluate("prod", () => {
             const provider = new aws.Provider("p", { region: "us-east-1" });
-            new pulumi.StackReference("host", { name: "example-org/mlops/dev" }, { provider });
+            new pulumi.StackReference("host", { name: "example-org/mlops/platform" }, { provider });
             return {};
         });
         assert.match(engineViolations(graph).join("\n"), /pulumi:pulumi:StackReference host is given the provider/);
@@ -41,13 +44,17 @@ describe("engine invariants (what the mocks do not refuse)", () => {
     });
 
     it("each account-wide resource appears only with its opt-in key, in the stack allowed to own it", async () => {
-        const dev = await evaluateStackOk("dev", { config: { accountResources: { trainingJobsLogGroup: true, pulumiOidcProvider: true } } });
-        const optedDev = { trainingJobsLogGroup: true, pulumiOidcProvider: true };
-        assert.deepEqual(engineViolations(dev.graph, optedDev), []);
-        assert.equal(dev.graph.resources.filter(ACCOUNT_SINGLETONS[0].match).length, 1);
-        assert.equal(dev.graph.resources.filter(ACCOUNT_SINGLETONS[2].match).length, 1);
+        const platform = await evaluateStackOk("platform", { config: { accountResources: { trainingJobsLogGroup: true, pulumiOidcProvider: true } } });
+        const opted = { trainingJobsLogGroup: true, pulumiOidcProvider: true };
+        assert.deepEqual(engineViolations(platform.graph, opted), []);
+        assert.equal(platform.graph.resources.filter(ACCOUNT_SINGLETONS[0].match).length, 1);
+        assert.equal(platform.graph.resources.filter(ACCOUNT_SINGLETONS[2].match).length, 1);
         // Without the opt-in the same graph is a violation: the check can fail.
-        assert.equal(engineViolations(dev.graph).length, 2);
+        assert.equal(engineViolations(platform.graph).length, 2);
+        // An environment may not own what only the host owns: refused before anything is registered.
+        const dev = await evaluateStack("dev", { config: { accountResources: { trainingJobsLogGroup: true, pulumiOidcProvider: true } } });
+        assert.match(String(dev.error), /accountResources\.trainingJobsLogGroup: got true; only the host stack/);
+        assert.equal(dev.graph.resources.length, 0);
 
         const prod = await evaluateStackOk("prod", { config: { accountResources: { processingJobsLogGroup: true } } });
         assert.deepEqual(engineViolations(prod.graph, { processingJobsLogGroup: true }), []);

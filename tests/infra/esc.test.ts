@@ -12,7 +12,7 @@ import { REPO_ROOT } from "../harness/pulumi-harness";
  */
 const ESC_DIR = path.join(REPO_ROOT, "esc");
 const PROJECT = "mlops";
-const STACKS = ["dev", "prod"];
+const STACKS = ["platform", "dev", "prod"];
 
 interface EscDoc { imports?: string[]; values: Record<string, unknown> }
 
@@ -49,7 +49,7 @@ describe("Pulumi ESC environments (esc/)", () => {
     const files = fs.readdirSync(ESC_DIR).filter((f) => f.endsWith(".yaml")).sort();
 
     it("defines one shared environment and one per stack, each valid YAML with only imports and values", () => {
-        assert.deepEqual(files, ["dev.yaml", "prod.yaml", "shared.yaml"]);
+        assert.deepEqual(files, ["dev.yaml", "platform.yaml", "prod.yaml", "shared.yaml"]);
         for (const f of files) {
             const doc = readEsc(path.join(ESC_DIR, f));
             assert.deepEqual(Object.keys(doc).filter((k) => !["imports", "values"].includes(k)), [], f);

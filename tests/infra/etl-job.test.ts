@@ -1,6 +1,6 @@
 /**
  * The ETL Glue job as the real program builds it: dev (the host) has it with its security configuration, code
- * objects, least-privilege role, encrypted log groups and failure alerts; prod (not the host) has none of it.
+ * objects, least-privilege role, encrypted log groups and failure alerts; prod (an environment) has none of it.
  */
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
@@ -45,22 +45,22 @@ function glueScript(argv: string[]): { required: string[]; optional: string[]; o
     return JSON.parse(out);
 }
 
-describe("stack dev: ETL Glue job", () => {
+describe("stack platform: ETL Glue job", () => {
     let graph: StackGraph;
     let outputs: Record<string, any>;
     let job: RecordedResource;
     let keyArn: string;
-    const bucket = (purpose: string) => `mlops-dev-${purpose}-${ACCOUNT_ID}-us-east-1`;
-    const devEtl = JSON.parse(readStackConfig("dev")["mlops:etl"]);
+    const bucket = (purpose: string) => `mlops-platform-${purpose}-${ACCOUNT_ID}-us-east-1`;
+    const devEtl = JSON.parse(readStackConfig("platform")["mlops:etl"]);
 
     before(async () => {
-        ({ graph, outputs } = await stackGraph("dev"));
+        ({ graph, outputs } = await stackGraph("platform"));
         job = graph.one("aws:glue/job:Job");
         keyArn = graph.one("aws:kms/key:Key").state.arn;
     });
 
     it("is a Glue 5.0 PySpark job sized, timed and retried from the stack's config", () => {
-        assert.equal(job.inputs.name, "mlops-dev-etl");
+        assert.equal(job.inputs.name, "mlops-platform-etl");
         assert.equal(job.inputs.glueVersion, "5.0");
         assert.equal(job.inputs.command.name, "glueetl");
         assert.equal(job.inputs.command.pythonVersion, "3");
@@ -69,7 +69,7 @@ describe("stack dev: ETL Glue job", () => {
         assert.equal(job.inputs.timeout, devEtl.timeoutMinutes);
         assert.equal(job.inputs.maxRetries, devEtl.maxRetries);
         assert.equal(job.inputs.executionProperty.maxConcurrentRuns, 1);
-        assert.equal(outputs.etlJobName, "mlops-dev-etl");
+        assert.equal(outputs.etlJobName, "mlops-platform-etl");
     });
 
     it("runs the uploaded script; the script itself reads its default arguments as the package, schema, output and limits", () => {
@@ -96,7 +96,7 @@ describe("stack dev: ETL Glue job", () => {
     });
 
     it("follows other etl config values (not constants)", async () => {
-        const { graph: other } = await evaluateStackOk("dev", {
+        const { graph: other } = await evaluateStackOk("platform", {
             config: { etl: { workerType: "G.2X", numberOfWorkers: 5, timeoutMinutes: 90, maxRetries: 0, maxQuarantineShare: 0.1, minRows: 50, trainShards: 8 } },
         });
         const j = other.one("aws:glue/job:Job").inputs;
@@ -149,7 +149,7 @@ describe("stack dev: ETL Glue job", () => {
         assert.ok(!graph.ofType("aws:cloudwatch/logGroup:LogGroup").some((g) => /logs-v2/.test(g.inputs.name)));
         for (const g of groups) {
             assert.equal(g.inputs.kmsKeyId, keyArn);
-            assert.equal(g.inputs.retentionInDays, 30);
+            assert.equal(g.inputs.retentionInDays, 365, "the platform stack file's logRetentionDays");
             assert.ok(job.dependencies.includes(g.urn), `the job does not wait for ${g.name}`);
         }
     });
@@ -222,7 +222,7 @@ describe("stack dev: ETL Glue job", () => {
             assert.deepEqual(JSON.parse(rule.inputs.eventPattern), {
                 source: ["aws.glue"],
                 "detail-type": ["Glue Job State Change"],
-                detail: { jobName: ["mlops-dev-etl"], state: ["FAILED", "TIMEOUT", "STOPPED", "ERROR"] },
+                detail: { jobName: ["mlops-platform-etl"], state: ["FAILED", "TIMEOUT", "STOPPED", "ERROR"] },
             });
             const target = graph.one("aws:cloudwatch/eventTarget:EventTarget", /^etl-failed-alert$/).inputs;
             assert.equal(target.rule, rule.state.name);
@@ -268,7 +268,7 @@ describe("stack dev: ETL Glue job", () => {
         const policy = statements(graph.one("aws:iam/rolePolicy:RolePolicy", /^etl-trigger-role-policy$/).inputs.policy);
         const bySid = Object.fromEntries(policy.map((s) => [s.Sid, s]));
         assert.deepEqual(bySid.StartAndWatchEtlRuns.Action, ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"]);
-        assert.equal(bySid.StartAndWatchEtlRuns.Resource, `arn:aws:glue:us-east-1:${ACCOUNT_ID}:job/mlops-dev-etl`);
+        assert.equal(bySid.StartAndWatchEtlRuns.Resource, `arn:aws:glue:us-east-1:${ACCOUNT_ID}:job/mlops-platform-etl`);
         assert.equal(bySid.ReadRunManifests.Resource, `arn:aws:s3:::${bucket("curated")}/datasets/*/manifest.json`);
         assert.equal(bySid.DecryptRunManifests.Resource, keyArn);
         // Reuse: read the input's version, read and write only the reuse index (never a run's data).
@@ -299,7 +299,7 @@ describe("EtlJob component", () => {
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     function build(overrides: Record<string, unknown>) {
-        return evaluate("dev", () => {
+        return evaluate("platform", () => {
             const bed = testBed();
             const etl = new EtlJob("probe", {
                 context: bed.context,

@@ -1,7 +1,7 @@
 /**
- * The first contact with a real account, as scenarios: an empty account (no registry group yet), the first dev
- * `up`, the first prod `up` with nothing approved, the first promotion done by the pipeline's prod deployer
- * (simulated IAM), and a second `up` with nothing changed (no diff). Each runs the real deploy-time resolution
+ * The first contact with a real account, as scenarios in the bootstrap order: the first platform `up` (it creates
+ * the registry), the first dev `up` against an empty registry, the first prod `up` with nothing approved, the first
+ * promotion done by the pipeline's prod deployer (simulated IAM), and a second `up` with nothing changed (no diff). Each runs the real deploy-time resolution
  * (infra/deploy-inputs.ts) against a mocked SageMaker and the real program under the Pulumi mocks.
  *
  * Also the model-quality CloudFormation template, checked by cfn-lint (the CloudFormation resource specification).
@@ -48,8 +48,22 @@ describe("first run in a fresh account (scenarios)", function () {
     beforeEach(() => sagemaker.reset());
     after(() => sagemaker.restore());
 
-    it("empty account, first dev up: the registry group does not exist yet; dev deploys without an endpoint", async () => {
-        sagemaker.on(DescribeModelPackageGroupCommand).rejects(notFound("ModelPackageGroup mlops-dev-churn"));
+    it("empty account, first platform up: it asks SageMaker nothing and creates the registry, the pipeline and no endpoint", async () => {
+        sagemaker.onAnyCommand().rejects(new Error("the platform serves nothing and must not look up a version or an endpoint"));
+        const platform = loadStackFile("platform");
+        const inputs = await resolveDeployInputs(platform, { client: new SageMakerClient({ region: platform.region }) });
+        assert.deepEqual(inputs, { modelVersion: null, liveEndpoint: null });
+        assert.equal(sagemaker.calls().length, 0);
+        const { graph, error } = await evaluate("platform", () => createStack(loadConfig(), inputs));
+        assert.equal(error, undefined);
+        assert.equal(graph.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
+        assert.equal(graph.ofType("aws:sagemaker/modelPackageGroup:ModelPackageGroup").length, 1, "the first platform up creates the registry");
+        assert.equal(graph.ofType("aws:codepipeline/pipeline:Pipeline").length, 1);
+        assert.deepEqual(engineViolations(graph), [], "nothing the engine or a used account would refuse");
+    });
+
+    it("first dev up, the registry still empty: dev deploys without an endpoint and creates no registry", async () => {
+        sagemaker.on(DescribeModelPackageGroupCommand).rejects(notFound("ModelPackageGroup mlops-platform-churn"));
         sagemaker.on(ListModelPackagesCommand).rejects(new Error("a missing group must not be listed"));
         sagemaker.on(DescribeEndpointCommand).rejects(Object.assign(new Error("Could not find endpoint \"mlops-dev-churn\"."), { name: "ValidationException" }));
         const inputs = await resolveFor("dev");
@@ -57,13 +71,14 @@ describe("first run in a fresh account (scenarios)", function () {
         const { graph, error } = await up("dev", inputs);
         assert.equal(error, undefined);
         assert.equal(graph.ofType("aws:sagemaker/endpoint:Endpoint").length, 0);
-        assert.equal(graph.ofType("aws:sagemaker/modelPackageGroup:ModelPackageGroup").length, 1, "the first dev up creates the registry");
+        assert.equal(graph.ofType("aws:sagemaker/modelPackageGroup:ModelPackageGroup").length, 0, "the registry is the platform's");
+        assert.equal(graph.one("pulumi:pulumi:StackReference").inputs.name, "example-org/mlops/platform");
         assert.deepEqual(engineViolations(graph), [], "nothing the engine or a used account would refuse");
     });
 
     it("first prod up with nothing approved: no endpoint, no drift monitor, the host read without a provider", async () => {
         sagemaker.on(DescribeModelPackageGroupCommand).resolves({
-            ModelPackageGroupName: "mlops-dev-churn", ModelPackageGroupArn: "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/mlops-dev-churn",
+            ModelPackageGroupName: "mlops-platform-churn", ModelPackageGroupArn: "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/mlops-platform-churn",
             CreationTime: new Date(), CreatedBy: {}, ModelPackageGroupStatus: "Completed",
         });
         sagemaker.on(ListModelPackagesCommand).resolves({ ModelPackageSummaryList: [] });
@@ -88,9 +103,9 @@ describe("first run in a fresh account (scenarios)", function () {
         const key = (r: { action: string; resource: string }) => `${r.action} ${r.resource}`;
         const earlier = new Set(deployRequests(before, "prod").requests.map(key));
         const promotion = deployRequests(after, "prod").requests.filter((r) => !earlier.has(key(r)));
-        const dev = (await evaluateStackOk("dev")).graph;
-        const [deployer] = rolesNamed(dev, /^mlops-dev-deploy-prod$/);
-        const refused = await notAllowed(policiesOfRole(dev, deployer), deployer.state.arn, promotion);
+        const platform = (await evaluateStackOk("platform")).graph;
+        const [deployer] = rolesNamed(platform, /^mlops-platform-deploy-prod$/);
+        const refused = await notAllowed(policiesOfRole(platform, deployer), deployer.state.arn, promotion);
         assert.ok(promotion.length > 50, `only ${promotion.length} requests`);
         assert.deepEqual(refused, []);
     });

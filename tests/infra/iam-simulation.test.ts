@@ -5,7 +5,8 @@
  * (a) every action of every policy exists in AWS's catalogue;
  * (b) each role can do what its code does, on the real ARNs;
  * (c) each identity that deploys a stack may create, update and delete every resource of that stack;
- * (d) the dev deployer is denied on prod's resources and the reverse, except what is documented.
+ * (d) one environment's deployers are denied on another's resources, and on the platform's, except what is documented
+ *     (the paths by which dev could reach prod one by one: environment-isolation.test.ts).
  */
 import { strict as assert } from "assert";
 import { allPolicies, decide, keyPolicies, NamedPolicy, notAllowed, policiesOfRole, Request, rolesNamed, unknownActions } from "../harness/iam-oracle";
@@ -44,18 +45,18 @@ const CROSS_ENVIRONMENT_ALLOWED: readonly { match: (r: Request) => boolean; reas
     },
     { match: (r) => r.action === "ecr:GetAuthorizationToken", reason: "registry login has no resource-level permission" },
     {
-        match: (r) => /^sagemaker:Describe(ModelPackageGroup|ModelPackage)$/.test(r.action) && r.resource.includes(":model-package-group/mlops-dev-"),
+        match: (r) => /^sagemaker:Describe(ModelPackageGroup|ModelPackage)$/.test(r.action) && r.resource.includes(":model-package-group/mlops-platform-"),
         reason: "every stack resolves the version it serves from the host's registry (ReadSharedModelRegistry)",
     },
 ];
 
 /**
- * The pipeline's deploy projects read their input artifacts (the source) from the host's artifacts bucket, which
- * the host's key encrypts (infra/lib/codebuild.ts buildBaseStatements).
+ * The pipeline's deploy projects read their input artifacts (the source) from the platform's artifacts bucket, which
+ * the platform's key encrypts (infra/lib/codebuild.ts buildBaseStatements).
  */
 const PIPELINE_ARTIFACT_READS = (who: string, hostKeyArn: string) => (r: Request) =>
-    who.startsWith("mlops-dev-deploy-") && (
-        (/^s3:GetObject/.test(r.action) && r.resource.startsWith("arn:aws:s3:::mlops-dev-artifacts-")) ||
+    who.startsWith("mlops-platform-deploy-") && (
+        (/^s3:GetObject/.test(r.action) && r.resource.startsWith("arn:aws:s3:::mlops-platform-artifacts-")) ||
         (/^kms:(Decrypt|DescribeKey|GenerateDataKey)$/.test(r.action) && r.resource === hostKeyArn));
 
 /** A request on a role whose permissions boundary is not `environment`'s. */
@@ -66,17 +67,20 @@ function carriesAnotherBoundary(r: Request, environment: string): boolean {
 
 describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and evaluation logic)", function () {
     this.timeout(300_000);
+    /** The host: pipeline, deploy projects, registry, training and evaluation steps. */
+    let platform: StackGraph;
     let dev: StackGraph;
     let prod: StackGraph;
     /** prod with model-quality monitoring, so the CloudFormation stack is part of what the deployers must manage. */
     let prodFull: StackGraph;
-    /** Key policies of both stacks; the host's key (hostSharedFixture's ARN) has dev's key policy. */
+    /** Key policies of every stack; the host's key (hostSharedFixture's ARN) has the platform's key policy. */
     const keys = () => {
-        const fromGraphs = keyPolicies(dev, prod, prodFull);
+        const fromGraphs = keyPolicies(platform, dev, prod, prodFull);
         return (resource: string) => fromGraphs(resource) ??
-            (resource === hostSharedFixture().kmsKeyArn ? fromGraphs(dev.one("aws:kms/key:Key").state.arn) : undefined);
+            (resource === hostSharedFixture().kmsKeyArn ? fromGraphs(platform.one("aws:kms/key:Key").state.arn) : undefined);
     };
     before(async () => {
+        platform = (await stackGraph("platform")).graph;
         dev = (await stackGraph("dev")).graph;
         prod = (await stackGraph("prod")).graph;
         prodFull = (await evaluateStackOk("prod", {
@@ -91,7 +95,7 @@ describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and ev
         let policies = 0;
         let actions = 0;
         const unknown: string[] = [];
-        for (const graph of [dev, prod, prodFull]) {
+        for (const graph of [platform, dev, prod, prodFull]) {
             for (const p of allPolicies(graph)) {
                 policies++;
                 actions += p.policy.Statement.flatMap((s: any) => [s.Action].flat()).length;
@@ -110,59 +114,60 @@ describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and ev
 
     describe("(b) each role may do what its code does, on the real ARNs", () => {
         const shared = hostSharedFixture();
-        const job = trainingJobName("mlops-dev-churn", "0b7a3c9e-1f2d-4e5a-9b8c-7d6e5f4a3b2c");
+        const job = trainingJobName("mlops-platform-churn", "0b7a3c9e-1f2d-4e5a-9b8c-7d6e5f4a3b2c");
         const bucketOf = (graph: StackGraph, purpose: string) => graph.ofType("aws:s3/bucket:Bucket").find((b) => b.name === `baseline-${purpose}`)!.state.bucket;
         const keyOf = (graph: StackGraph) => graph.one("aws:kms/key:Key").state.arn;
 
         const tables: { role: string; graph: () => StackGraph; requests: () => Request[] }[] = [
             {
-                role: "mlops-dev-churn-train",
-                graph: () => dev,
+                role: "mlops-platform-churn-train",
+                graph: () => platform,
                 requests: () => [
                     { action: "sagemaker:CreateTrainingJob", resource: arn("sagemaker", `training-job/${job}`) },
                     { action: "sagemaker:DescribeTrainingJob", resource: arn("sagemaker", `training-job/${job}`) },
                     { action: "sagemaker:AddTags", resource: arn("sagemaker", `training-job/${job}`) },
-                    { action: "iam:PassRole", resource: `arn:aws:iam::${ACCOUNT_ID}:role/mlops-dev-churn-training`, context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
-                    { action: "sagemaker:CreateModelPackage", resource: arn("sagemaker", "model-package/mlops-dev-churn/5") },
-                    { action: "sagemaker:DescribeModelPackage", resource: arn("sagemaker", "model-package/mlops-dev-churn/4") },
-                    { action: "s3:GetObject", resource: `arn:aws:s3:::${bucketOf(dev, "curated")}/run-42/manifest.json` },
+                    { action: "iam:PassRole", resource: `arn:aws:iam::${ACCOUNT_ID}:role/mlops-platform-churn-training`, context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                    { action: "sagemaker:CreateModelPackage", resource: arn("sagemaker", "model-package/mlops-platform-churn/5") },
+                    { action: "sagemaker:DescribeModelPackage", resource: arn("sagemaker", "model-package/mlops-platform-churn/4") },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::${bucketOf(platform, "curated")}/run-42/manifest.json` },
                 ],
             },
             {
-                role: "mlops-dev-churn-training",
-                graph: () => dev,
+                role: "mlops-platform-churn-training",
+                graph: () => platform,
                 requests: () => [
-                    { action: "s3:GetObject", resource: `arn:aws:s3:::${bucketOf(dev, "curated")}/run-42/train/part-0.csv` },
-                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "models")}/training/${job}/output/model.tar.gz` },
-                    { action: "kms:GenerateDataKey", resource: keyOf(dev) },
-                    { action: "kms:Decrypt", resource: keyOf(dev) },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::${bucketOf(platform, "curated")}/run-42/train/part-0.csv` },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(platform, "models")}/training/${job}/output/model.tar.gz` },
+                    { action: "kms:GenerateDataKey", resource: keyOf(platform) },
+                    { action: "kms:Decrypt", resource: keyOf(platform) },
                     // OutputDataConfig.KmsKeyId: the role encrypts the model artifact with the key (CreateTrainingJob API reference).
-                    { action: "kms:Encrypt", resource: keyOf(dev) },
-                    { action: "ecr:BatchGetImage", resource: arn("ecr", "repository/mlops-dev-model") },
+                    { action: "kms:Encrypt", resource: keyOf(platform) },
+                    { action: "ecr:BatchGetImage", resource: arn("ecr", "repository/mlops-platform-model") },
                     { action: "ecr:GetAuthorizationToken", resource: "*" },
                     { action: "logs:CreateLogStream", resource: arn("logs", `log-group:/aws/sagemaker/TrainingJobs:log-stream:${job}/algo-1`) },
                     { action: "logs:PutLogEvents", resource: arn("logs", `log-group:/aws/sagemaker/TrainingJobs:log-stream:${job}/algo-1`) },
                 ],
             },
             {
-                role: "mlops-dev-churn-evaluate",
-                graph: () => dev,
+                role: "mlops-platform-churn-evaluate",
+                graph: () => platform,
                 requests: () => [
+                    // The dev environment's endpoint: the challenger is deployed there before it is evaluated.
                     { action: "sagemaker:InvokeEndpoint", resource: arn("sagemaker", "endpoint/mlops-dev-churn") },
-                    { action: "sagemaker:UpdateModelPackage", resource: arn("sagemaker", "model-package/mlops-dev-churn/4") },
+                    { action: "sagemaker:UpdateModelPackage", resource: arn("sagemaker", "model-package/mlops-platform-churn/4") },
                     { action: "sagemaker:ListModelPackages", resource: "*" },
-                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "artifacts")}/evaluations/run-1/evaluation.json` },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(platform, "artifacts")}/evaluations/run-1/evaluation.json` },
                     // The report group's export: CodeBuild writes it with this project's role.
-                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "artifacts")}/${dev.one("aws:codebuild/reportGroup:ReportGroup").inputs.exportConfig.s3Destination.path}/report-1/junit.xml` },
-                    { action: "codebuild:BatchPutTestCases", resource: dev.one("aws:codebuild/reportGroup:ReportGroup").state.arn },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(platform, "artifacts")}/${platform.one("aws:codebuild/reportGroup:ReportGroup").inputs.exportConfig.s3Destination.path}/report-1/junit.xml` },
+                    { action: "codebuild:BatchPutTestCases", resource: platform.one("aws:codebuild/reportGroup:ReportGroup").state.arn },
                 ],
             },
             {
-                role: "mlops-dev-etl-trigger-lambda",
-                graph: () => dev,
+                role: "mlops-platform-etl-trigger-lambda",
+                graph: () => platform,
                 requests: () => [
-                    { action: "glue:StartJobRun", resource: arn("glue", "job/mlops-dev-etl") },
-                    { action: "glue:GetJobRun", resource: arn("glue", "job/mlops-dev-etl") },
+                    { action: "glue:StartJobRun", resource: arn("glue", "job/mlops-platform-etl") },
+                    { action: "glue:GetJobRun", resource: arn("glue", "job/mlops-platform-etl") },
                     { action: "codepipeline:PutJobSuccessResult", resource: "*" },
                     { action: "codepipeline:PutJobFailureResult", resource: "*" },
                 ],
@@ -196,39 +201,38 @@ describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and ev
             });
         }
 
-        it("each deployer may pin its own environment's version on the host's registry, not the other's", async () => {
-            const group = arn("sagemaker", "model-package-group/mlops-dev-churn");
-            for (const [who, own, other] of [["mlops-dev-deploy-prod", "prod", "dev"], ["mlops-prod-pulumi-deployments", "prod", "dev"],
-                ["mlops-dev-deploy-dev", "dev", "prod"]] as const) {
-                const id = identity(who.startsWith("mlops-prod") ? prodFull : dev, who);
+        it("each deployer may pin its own environment's version on the platform's registry, not the other's", async () => {
+            const group = arn("sagemaker", "model-package-group/mlops-platform-churn");
+            for (const [who, own, other, graph] of [["mlops-platform-deploy-prod", "prod", "dev", () => platform], ["mlops-prod-pulumi-deployments", "prod", "dev", () => prodFull],
+                ["mlops-platform-deploy-dev", "dev", "prod", () => platform], ["mlops-dev-pulumi-deployments", "dev", "prod", () => dev]] as const) {
+                const id = identity(graph(), who);
                 const tagging = (env: string, action: string) => ({ action, resource: group, context: { "aws:TagKeys": [`mlops:pin:${env}`] } });
                 assert.deepEqual(await notAllowed(id.policies, id.principal, [tagging(own, "sagemaker:AddTags"), tagging(own, "sagemaker:DeleteTags")]), [], who);
-                if (who !== "mlops-dev-deploy-dev") {
-                    assert.notEqual(await decide(id.policies, id.principal, tagging(other, "sagemaker:AddTags")), "Allowed", `${who} may pin ${other}`);
-                }
+                assert.notEqual(await decide(id.policies, id.principal, tagging(other, "sagemaker:AddTags")), "Allowed", `${who} may pin ${other}`);
             }
         });
 
         it("the table can fail: the training role may not write outside its prefix nor pass itself", async () => {
-            const who = identity(dev, "mlops-dev-churn-training");
-            assert.equal(await decide(who.policies, who.principal, { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(dev, "models")}/elsewhere/x` }), "ImplicitlyDenied");
+            const who = identity(platform, "mlops-platform-churn-training");
+            assert.equal(await decide(who.policies, who.principal, { action: "s3:PutObject", resource: `arn:aws:s3:::${bucketOf(platform, "models")}/elsewhere/x` }), "ImplicitlyDenied");
             assert.equal(await decide(who.policies, who.principal, { action: "iam:PassRole", resource: who.principal }), "ImplicitlyDenied");
         });
     });
 
     describe("(c) each deploy identity may create, update and delete every resource of its stack", () => {
         const cases: { who: string; graph: () => StackGraph; identityGraph: () => StackGraph; environment: string }[] = [
-            { who: "mlops-dev-deploy-dev", graph: () => dev, identityGraph: () => dev, environment: "dev" },
+            { who: "mlops-platform-deploy-dev", graph: () => dev, identityGraph: () => platform, environment: "dev" },
             { who: "mlops-dev-pulumi-deployments", graph: () => dev, identityGraph: () => dev, environment: "dev" },
-            { who: "mlops-dev-deploy-prod", graph: () => prodFull, identityGraph: () => dev, environment: "prod" },
+            { who: "mlops-platform-deploy-prod", graph: () => prodFull, identityGraph: () => platform, environment: "prod" },
             { who: "mlops-prod-pulumi-deployments", graph: () => prodFull, identityGraph: () => prodFull, environment: "prod" },
+            { who: "mlops-platform-pulumi-deployments", graph: () => platform, identityGraph: () => platform, environment: "platform" },
         ];
         for (const c of cases) {
             it(`${c.who} on the ${c.environment} stack`, async () => {
                 const { requests, exempt } = deployRequests(c.graph(), c.environment);
                 // The pipeline's prod deployer does not know prod's opt-ins; owned account resources are the admin's.
-                const opted = c.who === "mlops-dev-deploy-prod" ? requests.filter((r) => !r.resource.includes(":log-group:/aws/sagemaker/")) : requests;
-                // A role acting for another environment (the host's prod deploy role) carries that environment's
+                const opted = c.who === "mlops-platform-deploy-prod" ? requests.filter((r) => !r.resource.includes(":log-group:/aws/sagemaker/")) : requests;
+                // A role acting for another environment (the platform's deploy roles) carries that environment's
                 // boundary: only an administrator changes it (tests/infra/permissions-boundary.test.ts proves the denial).
                 const relevant = opted.filter((r) => !carriesAnotherBoundary(r, c.environment));
                 const who = identity(c.identityGraph(), c.who);
@@ -239,18 +243,23 @@ describe("IAM simulation of the stacks' policies (oracle: AWS's catalogue and ev
         }
     });
 
-    describe("(d) one environment's deployer is denied on the other's resources", () => {
+    describe("(d) one environment's deployer is denied on another's resources and on the platform's", () => {
         const cases = [
-            { who: "mlops-dev-deploy-dev", identityGraph: () => dev, target: () => prodFull, environment: "prod" },
+            { who: "mlops-platform-deploy-dev", identityGraph: () => platform, target: () => prodFull, environment: "prod" },
             { who: "mlops-dev-pulumi-deployments", identityGraph: () => dev, target: () => prodFull, environment: "prod" },
-            { who: "mlops-dev-deploy-prod", identityGraph: () => dev, target: () => dev, environment: "dev" },
+            { who: "mlops-platform-deploy-prod", identityGraph: () => platform, target: () => dev, environment: "dev" },
             { who: "mlops-prod-pulumi-deployments", identityGraph: () => prodFull, target: () => dev, environment: "dev" },
+            // Neither environment's deployers may change the platform (the pipeline, the deploy projects, the registry).
+            { who: "mlops-platform-deploy-prod", identityGraph: () => platform, target: () => platform, environment: "platform" },
+            { who: "mlops-prod-pulumi-deployments", identityGraph: () => prodFull, target: () => platform, environment: "platform" },
+            { who: "mlops-platform-deploy-dev", identityGraph: () => platform, target: () => platform, environment: "platform" },
+            { who: "mlops-dev-pulumi-deployments", identityGraph: () => dev, target: () => platform, environment: "platform" },
         ];
         for (const c of cases) {
             it(`${c.who} on the ${c.environment} stack`, async () => {
                 const { requests } = deployRequests(c.target(), c.environment);
                 const who = identity(c.identityGraph(), c.who);
-                const crossing = requests.filter((r) => !CROSS_ENVIRONMENT_ALLOWED.some((a) => a.match(r)) && !PIPELINE_ARTIFACT_READS(c.who, dev.one("aws:kms/key:Key").state.arn)(r));
+                const crossing = requests.filter((r) => !CROSS_ENVIRONMENT_ALLOWED.some((a) => a.match(r)) && !PIPELINE_ARTIFACT_READS(c.who, platform.one("aws:kms/key:Key").state.arn)(r));
                 const allowed: string[] = [];
                 for (const r of crossing) {
                     if (await decide(who.policies, who.principal, r, keys()) === "Allowed") allowed.push(`${r.action} on ${r.resource}`);

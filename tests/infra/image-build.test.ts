@@ -37,54 +37,55 @@ describe("image build: no stack builds an image, the pipeline does", () => {
     });
 
     it("registers no image build (awsx:ecr:Image, docker, docker-build) in any stack, and no provider for one", () => {
-        assert.deepEqual(Object.keys(graphs), ["dev", "prod"]);
+        assert.deepEqual(Object.keys(graphs), ["dev", "platform", "prod"]);
         for (const [stack, graph] of Object.entries(graphs)) {
-            assert.ok(graph.resources.length > 50, `${stack} was evaluated`);
+            assert.ok(graph.resources.length > 40, `${stack} was evaluated`);
             const building = graph.resources.filter((r) => IMAGE_BUILDING_TYPE.test(r.type) || /^pulumi:providers:(docker|docker-build)$/.test(r.type));
             assert.deepEqual(building.map((r) => `${r.type} ${r.name}`), [], stack);
         }
         // The repository stays, in the host only.
-        assert.equal(graphs.dev.ofType("aws:ecr/repository:Repository").length, 1);
+        assert.equal(graphs.platform.ofType("aws:ecr/repository:Repository").length, 1);
         assert.equal(graphs.prod.ofType("aws:ecr/repository:Repository").length, 0);
+        assert.equal(graphs.dev.ofType("aws:ecr/repository:Repository").length, 0);
     });
 
     it("has exactly one privileged CodeBuild project in the whole program: the image builder in the host", () => {
         const privileged = Object.values(graphs).flatMap((g) => projects(g).filter((p) => p.inputs.environment.privilegedMode === true));
-        assert.deepEqual(privileged.map((p) => p.inputs.name), ["mlops-dev-image"]);
-        assert.equal(graphs.dev.parentOf(privileged[0])?.type, "mlops:delivery:ImageBuild");
-        const unprivileged = projects(graphs.dev).filter((p) => p !== privileged[0]);
+        assert.deepEqual(privileged.map((p) => p.inputs.name), ["mlops-platform-image"]);
+        assert.equal(graphs.platform.parentOf(privileged[0])?.type, "mlops:delivery:ImageBuild");
+        const unprivileged = projects(graphs.platform).filter((p) => p !== privileged[0]);
         assert.ok(unprivileged.length >= 4, "train, evaluate and both deploy projects exist and are checked");
         for (const p of unprivileged) assert.equal(p.inputs.environment.privilegedMode, false, p.inputs.name);
     });
 
     it("the pipeline's Image action runs the image project, and Train receives its exported image URI", () => {
-        const pipeline = graphs.dev.one("aws:codepipeline/pipeline:Pipeline");
+        const pipeline = graphs.platform.one("aws:codepipeline/pipeline:Pipeline");
         const prepare = pipeline.inputs.stages.find((s: any) => s.name === STAGES.prepare);
         const image = prepare.actions.find((a: any) => a.name === ACTIONS.image);
-        assert.equal(image.configuration.ProjectName, "mlops-dev-image");
+        assert.equal(image.configuration.ProjectName, "mlops-platform-image");
         const train = pipeline.inputs.stages.find((s: any) => s.name === STAGES.train).actions[0];
         const trainVariables = Object.fromEntries(JSON.parse(train.configuration.EnvironmentVariables).map((v: any) => [v.name, v.value]));
         assert.equal(trainVariables.IMAGE_URI, `#{${image.namespace}.IMAGE_URI}`);
         // The train project has no image of its own: without the pipeline's, steps/train refuses to start.
-        assert.equal(envOf(projectNamed(graphs.dev, "mlops-dev-churn-train")).IMAGE_URI, undefined);
-        const spec = YAML.parse(projectNamed(graphs.dev, "mlops-dev-image").inputs.source.buildspec);
+        assert.equal(envOf(projectNamed(graphs.platform, "mlops-platform-churn-train")).IMAGE_URI, undefined);
+        const spec = YAML.parse(projectNamed(graphs.platform, "mlops-platform-image").inputs.source.buildspec);
         assert.ok(spec.env["exported-variables"].includes("IMAGE_URI"), "the build exports IMAGE_URI to the pipeline");
     });
 
     it("the builder runs the one project script on the pipeline's source, pushing to the model repository", () => {
-        const project = projectNamed(graphs.dev, "mlops-dev-image");
-        const repo = graphs.dev.one("aws:ecr/repository:Repository");
+        const project = projectNamed(graphs.platform, "mlops-platform-image");
+        const repo = graphs.platform.one("aws:ecr/repository:Repository");
         assert.deepEqual(envOf(project), { IMAGE_REPOSITORY_URI: repo.state.repositoryUrl, FAIL_ON_SEVERITY: "CRITICAL", IMAGE_OUTPUT: IMAGE_OUTPUT_FILE });
         assert.equal(project.inputs.source.type, "CODEPIPELINE");
         const spec = YAML.parse(project.inputs.source.buildspec);
         assert.deepEqual(spec.phases.build.commands[0], "bash scripts/build-image.sh");
         assert.equal(spec.phases.build.commands.length, 2);
         assert.match(spec.phases.build.commands[1], new RegExp(`^\\. \\./${IMAGE_OUTPUT_FILE.replace(".", "\\.")} && export IMAGE_TAG IMAGE_URI$`));
-        assert.equal(project.inputs.encryptionKey, outputs.dev.kmsKeyArn);
+        assert.equal(project.inputs.encryptionKey, outputs.platform.kmsKeyArn);
         assert.match(project.inputs.environment.image, /^aws\/codebuild\/standard:/);
         assert.equal(project.inputs.concurrentBuildLimit, 1);
-        const group = graphs.dev.ofType("aws:cloudwatch/logGroup:LogGroup").find((g) => g.inputs.name === project.inputs.logsConfig.cloudwatchLogs.groupName);
-        assert.equal(group?.inputs.kmsKeyId, outputs.dev.kmsKeyArn);
+        const group = graphs.platform.ofType("aws:cloudwatch/logGroup:LogGroup").find((g) => g.inputs.name === project.inputs.logsConfig.cloudwatchLogs.groupName);
+        assert.equal(group?.inputs.kmsKeyId, outputs.platform.kmsKeyArn);
     });
 });
 
@@ -94,8 +95,8 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
     let policy: any;
     let roleArn: string;
     before(async () => {
-        ({ graph, outputs } = await evaluateStackOk("dev", { mocks }));
-        const role = graph.ofType("aws:iam/role:Role").find((r) => r.inputs.name === "mlops-dev-image-build")!;
+        ({ graph, outputs } = await evaluateStackOk("platform", { mocks }));
+        const role = graph.ofType("aws:iam/role:Role").find((r) => r.inputs.name === "mlops-platform-image-build")!;
         roleArn = role.state.arn;
         const policies = graph.ofType("aws:iam/rolePolicy:RolePolicy").filter((p) => p.inputs.role === `${role.name}-id`);
         assert.equal(policies.length, 1, "one inline policy");
@@ -122,7 +123,7 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
     const PUSH = ["ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:BatchCheckLayerAvailability", "ecr:PutImage"];
 
     it("may push to the model repository and look up its tags and scan findings", async () => {
-        assert.equal(repo(), arn("ecr", "repository/mlops-dev-model"));
+        assert.equal(repo(), arn("ecr", "repository/mlops-platform-model"));
         for (const action of [...PUSH, "ecr:BatchGetImage", "ecr:DescribeImages", "ecr:DescribeImageScanFindings"]) {
             assert.equal(await simulate(action, repo()), "Allowed", action);
         }
@@ -131,7 +132,7 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
 
     it("may not push anywhere else, nor delete, retag policy or rescan in its own repository", async () => {
         for (const other of [arn("ecr", "repository/mlops-prod-model"), arn("ecr", "repository/another-team"),
-            `arn:aws:ecr:eu-west-1:${ACCOUNT_ID}:repository/mlops-dev-model`, "arn:aws:ecr:us-east-1:210987654321:repository/mlops-dev-model"]) {
+            `arn:aws:ecr:eu-west-1:${ACCOUNT_ID}:repository/mlops-platform-model`, "arn:aws:ecr:us-east-1:210987654321:repository/mlops-platform-model"]) {
             for (const action of PUSH) assert.equal(await simulate(action, other), "ImplicitlyDenied", `${action} on ${other}`);
         }
         for (const action of ["ecr:BatchDeleteImage", "ecr:DeleteRepository", "ecr:SetRepositoryPolicy", "ecr:PutImageTagMutability",
@@ -142,12 +143,12 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
 
     it("reads the pipeline's artifacts and writes only its own logs", async () => {
         const artifacts = `arn:aws:s3:::${outputs.buckets.artifacts}`;
-        assert.equal(await simulate("s3:GetObject", `${artifacts}/mlops-dev-churn/code/abc.zip`), "Allowed");
-        assert.equal(await simulate("s3:PutObject", `${artifacts}/mlops-dev-churn/code/abc.zip`), "ImplicitlyDenied");
-        assert.equal(await simulate("s3:DeleteObject", `${artifacts}/mlops-dev-churn/code/abc.zip`), "ImplicitlyDenied");
-        const own = arn("logs", "log-group:/aws/codebuild/mlops-dev-image:log-stream:build-1");
+        assert.equal(await simulate("s3:GetObject", `${artifacts}/mlops-platform-churn/code/abc.zip`), "Allowed");
+        assert.equal(await simulate("s3:PutObject", `${artifacts}/mlops-platform-churn/code/abc.zip`), "ImplicitlyDenied");
+        assert.equal(await simulate("s3:DeleteObject", `${artifacts}/mlops-platform-churn/code/abc.zip`), "ImplicitlyDenied");
+        const own = arn("logs", "log-group:/aws/codebuild/mlops-platform-image:log-stream:build-1");
         assert.equal(await simulate("logs:PutLogEvents", own), "Allowed");
-        for (const other of ["mlops-dev-churn-train", "mlops-dev-deploy-prod"]) {
+        for (const other of ["mlops-platform-churn-train", "mlops-platform-deploy-prod"]) {
             assert.equal(await simulate("logs:PutLogEvents", arn("logs", `log-group:/aws/codebuild/${other}:log-stream:build-1`)), "ImplicitlyDenied", other);
         }
     });
@@ -161,14 +162,14 @@ describe("image build: the builder's role is least privilege (IAM policy simulat
             }
             assert.equal(await simulate("s3:ListBucket", `arn:aws:s3:::${name}`), "ImplicitlyDenied", bucket);
         }
-        for (const role of ["mlops-dev-deploy-dev", "mlops-dev-deploy-prod", "mlops-dev-churn-training"]) {
+        for (const role of ["mlops-platform-deploy-dev", "mlops-platform-deploy-prod", "mlops-platform-churn-training"]) {
             const roleArnOther = `arn:aws:iam::${ACCOUNT_ID}:role/${role}`;
             assert.equal(await simulate("sts:AssumeRole", roleArnOther), "ImplicitlyDenied", role);
             assert.equal(await simulate("iam:PassRole", roleArnOther), "ImplicitlyDenied", role);
         }
-        assert.equal(await simulate("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:mlops-dev-pulumi-access-token-AbCdEf")), "ImplicitlyDenied");
-        assert.equal(await simulate("sagemaker:CreateTrainingJob", arn("sagemaker", "training-job/mlops-dev-churn-1")), "ImplicitlyDenied");
-        assert.equal(await simulate("codepipeline:StartPipelineExecution", arn("codepipeline", "mlops-dev-churn")), "ImplicitlyDenied");
+        assert.equal(await simulate("secretsmanager:GetSecretValue", arn("secretsmanager", "secret:mlops-platform-pulumi-access-token-AbCdEf")), "ImplicitlyDenied");
+        assert.equal(await simulate("sagemaker:CreateTrainingJob", arn("sagemaker", "training-job/mlops-platform-churn-1")), "ImplicitlyDenied");
+        assert.equal(await simulate("codepipeline:StartPipelineExecution", arn("codepipeline", "mlops-platform-churn")), "ImplicitlyDenied");
         const key = outputs.kmsKeyArn as string;
         // KMS needs the key policy too (the simulator models that): the stack key's own policy, from the graph.
         const keyPolicy = JSON.parse(graph.one("aws:kms/key:Key").inputs.policy);
@@ -212,7 +213,7 @@ describe("image build: options", () => {
             const build = new ImageBuild("image-build", {
                 context,
                 kmsKeyArn: baseline.kmsKeyArn,
-                repository: { arn: arn("ecr", "repository/mlops-dev-model"), url: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/mlops-dev-model` },
+                repository: { arn: arn("ecr", "repository/mlops-platform-model"), url: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/mlops-platform-model` },
                 artifactsBucketArn: baseline.buckets.artifacts.arn,
                 ...overrides,
             }, opts);
@@ -221,12 +222,12 @@ describe("image build: options", () => {
     }
 
     it("takes the severity from the stack's config (mlops:imageScanFailOnSeverity)", async () => {
-        const { graph } = await evaluateStackOk("dev", { config: { imageScanFailOnSeverity: "MEDIUM" } });
-        assert.equal(envOf(projectNamed(graph, "mlops-dev-image")).FAIL_ON_SEVERITY, "MEDIUM");
+        const { graph } = await evaluateStackOk("platform", { config: { imageScanFailOnSeverity: "MEDIUM" } });
+        assert.equal(envOf(projectNamed(graph, "mlops-platform-image")).FAIL_ON_SEVERITY, "MEDIUM");
     });
 
     it("fails the stage at the configured severity", async () => {
-        const { graph, error } = await evaluate("dev", program({ failOnSeverity: "HIGH", timeoutMinutes: 90 }));
+        const { graph, error } = await evaluate("platform", program({ failOnSeverity: "HIGH", timeoutMinutes: 90 }));
         assert.equal(error, undefined);
         const project = graph.one("aws:codebuild/project:Project");
         assert.equal(envOf(project).FAIL_ON_SEVERITY, "HIGH");
@@ -238,7 +239,7 @@ describe("image build: options", () => {
         ["a timeout CodeBuild refuses", { timeoutMinutes: 3000 }, /timeoutMinutes 3000 is invalid; expected a whole number from 5 to 2160/],
     ] as const) {
         it(`refuses ${what}, naming the argument and what is allowed`, async () => {
-            const { error } = await evaluate("dev", program(overrides));
+            const { error } = await evaluate("platform", program(overrides));
             assert.match(String(error), message);
         });
     }

@@ -349,7 +349,7 @@ describe("ModelEndpoint without a model version", () => {
             assert.equal(outputs!.servingModelVersion, "none");
             assert.equal(outputs!.endpointName, `mlops-${stack}-churn`);
             assert.equal(outputs!.endpoint, undefined);
-            assert.match(logged.join("\n"), /no model version to serve yet: group mlops-dev-churn has no (Approved version|version that is not Rejected)/);
+            assert.match(logged.join("\n"), /no model version to serve yet: group mlops-platform-churn has no (Approved version|version that is not Rejected)/);
             assert.match(logged.join("\n"), new RegExp(`endpoint mlops-${stack}-churn skipped`));
         });
     }
@@ -364,7 +364,7 @@ describe("ModelEndpoint without a model version", () => {
 
     it("fails the deployment when the version is not from the host's registry", async () => {
         const { error } = await evaluateStack("prod", { modelVersion: modelVersionFixture({ groupName: "someone-elses-group" }) });
-        assert.match(String(error?.message), /is from group someone-elses-group, but the host's registry is mlops-dev-churn/);
+        assert.match(String(error?.message), /is from group someone-elses-group, but the host's registry is mlops-platform-churn/);
     });
 });
 
@@ -424,7 +424,7 @@ describe("ModelEndpoint options", () => {
                 context: bed.context,
                 modelName: "churn",
                 version: modelVersionFixture(),
-                endpoint: { ...bed.config.endpoint, instanceType: "ml.g4dn.xlarge" },
+                endpoint: { ...bed.config.endpoint!, instanceType: "ml.g4dn.xlarge" },
                 kmsKeyArn: bed.baseline.kmsKeyArn,
                 artifactsKmsKeyArn: bed.baseline.kmsKeyArn,
                 modelsBucketArn: bed.baseline.buckets.models.arn,
@@ -488,7 +488,7 @@ describe("autoscaled instance counts survive an update", () => {
     let prodEndpoint: EndpointConfig;
     before(async () => {
         await evaluate("prod", () => {
-            prodEndpoint = loadConfig().endpoint;
+            prodEndpoint = loadConfig().endpoint!;
         });
     });
 

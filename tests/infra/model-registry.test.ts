@@ -3,7 +3,7 @@ import { ModelRegistry } from "../../infra/components/model-registry";
 import { evaluate } from "../harness/pulumi-harness";
 import { testBed } from "../harness/fixtures";
 
-for (const stack of ["dev", "prod"]) {
+for (const stack of ["platform", "dev"]) {
     describe(`stack ${stack}: ModelRegistry component`, () => {
         it("creates one model package group named through the Namer, with outputs name and ARN", async () => {
             let registry: ModelRegistry | undefined;
@@ -21,8 +21,8 @@ for (const stack of ["dev", "prod"]) {
             assert.equal(graph.parentOf(group), component);
             assert.equal(component.outputs?.groupName, `mlops-${stack}-churn`);
             assert.match(component.outputs?.groupArn, /^arn:aws:sagemaker:us-east-1:123456789012:/);
-            // Versions are the audit trail of what served: protected where data is.
-            assert.equal(group.protect, stack === "prod");
+            // Versions are the audit trail of what served: protected where data is (the platform, which hosts the registry).
+            assert.equal(group.protect, stack === "platform");
         });
 
         it("refuses a model name SageMaker would refuse, naming the allowed form", async () => {

@@ -193,9 +193,10 @@ describe("model package group and endpoint names", () => {
         return parseConfig(values, { stack, region: raw["aws:region"] });
     };
 
-    it("both stacks serve from the host's group, named as the registry names it", () => {
-        assert.equal(modelPackageGroupName(config("dev")), "mlops-dev-churn");
-        assert.equal(modelPackageGroupName(config("prod")), "mlops-dev-churn");
+    it("both environments serve from the platform's group, named as the registry names it", () => {
+        assert.equal(modelPackageGroupName(config("platform")), "mlops-platform-churn");
+        assert.equal(modelPackageGroupName(config("dev")), "mlops-platform-churn");
+        assert.equal(modelPackageGroupName(config("prod")), "mlops-platform-churn");
         assert.equal(modelPackageGroupName({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "acme/otherproj/staging" }), "otherproj-staging-churn");
         assert.throws(() => modelPackageGroupName({ project: "p", environment: "prod", modelName: "m", hostStack: "broken" }), /is not org\/project\/stack/);
     });

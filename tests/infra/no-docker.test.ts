@@ -1,5 +1,5 @@
 /**
- * Both stacks evaluate in a process where Docker is absent: no docker on PATH (a recorder stands in for it),
+ * Every stack evaluates in a process where Docker is absent: no docker on PATH (a recorder stands in for it),
  * DOCKER_HOST pointing at nothing. Nothing starts a process or opens a socket, and no image resource exists:
  * `pulumi up` needs no Docker (the pipeline builds the image).
  */
@@ -57,15 +57,15 @@ describe("stacks without Docker", function () {
         fs.rmSync(recorderLog);
     });
 
-    it("evaluates dev and prod without starting any process, opening any socket or registering an image build", () => {
+    it("evaluates the platform, dev and prod without starting any process, opening any socket or registering an image build", () => {
         const report = runChild("stacks");
-        assert.deepEqual(Object.keys(report.stacks), ["dev", "prod"]);
+        assert.deepEqual(Object.keys(report.stacks), ["platform", "dev", "prod"]);
         for (const [stack, seen] of Object.entries(report.stacks)) {
             assert.equal(seen.error, undefined, `${stack}: ${seen.error}`);
             assert.ok(seen.resources > 50, `${stack} registered only ${seen.resources} resources`);
             assert.deepEqual(seen.types.filter((t) => /docker|awsx:ecr:Image/i.test(t)), [], stack);
         }
-        assert.ok(report.stacks.dev.types.includes("mlops:delivery:ImageBuild"), "the host has the pipeline's image build instead");
+        assert.ok(report.stacks.platform.types.includes("mlops:delivery:ImageBuild"), "the host has the pipeline's image build instead");
         assert.deepEqual(report.spawned, [], "no process started (docker or any other)");
         assert.deepEqual(report.connected, [], "no socket opened (DOCKER_HOST or any other)");
         assert.ok(!fs.existsSync(recorderLog), "docker was never called");

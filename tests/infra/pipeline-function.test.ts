@@ -18,15 +18,15 @@ const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 /** Actions with no resource-level permissions: the only statements allowed `Resource: "*"`. */
 const WILDCARD_RESOURCE_ALLOWED = new Set(["ActiveTracing", "ReportCodePipelineJobResults"]);
 
-describe("stack dev: ETL trigger function", () => {
+describe("stack platform: ETL trigger function", () => {
     let graph: StackGraph;
     let fn: RecordedResource;
     let keyArn: string;
     let topicArn: string;
-    const name = "mlops-dev-etl-trigger";
+    const name = "mlops-platform-etl-trigger";
 
     before(async () => {
-        ({ graph } = await stackGraph("dev"));
+        ({ graph } = await stackGraph("platform"));
         fn = graph.one("aws:lambda/function:Function", /^etl-trigger-function$/);
         keyArn = graph.one("aws:kms/key:Key").state.arn;
         topicArn = graph.one("aws:sns/topic:Topic", /alerts$/).state.arn;
@@ -56,7 +56,7 @@ describe("stack dev: ETL trigger function", () => {
         const group = graph.one("aws:cloudwatch/logGroup:LogGroup", /^etl-trigger-logs$/);
         assert.equal(group.inputs.name, `/aws/lambda/${name}`);
         assert.equal(group.inputs.kmsKeyId, keyArn);
-        assert.equal(group.inputs.retentionInDays, 30);
+        assert.equal(group.inputs.retentionInDays, 365, "the platform stack file's logRetentionDays");
         assert.deepEqual(fn.inputs.loggingConfig, { logFormat: "JSON", logGroup: group.state.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" });
         assert.ok(fn.dependencies.includes(group.urn));
     });
@@ -116,7 +116,7 @@ describe("stack dev: ETL trigger function", () => {
 
 describe("PipelineFunction component", () => {
     function build(overrides: Partial<PipelineFunctionArgs> = {}, config: Record<string, unknown> = {}) {
-        return evaluate("dev", () => {
+        return evaluate("platform", () => {
             const bed = testBed();
             const fn = new PipelineFunction("probe", {
                 context: bed.context,
@@ -130,7 +130,7 @@ describe("PipelineFunction component", () => {
     }
 
     it("grants each invoker with its source ARN and our account only", async () => {
-        const ruleArn = "arn:aws:events:us-east-1:123456789012:rule/mlops-dev-retrain";
+        const ruleArn = "arn:aws:events:us-east-1:123456789012:rule/mlops-platform-retrain";
         const { graph, error } = await build({ invokers: [{ principal: "events.amazonaws.com", sourceArn: ruleArn }] });
         assert.equal(error, undefined);
         const permission = graph.one("aws:lambda/permission:Permission").inputs;

@@ -40,7 +40,8 @@ describe("Pulumi.yaml template", () => {
         assert.equal(project.name, "mlops");
     });
 
-    for (const stack of ["dev", "prod"]) {
+    // The first stack a new project creates is the platform (docs/delivery.md, bootstrap): mlops:source is its key.
+    for (const stack of ["platform"]) {
         it(`its defaults pass the real config schema over the ${stack} stack file, and reach the parsed config`, () => {
             const config = parse(withTemplateDefaults(stack));
             const defaults = (key: string) => String(templateConfig[key].default);
@@ -56,17 +57,17 @@ describe("Pulumi.yaml template", () => {
     }
 
     it("a templated key the schema does not know is rejected (the check above can fail)", () => {
-        assert.throws(() => parse(withTemplateDefaults("dev", { "mlops:alertEmails": "a@example.com" })),
+        assert.throws(() => parse(withTemplateDefaults("platform", { "mlops:alertEmails": "a@example.com" })),
             (e: unknown) => e instanceof ConfigError && /mlops:alertEmails: unknown key/.test(e.message));
-        assert.throws(() => parse(withTemplateDefaults("dev", {
+        assert.throws(() => parse(withTemplateDefaults("platform", {
             "mlops:source": '{"repo":"example-org/sagemaker-mlops"}',
         })), (e: unknown) => e instanceof ConfigError && /mlops:source\.repo: unknown key/.test(e.message));
     });
 
     it("a user's bad answer to a prompt gets a ConfigError naming the key", () => {
-        assert.throws(() => parse(withTemplateDefaults("dev", { "mlops:alertEmail": "not-an-address" })),
+        assert.throws(() => parse(withTemplateDefaults("platform", { "mlops:alertEmail": "not-an-address" })),
             (e: unknown) => e instanceof ConfigError && /mlops:alertEmail: got "not-an-address"/.test(e.message));
-        assert.throws(() => parse(withTemplateDefaults("dev", { "aws:region": "Virginia" })),
+        assert.throws(() => parse(withTemplateDefaults("platform", { "aws:region": "Virginia" })),
             (e: unknown) => e instanceof ConfigError && /aws:region: got "Virginia"/.test(e.message));
     });
 });

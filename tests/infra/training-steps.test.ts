@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { TrainingSteps, TRAINING_LOG_GROUP } from "../../infra/components/training-steps";
+import { loadStackFile } from "../../infra/stack-files";
 import { ACCOUNT_ID, evaluate, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 import { testBed } from "../harness/fixtures";
 import { trainingJobName } from "../../steps/lib/naming";
@@ -18,7 +19,7 @@ type Statement = { Sid?: string; Effect: string; Action: string | string[]; Reso
 const statements = (policy: string): Statement[] => JSON.parse(policy).Statement;
 const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const resources = (s: Statement) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
-const REPO_ARN = `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/mlops-dev-churn`;
+const REPO_ARN = `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/mlops-platform-churn`;
 
 function policyOf(graph: StackGraph, roleSuffix: string): Statement[] {
     return statements(graph.one("aws:iam/rolePolicy:RolePolicy", new RegExp(`-${roleSuffix}-policy$`)).inputs.policy);
@@ -49,7 +50,7 @@ async function evaluateComponent(stack: string, overrides: Partial<Record<string
     });
 }
 
-for (const stack of ["dev", "prod"]) {
+for (const stack of ["platform", "prod"]) {
     describe(`stack ${stack}: TrainingSteps component (its own stack values)`, () => {
         let graph: StackGraph;
         let key: string;
@@ -103,7 +104,7 @@ for (const stack of ["dev", "prod"]) {
             assert.deepEqual(actions(jobs[0]).sort(), ["sagemaker:AddTags", "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"]);
             // The names steps/train generates fall under that pattern.
             const name = trainingJobName(`mlops-${stack}-churn`, "any-execution");
-            assert.match(`training-job/${name}`, /^training-job\/mlops-(dev|prod)-churn-/);
+            assert.match(`training-job/${name}`, /^training-job\/mlops-(platform|prod)-churn-/);
             assert.deepEqual(granting(policy, "sagemaker:CreateModelPackage").flatMap(resources), [
                 `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-${stack}-churn`,
                 `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-${stack}-churn/*`,
@@ -129,7 +130,7 @@ for (const stack of ["dev", "prod"]) {
         });
 
         it("projects: managed image, our key, not privileged, explicit KMS log groups with the stack's retention", () => {
-            const retention = stack === "prod" ? 365 : 30;
+            const retention = loadStackFile(stack).logRetentionDays;
             for (const step of ["train", "evaluate"]) {
                 const project = graph.one("aws:codebuild/project:Project", new RegExp(`-${step}$`));
                 assert.equal(project.inputs.name, `mlops-${stack}-churn-${step}`);
@@ -200,13 +201,13 @@ for (const stack of ["dev", "prod"]) {
             assert.equal(group.inputs.exportConfig.type, "S3");
             assert.equal(group.inputs.exportConfig.s3Destination.bucket, graph.one("aws:s3/bucket:Bucket", /artifacts$/).state.bucket);
             assert.equal(group.inputs.exportConfig.s3Destination.encryptionKey, key);
-            assert.equal(group.inputs.deleteReports, stack !== "prod");
+            assert.equal(group.inputs.deleteReports, !loadStackFile(stack).protectData);
         });
 
         it("times the train build out after the training job could have (spot wait included)", () => {
             const train = graph.one("aws:codebuild/project:Project", /-train$/);
-            // dev: spot with maxWait 7200 s → 120 + 30 min; prod: defaults (no spot, 3600 s) → 60 + 30 min.
-            assert.equal(train.inputs.buildTimeout, stack === "dev" ? 150 : 90);
+            // platform: spot with maxWait 7200 s → 120 + 30 min; prod: defaults (no spot, 3600 s) → 60 + 30 min.
+            assert.equal(train.inputs.buildTimeout, stack === "platform" ? 150 : 90);
         });
     });
 }
@@ -214,16 +215,16 @@ for (const stack of ["dev", "prod"]) {
 describe("TrainingSteps: distributed training", () => {
     /** The CreateTrainingJob request the train step builds from the config this graph hands its CodeBuild project. */
     async function requestFor(instanceCount: number, trainShards: number) {
-        const { graph, error } = await evaluateComponent("dev", { training: { ...testBed().config.training, instanceCount } });
+        const { graph, error } = await evaluateComponent("platform", { training: { ...testBed().config.training, instanceCount } });
         assert.ifError(error);
         const config = parseJsonConfig(trainingSchema, envOf(graph.one("aws:codebuild/project:Project", /-train$/)).TRAINING_CONFIG, "training config");
         const data = "s3://curated/datasets/run-1/";
         const run = { manifestUri: `${data}manifest.json`, manifest: { features: ["a"], trainShards }, splitUri: (s: string) => `${data}${s}/` };
         const options = {
-            modelName: "churn", jobPrefix: "mlops-dev-churn", executionId: "e1", dataPrefix: data, outputPrefix: "s3://models/training",
+            modelName: "churn", jobPrefix: "mlops-platform-churn", executionId: "e1", dataPrefix: data, outputPrefix: "s3://models/training",
             imageUri: "img", roleArn: "arn:aws:iam::123456789012:role/r", modelPackageGroup: "g", training: config,
         };
-        return SageMakerTraining.createInput(trainingRequest(options, "mlops-dev-churn-job", run));
+        return SageMakerTraining.createInput(trainingRequest(options, "mlops-platform-churn-job", run));
     }
     const distributionOf = (input: Awaited<ReturnType<typeof requestFor>>) =>
         Object.fromEntries(input.InputDataConfig!.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3DataDistributionType]));
@@ -247,21 +248,24 @@ describe("TrainingSteps: distributed training", () => {
 
 describe("TrainingSteps: validation", () => {
     it("refuses a report prefix with slashes", async () => {
-        const { error } = await evaluateComponent("dev", { reportsPrefix: "a/b" });
+        const { error } = await evaluateComponent("platform", { reportsPrefix: "a/b" });
         assert.match(String(error), /reportsPrefix "a\/b" is invalid/);
     });
 });
 
 describe("program wiring: training steps", () => {
-    it("the host (dev) stack has them, wired to the shared image and registry; prod has none", async () => {
-        const dev = await stackGraph("dev");
+    it("the host (platform) stack has them, wired to the shared image and registry; prod has none", async () => {
+        const dev = await stackGraph("platform");
         const component = dev.graph.one("mlops:steps:TrainingSteps");
         assert.equal(component.name, "training-steps");
         const train = envOf(dev.graph.one("aws:codebuild/project:Project", /^training-steps-train$/));
         assert.equal(train.MODEL_PACKAGE_GROUP, dev.graph.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs.modelPackageGroupName);
-        assert.equal(dev.outputs.trainProjectName, "mlops-dev-churn-train");
-        assert.equal(dev.outputs.evaluateProjectName, "mlops-dev-churn-evaluate");
-        assert.match(dev.outputs.trainingRoleArn, /^arn:aws:iam:[^:]*:123456789012:role\/mlops-dev-churn-training$/);
+        assert.equal(dev.outputs.trainProjectName, "mlops-platform-churn-train");
+        assert.equal(dev.outputs.evaluateProjectName, "mlops-platform-churn-evaluate");
+        assert.match(dev.outputs.trainingRoleArn, /^arn:aws:iam:[^:]*:123456789012:role\/mlops-platform-churn-training$/);
+        // The challenger is evaluated on the dev environment's endpoint, named by the naming rules (not the platform's own).
+        const evaluate = envOf(dev.graph.one("aws:codebuild/project:Project", /^training-steps-evaluate$/));
+        assert.equal(evaluate.ENDPOINT_NAME, "mlops-dev-churn");
         const prod = await stackGraph("prod");
         assert.equal(prod.graph.ofType("mlops:steps:TrainingSteps").length, 0);
         assert.equal(prod.outputs.trainProjectName, undefined);

@@ -14,7 +14,7 @@ from mlcontainer.hyperparameters import parse_hyperparameters
 from mlcontainer.train import StopRequest, train_booster
 from sklearn.metrics import brier_score_loss, log_loss
 
-# Pulumi.dev.yaml's training hyperparameters.
+# Pulumi.platform.yaml's training hyperparameters.
 DEV_HP = {"max_depth": "5", "eta": "0.1", "num_round": "400", "early_stopping_rounds": "20"}
 OLD_RULE = {"early_stopping_metric": "auc", "min_rounds": "1"}  # what the container did before
 

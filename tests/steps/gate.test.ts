@@ -102,8 +102,8 @@ describe("gate: decide()", () => {
 
 describe("step config parsing", () => {
     it("fills the stack's defaults into partial JSON", () => {
-        const infra = parseConfig({ environment: "dev", owner: "o", alertEmail: "a@example.com", endpoint: { kind: "serverless" } },
-            { stack: "dev", region: "us-east-1" });
+        const infra = parseConfig({ environment: "platform", owner: "o", alertEmail: "a@example.com" },
+            { stack: "platform", region: "us-east-1" });
         assert.deepEqual(parseJsonConfig(evaluationSchema, "{\"minRocAuc\": 0.8}", "evaluation config"), { ...infra.evaluation, minRocAuc: 0.8 });
         assert.deepEqual(parseJsonConfig(trainingSchema, "{}", "training config"), infra.training);
     });
