@@ -189,9 +189,10 @@ export const REVIEW_DEFAULTS = {
 const reviewSchema = z.strictObject({
     /**
      * Hours after the stack's first deployment at which Pulumi Deployments destroys it (a TTL schedule), whether or
-     * not its pull request is still open. At most 30 days.
+     * not its pull request is still open. At most 30 days. 0 = no TTL schedule: for review stacks a CI job creates
+     * and destroys itself (scripts/review-stack.ts), where no Pulumi TTL schedule is available.
      */
-    ttlHours: z.number().int().min(1).max(720).default(48),
+    ttlHours: z.number().int().min(0).max(720).default(48),
 });
 
 /**

@@ -204,7 +204,8 @@ export class ReviewStackTtl extends pulumi.ComponentResource {
 
 /**
  * The review-stack parts of a stack: the template on the stack that owns it (config `deployments.reviewStacks`),
- * the TTL on a review stack. One call from the program.
+ * the TTL on a review stack (infra/config.ts gives every review stack a review section; `ttlHours: 0` = none).
+ * One call from the program.
  */
 export function createReviewStackResources(
     config: StackConfig,
@@ -223,12 +224,11 @@ export function createReviewStackResources(
         stackNamePattern: reviewStacks.stackNamePattern,
         modelPackageGroupArn: shared.modelPackageGroupArn,
     }, opts);
-    const ttl = config.environment === "review"
+    const ttl = config.environment === "review" && config.review!.ttlHours > 0
         ? new ReviewStackTtl("review-ttl", {
             organization: pulumi.getOrganization(),
             project: config.project,
             stack: config.stack,
-            // infra/config.ts gives every review stack a review section (REVIEW_DEFAULTS).
             ttlHours: config.review!.ttlHours,
         }, opts)
         : undefined;

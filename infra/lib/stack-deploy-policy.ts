@@ -436,11 +436,19 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
     function reviewStackKeyStatements(): PolicyStatement[] {
         return [
             {
-                // CreateKey has no resource type: "*" is the only resource; only keys tagged with this environment.
+                // CreateKey has no resource type: "*" is the only resource. Only keys tagged with this environment.
                 Sid: "CreateEnvironmentKeys",
                 Effect: "Allow",
-                Action: ["kms:CreateKey", "kms:TagResource"],
+                Action: "kms:CreateKey",
                 Resource: "*",
+                Condition: { StringEquals: { "aws:RequestTag/environment": scope.environment } },
+            },
+            {
+                // Tagging a key at creation needs kms:TagResource on every key of the account and region.
+                Sid: "TagNewEnvironmentKeys",
+                Effect: "Allow",
+                Action: "kms:TagResource",
+                Resource: arn("kms", "key/*"),
                 Condition: { StringEquals: { "aws:RequestTag/environment": scope.environment } },
             },
             {
@@ -591,6 +599,7 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     ScaleSageMakerVariants: "serving",
     TearDownEnvironmentScaling: "serving",
     CreateEnvironmentKeys: "storage",
+    TagNewEnvironmentKeys: "storage",
     DenyRetaggingOtherKeys: "storage",
     TagScalableTargets: "serving",
     ManageEnvironmentEndpointsAndMonitoring: "serving",

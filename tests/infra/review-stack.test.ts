@@ -212,6 +212,8 @@ describe("review stacks: evaluated from the template's stack file only", functio
             transformations: [(args) => { if (args.type === TTL) ignored.push([...(args.opts.ignoreChanges ?? [])]); return undefined; }],
         }), { stackFile: TEMPLATE });
         assert.deepEqual(ignored, [["timestamp"]]);
+        // 0: no schedule (a CI job that creates review stacks destroys them itself, scripts/review-stack.ts).
+        assert.equal((await reviewStack(REVIEW_STACKS[0], { review: { ttlHours: 0 } })).graph.ofType(TTL).length, 0);
         assert.equal(ttlTimestamp(new Date("2030-01-31T18:00:00.750Z"), 30), "2030-02-02T00:00:00Z");
     });
 
@@ -221,7 +223,7 @@ describe("review stacks: evaluated from the template's stack file only", functio
             [{ hostStack: undefined }, /mlops:hostStack: .*a review stack serves from a host's registry/],
             [{ deployments: { enabled: true, organization: "example-org", repository: "example-org/sagemaker-mlops" } },
                 /mlops:deployments.enabled: got true; a review stack's deployment settings are the template's/],
-            [{ review: { ttlHours: 0 } }, /mlops:review.ttlHours: got 0/],
+            [{ review: { ttlHours: 721 } }, /mlops:review.ttlHours: got 721/],
         ];
         for (const [config, message] of cases) {
             const result = await evaluateStack(REVIEW_STACKS[0], { stackFile: TEMPLATE, config });
