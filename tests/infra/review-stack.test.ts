@@ -286,6 +286,21 @@ describe("review stacks: the template the dev stack registers", function () {
         assert.equal(iamStringLike(pattern, subjectOf(REVIEW_STACKS[0])), false);
     });
 
+    it("attaches the review deployer's policy as managed policies within IAM's 6,144-character limit", () => {
+        const [role] = rolesNamed(dev, new RegExp(`^${REVIEW_ROLE}$`));
+        const policies = policiesOfRole(dev, role);
+        assert.deepEqual(policies.map((p) => p.name).sort(), ["review-stacks-role-identity", "review-stacks-role-serving", "review-stacks-role-storage"]);
+        for (const p of policies) {
+            const size = JSON.stringify(p.policy).length;
+            assert.ok(size > 500 && size <= 6144, `${p.name}: ${size} characters`);
+        }
+        // The review deployer manages no host resources (no registry, pipeline, Glue job, image repository).
+        const actions = new Set(policies.flatMap((p) => p.policy.Statement.flatMap((st: any) => [st.Action].flat())));
+        for (const hostOnly of ["sagemaker:CreateModelPackageGroup", "codepipeline:CreatePipeline", "glue:CreateJob", "ecr:CreateRepository"]) {
+            assert.equal(actions.has(hostOnly), false, hostOnly);
+        }
+    });
+
     it("refuses a review stack name pattern that would trust nearly any stack", async () => {
         const deployments = { ...JSON.parse(readStackConfig("dev")["mlops:deployments"]), reviewStacks: { stackNamePattern: "*" } };
         const result = await evaluateStack("dev", { config: { deployments } });
