@@ -5,6 +5,7 @@
  * Dev and prod differ only through their stack files (`Pulumi.<stack>.yaml`); a new environment is a new
  * stack file, not code.
  */
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { evaluationSchema, percent, positiveInt, sagemakerInstanceType, share, trainingSchema } from "../contracts/config-sections";
@@ -15,9 +16,10 @@ export const PROJECT = "mlops";
  * Environments the program knows. Rules marked "prod" below apply to `prod` only. `platform` is the host: the stack
  * that holds what exists once per project (pipeline, deploy projects, registry, image repository, ETL, training
  * and evaluation steps); it serves nothing. Every other environment serves and reads the platform through
- * `hostStack` (docs/delivery.md, "Who may deploy what").
+ * `hostStack` (docs/delivery.md, "Who may deploy what"). `review` is the kind of the short-lived stacks Pulumi
+ * Deployments creates for pull requests (see {@link REVIEW_DEFAULTS}).
  */
-export const ENVIRONMENTS = ["platform", "dev", "staging", "prod"] as const;
+export const ENVIRONMENTS = ["platform", "dev", "staging", "prod", "review"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 /** The host environment: its own name prefix (`<project>-platform-`), so no environment's deployer can reach it. */
 export const HOST_ENVIRONMENT = "platform";
@@ -156,6 +158,45 @@ const deploymentsSchema = z.strictObject({
     deployCommits: z.boolean().default(false),
     /** Cron for drift detection runs (`pulumi refresh --preview-only` on a schedule). */
     driftScheduleCron: z.string().optional(),
+    /**
+     * Review stacks for pull requests against {@link branch}: this stack registers the Deployments settings of the
+     * review stack template `templateStack` (whose stack file every review stack gets a copy of) and the role the
+     * review stacks' deployments assume. infra/components/review-stacks.ts.
+     */
+    reviewStacks: z
+        .strictObject({
+            /** The template stack (Pulumi's convention: `pr`); its `Pulumi.<templateStack>.yaml` is what review stacks get. */
+            templateStack: z.string().regex(/^[\w.-]+$/, { message: "expected a stack name (letters, digits, '-', '_', '.')" }).default("pr"),
+            /**
+             * IAM `StringLike` pattern of the review stacks' names, matched against the stack in the OIDC subject.
+             * Pulumi Cloud names review stacks itself; the prefix observed is `pr-pulumi-<org>-<project>-`
+             * (pulumi-pequod/component-stackmgmt stackSettingsUtils.ts recognises them by it).
+             * @default `pr-pulumi-<organization>-*`
+             */
+            stackNamePattern: z.string().regex(/^[\w.*?-]+$/, { message: "expected a stack name pattern (letters, digits, '-', '_', '.', '*', '?')" }).optional(),
+        })
+        .optional(),
+});
+
+/**
+ * A review stack (`environment: review`): what it is created with unless its stack file says otherwise, so a review
+ * stack is cheap with nothing in the template but its identity: a serverless endpoint of the smallest size, the
+ * smallest Glue capacity, no monitoring schedule, the shortest log retention and no deletion protection.
+ */
+export const REVIEW_DEFAULTS = {
+    endpoint: { kind: "serverless", serverlessMemoryMb: 1024, serverlessMaxConcurrency: 1 },
+    monitoring: { enabled: false },
+    logRetentionDays: 1,
+    protectData: false,
+} as const;
+
+const reviewSchema = z.strictObject({
+    /**
+     * Hours after the stack's first deployment at which Pulumi Deployments destroys it (a TTL schedule), whether or
+     * not its pull request is still open. At most 30 days. 0 = no TTL schedule: for review stacks a CI job creates
+     * and destroys itself (scripts/review-stack.ts), where no Pulumi TTL schedule is available.
+     */
+    ttlHours: z.number().int().min(0).max(720).default(48),
 });
 
 /**
@@ -227,6 +268,8 @@ const configSchema = z
         monitoring: monitoringSchema.prefault({}),
         source: sourceSchema.optional(),
         deployments: deploymentsSchema.prefault({}),
+        /** Review stacks only (`environment: review`): their lifetime. */
+        review: reviewSchema.optional(),
         vpc: vpcSchema.optional(),
         accountResources: accountResourcesSchema.prefault({}),
         consumerAccounts: consumerAccountsSchema.default({}),
@@ -355,6 +398,19 @@ const configSchema = z
         if (c.monitoring.enabled && !(ep.kind === "instances" && ep.dataCapture.enabled)) {
             add(["monitoring", "enabled"], true, "drift monitoring needs endpoint.kind \"instances\" with endpoint.dataCapture.enabled");
         }
+        if (c.environment === "review") {
+            // A review stack lives as long as its pull request (or its TTL) and is destroyed by Pulumi Deployments.
+            if (c.protectData === true) add(["protectData"], true, "a review stack must be destroyable: remove protectData (review stacks never protect data)");
+            if (c.hostStack === undefined) add(["hostStack"], undefined, "a review stack serves from a host's registry: set hostStack (e.g. <org>/mlops/dev)");
+            if (c.deployments.enabled) {
+                add(["deployments", "enabled"], true, "a review stack's deployment settings are the template's, made by Pulumi Deployments: remove deployments from the template's stack file");
+            }
+        } else if (c.review !== undefined) {
+            add(["review"], c.review, "only a review stack (environment: review) has a review section");
+        }
+        if (c.deployments.reviewStacks && !c.deployments.enabled) {
+            add(["deployments", "reviewStacks"], c.deployments.reviewStacks, "review stacks need deployments.enabled (the template's settings are Pulumi Deployments settings)");
+        }
     });
 
 type ParsedConfig = z.output<typeof configSchema>;
@@ -370,6 +426,11 @@ export interface StackConfig extends Omit<ParsedConfig, "protectData"> {
     readonly isHost: boolean;
     /** Tags applied to every taggable resource through the provider's default tags. */
     readonly tags: Readonly<Record<string, string>>;
+    /**
+     * The second part of every physical name (`<project>-<nameSegment>-…`): the environment, or for a review stack
+     * one derived from its stack name ({@link reviewNameSegment}), so every review stack has names of its own.
+     */
+    readonly nameSegment: string;
 }
 export type EndpointConfig = NonNullable<StackConfig["endpoint"]>;
 export type EtlConfig = StackConfig["etl"];
@@ -385,6 +446,22 @@ export type ConsumerAccountsConfig = StackConfig["consumerAccounts"];
  * environment's stack file they would silently do nothing, so they are refused there.
  */
 export const HOST_ONLY_KEYS = ["etl", "training", "source", "ecrKeepTaggedImages", "imageScanFailOnSeverity"] as const;
+
+export type ReviewStacksConfig = NonNullable<DeploymentsConfig["reviewStacks"]>;
+
+/** Every review stack's names start `<project>-pr-`: what the review stacks' deploy role is scoped to. */
+export const REVIEW_NAME_PREFIX = "pr";
+
+/**
+ * `pr-<pull request number>-<hash>` when the stack name ends in a number (Pulumi Cloud's review stacks end in the pull
+ * request's number), else `pr-<hash>`; the hash (SHA-256 of the whole stack name) keeps two stacks apart whatever
+ * their names. At most 14 characters, so every physical name stays within its AWS limit (tests/infra/review-stack.test.ts).
+ */
+export function reviewNameSegment(stack: string): string {
+    const hash = (length: number) => createHash("sha256").update(stack).digest("hex").slice(0, length);
+    const number = /-(\d{1,6})$/.exec(stack)?.[1];
+    return number !== undefined ? `${REVIEW_NAME_PREFIX}-${number}-${hash(4)}` : `${REVIEW_NAME_PREFIX}-${hash(6)}`;
+}
 
 /** Thrown for any invalid `mlops:*` value; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {
@@ -450,7 +527,7 @@ export function parseConfig(
                 `set it in the ${HOST_ENVIRONMENT} stack file (the host runs the ETL, training and the pipeline)`);
         }
     }
-    const result = configSchema.safeParse(raw, { reportInput: true });
+    const result = configSchema.safeParse(raw.environment === "review" ? withReviewDefaults(raw) : raw, { reportInput: true });
     if (!result.success) {
         problems.push(...result.error.issues.flatMap(describeIssue));
     }
@@ -468,8 +545,25 @@ export function parseConfig(
         isHost: c.hostStack === undefined,
         // The host's default made explicit (what it creates); other stacks create none.
         permissionsBoundaries: { environments: c.hostStack === undefined ? (c.permissionsBoundaries.environments ?? [...ENVIRONMENTS]) : undefined },
-        tags: { project: context.project ?? PROJECT, environment: c.environment, owner: c.owner, "managed-by": "pulumi" },
+        tags: {
+            project: context.project ?? PROJECT, environment: c.environment, owner: c.owner, "managed-by": "pulumi",
+            // Review stacks share the environment tag; this says which one a resource belongs to.
+            ...(c.environment === "review" ? { "pulumi-stack": context.stack } : {}),
+        },
+        nameSegment: c.environment === "review" ? reviewNameSegment(context.stack) : c.environment,
     };
+}
+
+/** {@link REVIEW_DEFAULTS} under what the stack file sets: a key the file sets wins, one level deep. */
+function withReviewDefaults(raw: Record<string, unknown>): Record<string, unknown> {
+    const merged: Record<string, unknown> = { review: {}, ...raw };
+    for (const [key, value] of Object.entries(REVIEW_DEFAULTS)) {
+        const given = raw[key];
+        merged[key] = typeof value === "object" && given !== null && typeof given === "object" && !Array.isArray(given)
+            ? { ...value, ...given }
+            : given ?? value;
+    }
+    return merged;
 }
 
 /** Picks the `mlops:*` keys out of Pulumi's flat config map and decodes their values. */

@@ -37,8 +37,8 @@ export interface DeployInputs {
 type Client = Pick<SageMakerClient, "send">;
 
 /** The stable physical name of a stack's endpoint (the ModelEndpoint component uses the same). */
-export function endpointNameFor(config: Pick<StackConfig, "project" | "environment" | "modelName">): string {
-    return new Namer(config.project, config.environment).name("sagemaker", config.modelName);
+export function endpointNameFor(config: Pick<StackConfig, "project" | "environment" | "modelName"> & { readonly nameSegment?: string }): string {
+    return new Namer(config.project, config.nameSegment ?? config.environment).name("sagemaker", config.modelName);
 }
 
 function isNotFound(e: unknown): boolean {

@@ -17,6 +17,7 @@ import { ModelImage } from "./components/model-image";
 import { ModelRegistry } from "./components/model-registry";
 import { boundaryEnvironments, PermissionsBoundaries, permissionsBoundaryArn, permissionsBoundaryTransformation } from "./components/permissions-boundary";
 import { PipelineFunction } from "./components/pipeline-function";
+import { createReviewStackResources } from "./components/review-stacks";
 import { SecurityBaseline } from "./components/security-baseline";
 import { TrainingSteps } from "./components/training-steps";
 import { SharedResources, sharedFromHost, sharedOutput } from "./lib/shared";
@@ -78,6 +79,10 @@ export interface StackOutputs {
     readonly delivery?: pulumi.Output<{ pipelineArn: string; accessTokenSecretArn: string; deployProjects: Record<"dev" | "prod", string> }>;
     /** The role Pulumi Deployments assumes (OIDC) for this stack; absent when deployments are off. */
     readonly deploymentsRoleArn?: pulumi.Output<string>;
+    /** The role every review stack's deployments assume; only on the stack that owns the review stack template. */
+    readonly reviewDeploymentsRoleArn?: pulumi.Output<string>;
+    /** Review stacks: when their TTL schedule destroys them (ISO 8601, UTC). */
+    readonly reviewStackDestroyAt?: string;
 }
 
 /** The stack's provider (every AWS resource goes through it, so its default tags reach everything taggable). */
@@ -93,7 +98,8 @@ export function createContext(config: StackConfig): { provider: aws.Provider; co
         region: config.region,
         accountId: aws.getCallerIdentityOutput({}, invokeOpts).accountId,
         partition: aws.getPartitionOutput({}, invokeOpts).partition,
-        namer: new Namer(config.project, config.environment),
+        // A review stack's names come from its stack name (config nameSegment), so review stacks never share one.
+        namer: new Namer(config.project, config.nameSegment),
         logRetentionDays: config.logRetentionDays,
         protectData: config.protectData,
         reserveLambdaConcurrency: config.lambdaReservedConcurrency,
@@ -145,6 +151,8 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
     const delivery = etl && trainingSteps ? createDelivery(parts, etl.trigger, trainingSteps) : undefined;
     if (delivery) createDeliveryMetrics(parts, delivery);
     const deployments = config.deployments.enabled ? createDeployments(parts) : undefined;
+    // The review stack template (its owner: config deployments.reviewStacks) or, on a review stack, its TTL.
+    const review = createReviewStackResources(config, context, shared, componentOpts);
 
     return {
         environment: config.environment,
@@ -175,6 +183,8 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
             }),
         } : {}),
         ...(deployments ? { deploymentsRoleArn: deployments.roleArn } : {}),
+        ...(review.template ? { reviewDeploymentsRoleArn: review.template.roleArn } : {}),
+        ...(review.ttl ? { reviewStackDestroyAt: review.ttl.timestamp } : {}),
         ...(driftMonitor ? {
             driftMonitor: pulumi.output({
                 scheduleName: driftMonitor.scheduleName,

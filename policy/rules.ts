@@ -43,6 +43,7 @@ export const RESOURCE_WILDCARD_ALLOWED: Readonly<Record<string, string>> = {
     "glue:GetSecurityConfiguration": "no resource-level permission",
     "glue:GetSecurityConfigurations": "no resource-level permission",
     "kms:ListAliases": "List actions take no resource ARN",
+    "kms:CreateKey": "the key does not exist yet (no resource type); the review deployer's is conditioned on aws:RequestTag/environment",
     "application-autoscaling:DescribeScalableTargets": "Describe actions take no resource ARN",
     "application-autoscaling:DescribeScalingPolicies": "Describe actions take no resource ARN",
     "codepipeline:PutJobSuccessResult": "job results take no resource ARN (the job id is the scope)",

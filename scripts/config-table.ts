@@ -1,5 +1,5 @@
 /**
- * The README's table of every `mlops:*` key with its platform, dev and prod values (defaults included), generated from
+ * The README's table of every `mlops:*` key with its platform, dev, prod and review-template (pr) values (defaults included), generated from
  * the config schema and the stack files so it cannot go stale: a test compares it with the README.
  *   npx ts-node --transpile-only scripts/config-table.ts          print the table
  *   npx ts-node --transpile-only scripts/config-table.ts --write  update README.md between the markers
@@ -12,7 +12,7 @@ import { loadStackFile } from "../infra/stack-files";
 export const README = path.resolve(__dirname, "..", "README.md");
 export const START = "<!-- config-table:start -->";
 export const END = "<!-- config-table:end -->";
-const DERIVED = new Set(["project", "stack", "region", "isHost", "tags"]);
+const DERIVED = new Set(["project", "stack", "region", "isHost", "tags", "nameSegment"]);
 
 
 /** Leaf paths of a config object; lists and records of scalars stay one cell. */
@@ -26,7 +26,7 @@ function leaves(value: unknown, prefix: string, out: Map<string, string>): void 
     out.set(prefix, value === undefined ? "—" : `\`${JSON.stringify(value)}\``);
 }
 
-export function configTable(stacks: string[] = ["platform", "dev", "prod"]): string {
+export function configTable(stacks: string[] = ["platform", "dev", "prod", "pr"]): string {
     const columns = stacks.map((s) => {
         const map = new Map<string, string>();
         const config = loadStackFile(s);

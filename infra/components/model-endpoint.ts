@@ -519,7 +519,11 @@ export class ModelEndpoint extends pulumi.ComponentResource {
                 scalableDimension: "sagemaker:variant:DesiredInstanceCount",
                 minCapacity: autoscaling.minCapacity,
                 maxCapacity: autoscaling.maxCapacity,
-            }, { parent });
+                // Explicit as well as through resourceId: `pulumi destroy` deletes dependents first, so the policy and
+                // the target are deregistered before the endpoint goes. Deleting an endpoint deregisters its targets
+                // only when the caller may DeregisterScalableTarget, otherwise it fails (SageMaker developer guide,
+                // "Delete endpoints configured for auto scaling"); the deploy policies allow it (stack-deploy-policy.ts).
+            }, { parent, dependsOn: [parent.endpoint] });
             return new aws.appautoscaling.Policy(`${name}-scaling-policy`, {
                 name: context.namer.name("scalingPolicy", args.modelName, "endpoint-invocations-per-instance"),
                 policyType: "TargetTrackingScaling",

@@ -100,7 +100,7 @@ export class SecurityBaseline extends pulumi.ComponentResource {
                     Resource: pulumi.interpolate`${bucketArn}/*`,
                     Condition: {
                         StringEquals: { "aws:SourceAccount": context.accountId },
-                        ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:${context.partition}:s3:::${context.namer.project}-${context.environment}-*` },
+                        ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:${context.partition}:s3:::${context.namer.project}-${context.namer.environment}-*` },
                     },
                 }],
             }, { parent });

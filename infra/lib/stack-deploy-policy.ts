@@ -63,6 +63,20 @@ export interface StackDeployScope {
         readonly processingJobsLogGroup?: boolean;
         readonly pulumiOidcProvider?: boolean;
     };
+    /**
+     * The second part of the physical names the deployer manages (`<project>-<nameSegment>-*`), when it is not the
+     * environment: `pr` for the review stacks' deployer, whose stacks are named `<project>-pr-<…>-…` and tagged
+     * `environment: review`.
+     * @default environment
+     */
+    readonly nameSegment?: string;
+    /**
+     * The deployer of review stacks, which Pulumi Deployments creates and destroys with no administrator: it may
+     * also create the stack's key (only tagged with its environment; it may not retag another environment's key),
+     * and may deregister only scalable targets tagged with its environment (infra/components/review-stacks.ts).
+     * @default false
+     */
+    readonly reviewStacks?: boolean;
 }
 
 /** SageMaker's fixed, account-wide log groups (created by SageMaker on the account's first job of each kind). */
@@ -87,9 +101,12 @@ export function environmentPrefix(context: StackContext, environment: string): s
     return `${context.namer.project}-${environment}`;
 }
 
+/** Application Auto Scaling actions that remove a scaling setup: what `pulumi destroy` of an autoscaled endpoint calls first. */
+const AUTOSCALING_TEARDOWN_ACTIONS = ["application-autoscaling:DeregisterScalableTarget", "application-autoscaling:DeleteScalingPolicy"];
+
 export function stackDeployPolicyStatements(context: StackContext, scope: StackDeployScope): PolicyStatement[] {
     const { partition, region, accountId } = context;
-    const prefix = environmentPrefix(context, scope.environment);
+    const prefix = environmentPrefix(context, scope.nameSegment ?? scope.environment);
     const arn = (service: string, resource: string, opts?: { global?: boolean }) =>
         pulumi.interpolate`arn:${partition}:${service}:${opts?.global ? "" : region}:${accountId}:${resource}`;
     const s3 = (resource: string) => pulumi.interpolate`arn:${partition}:s3:::${resource}`;
@@ -336,12 +353,22 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Sid: "ScaleSageMakerVariants",
             Effect: "Allow",
             Action: [
-                "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
-                "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:RegisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+                ...(scope.reviewStacks ? [] : AUTOSCALING_TEARDOWN_ACTIONS),
             ],
             Resource: arn("application-autoscaling", "scalable-target/*"),
             Condition: { StringEquals: { "application-autoscaling:service-namespace": "sagemaker" } },
         },
+        ...(scope.reviewStacks ? [{
+            // The review stacks' deployer runs any pull request's code: it may take apart only the scaling of its own
+            // environment's variants (scalable targets carry the provider's default tags; the ScalableTarget
+            // resource type supports aws:ResourceTag, Service Authorization Reference).
+            Sid: "TearDownEnvironmentScaling",
+            Effect: "Allow" as const,
+            Action: AUTOSCALING_TEARDOWN_ACTIONS,
+            Resource: arn("application-autoscaling", "scalable-target/*"),
+            Condition: { StringEquals: { "application-autoscaling:service-namespace": "sagemaker", "aws:ResourceTag/environment": scope.environment } },
+        }] : []),
         {
             Sid: "TagScalableTargets",
             Effect: "Allow",
@@ -443,8 +470,45 @@ export function stackDeployPolicyStatements(context: StackContext, scope: StackD
             Resource: ownedLogGroups.flatMap((g) => [arn("logs", `log-group:${g}`), arn("logs", `log-group:${g}:*`)]),
         });
     }
+    if (scope.reviewStacks) statements.push(...reviewStackKeyStatements());
     if (scope.isHost) statements.push(...hostStatements());
     return statements;
+
+    /**
+     * Review stacks are created by Pulumi Deployments, not by an administrator, so their deployer creates their key.
+     * KMS requires kms:TagResource on all keys to tag a key at creation ("Controlling access to tags", AWS KMS
+     * developer guide); the deny keeps that from retagging a key of another environment into this one.
+     */
+    function reviewStackKeyStatements(): PolicyStatement[] {
+        return [
+            {
+                // CreateKey has no resource type: "*" is the only resource. Only keys tagged with this environment.
+                Sid: "CreateEnvironmentKeys",
+                Effect: "Allow",
+                Action: "kms:CreateKey",
+                Resource: "*",
+                Condition: { StringEquals: { "aws:RequestTag/environment": scope.environment } },
+            },
+            {
+                // Tagging a key at creation needs kms:TagResource on every key of the account and region.
+                Sid: "TagNewEnvironmentKeys",
+                Effect: "Allow",
+                Action: "kms:TagResource",
+                Resource: arn("kms", "key/*"),
+                Condition: { StringEquals: { "aws:RequestTag/environment": scope.environment } },
+            },
+            {
+                Sid: "DenyRetaggingOtherKeys",
+                Effect: "Deny",
+                Action: ["kms:TagResource", "kms:UntagResource"],
+                Resource: arn("kms", "key/*"),
+                Condition: {
+                    StringNotEquals: { "aws:ResourceTag/environment": scope.environment },
+                    Null: { "aws:ResourceTag/environment": "false" },
+                },
+            },
+        ];
+    }
 
     function hostStatements(): PolicyStatement[] {
         const host: PolicyStatement[] = [
@@ -583,6 +647,10 @@ const PART_OF_STATEMENT: Readonly<Record<string, DeployPolicyPart>> = {
     ManageEnvironmentAlarms: "identity",
     ManageEnvironmentDashboards: "identity",
     ScaleSageMakerVariants: "serving",
+    TearDownEnvironmentScaling: "serving",
+    CreateEnvironmentKeys: "storage",
+    TagNewEnvironmentKeys: "storage",
+    DenyRetaggingOtherKeys: "storage",
     TagScalableTargets: "serving",
     ManageEnvironmentEndpointsAndMonitoring: "serving",
     ManageEnvironmentCloudFormationStacks: "serving",

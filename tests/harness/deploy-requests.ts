@@ -219,7 +219,8 @@ export function deployRequests(graph: StackGraph, environment: string): DeployRe
                     r.type.endsWith("Target")
                         ? ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget"]
                         : ["application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy"],
-                    { "application-autoscaling:service-namespace": "sagemaker" });
+                    // Scalable targets carry the provider's default tags (the environment tag among them).
+                    { "application-autoscaling:service-namespace": "sagemaker", ...tagged });
                 break;
             default: {
                 const reason = EXEMPT[r.type];

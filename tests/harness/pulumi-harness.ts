@@ -317,6 +317,12 @@ export interface EvaluateOptions {
      * @default the repository root
      */
     readonly dir?: string;
+    /**
+     * The stack file whose config the stack gets, as Pulumi Deployments copies a review stack template's
+     * `Pulumi.<template>.yaml` into each review stack.
+     * @default the stack's own `Pulumi.<stack>.yaml`
+     */
+    readonly stackFile?: string;
     /** `mlops:*` (or `aws:*`) keys to replace; `undefined` removes the key. Objects are JSON-encoded. */
     readonly config?: Record<string, unknown>;
     readonly mocks?: MockOverrides;
@@ -374,7 +380,7 @@ export function evaluate(stack: string, program: () => unknown, options: Evaluat
 let queue: Promise<unknown> = Promise.resolve();
 
 async function evaluateNow(stack: string, program: () => unknown, options: EvaluateOptions): Promise<Evaluation> {
-    const values = stackConfigWithOverrides(stack, options.config, options.dir);
+    const values = stackConfigWithOverrides(options.stackFile ?? stack, options.config, options.dir);
     const region = values["aws:region"] ?? "us-east-1";
     const monitor = new RecordingMonitor(region, options.mocks ?? {});
     await pulumi.runtime.setMocks({ newResource: () => ({ id: "", state: {} }), call: () => ({}) }, PROJECT, stack, options.preview ?? false, "example-org");

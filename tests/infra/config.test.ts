@@ -38,7 +38,7 @@ const invalidCases: InvalidCase[] = [
         title: "unknown environment",
         stack: "dev",
         config: { environment: "qa" },
-        message: "mlops:environment: got \"qa\"; Invalid option: expected one of \"platform\"|\"dev\"|\"staging\"|\"prod\"",
+        message: "mlops:environment: got \"qa\"; Invalid option: expected one of \"platform\"|\"dev\"|\"staging\"|\"prod\"|\"review\"",
     },
     {
         title: "prod endpoint capacity below 2",

@@ -49,8 +49,8 @@ describe("deployments: dev stack", () => {
         ({ graph, outputs } = await stackGraph("dev"));
     });
 
-    it("registers deployment settings for its own stack: PR previews on, commits deployed, GitHub, no review stacks", () => {
-        const settings = graph.one(SETTINGS).inputs;
+    it("registers deployment settings for its own stack: PR previews on, commits deployed, GitHub, not itself a review stack template", () => {
+        const settings = graph.one(SETTINGS, "deployments-settings").inputs;
         assert.deepEqual([settings.organization, settings.project, settings.stack], ["example-org", "mlops", "dev"]);
         assert.deepEqual({ ...settings.vcs, paths: undefined }, {
             provider: "github",
@@ -68,7 +68,7 @@ describe("deployments: dev stack", () => {
     });
 
     it("runs with the lockfile's dependencies and OIDC credentials of its own role", () => {
-        const context = graph.one(SETTINGS).inputs.operationContext;
+        const context = graph.one(SETTINGS, "deployments-settings").inputs.operationContext;
         assert.deepEqual(context.preRunCommands, ["npm ci --no-audit --no-fund"]);
         assert.equal(context.options.skipInstallDependencies, true);
         assert.deepEqual(context.oidc.aws, { roleARN: outputs.deploymentsRoleArn, sessionName: "pulumi-deployments-dev", duration: "1h0m0s" });
@@ -114,7 +114,7 @@ describe("deployments: dev stack", () => {
     });
 
     it("registers the settings after the role can act, and no schedules unless configured", () => {
-        const settings = graph.one(SETTINGS);
+        const settings = graph.one(SETTINGS, "deployments-settings");
         const attachments = graph.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((a) => a.name.startsWith("deployments-"));
         for (const a of attachments) assert.ok(settings.dependencies.includes(a.urn), `settings wait for ${a.name}`);
         assert.equal(graph.ofType(DRIFT).length, 0);
@@ -129,7 +129,7 @@ describe("deployments: platform stack", () => {
     });
 
     it("previews pull requests but never deploys commits: platform administrators deploy it", () => {
-        const settings = graph.one(SETTINGS).inputs;
+        const settings = graph.one(SETTINGS, "deployments-settings").inputs;
         assert.deepEqual([settings.stack, settings.vcs.previewPullRequests, settings.vcs.deployCommits], ["platform", true, false]);
         assert.deepEqual(settings.vcs.paths, deploymentPaths("platform", true));
         assert.ok(settings.vcs.paths.includes("etl/**") && settings.vcs.paths.includes("Pulumi.platform.yaml"));
@@ -152,7 +152,7 @@ describe("deployments: prod stack", () => {
     });
 
     it("previews pull requests but never deploys commits", () => {
-        const settings = graph.one(SETTINGS).inputs;
+        const settings = graph.one(SETTINGS, "deployments-settings").inputs;
         assert.deepEqual([settings.stack, settings.vcs.previewPullRequests, settings.vcs.deployCommits], ["prod", true, false]);
         assert.deepEqual(settings.vcs.paths, deploymentPaths("prod", false));
         assert.ok(!settings.vcs.paths.includes("model-container/**"), "no stack builds an image");
@@ -169,8 +169,8 @@ describe("deployments: prod stack", () => {
     it("outlasts a canary rollout: session and role allow the program's hour plus the endpoint's rollout", () => {
         const seconds = 3600 + 3600;
         assert.equal(deploymentsRole(graph).inputs.maxSessionDuration, seconds);
-        assert.equal(graph.one(SETTINGS).inputs.operationContext.oidc.aws.duration, "2h0m0s");
-        assert.equal(graph.one(SETTINGS).inputs.operationContext.oidc.aws.roleARN, outputs.deploymentsRoleArn);
+        assert.equal(graph.one(SETTINGS, "deployments-settings").inputs.operationContext.oidc.aws.duration, "2h0m0s");
+        assert.equal(graph.one(SETTINGS, "deployments-settings").inputs.operationContext.oidc.aws.roleARN, outputs.deploymentsRoleArn);
     });
 
     it("may change prod's resources only, without the host's services", () => {
@@ -203,7 +203,7 @@ describe("deployments: configuration", () => {
         assert.equal(error, undefined);
         const drift = graph.one(DRIFT);
         assert.deepEqual([drift.inputs.stack, drift.inputs.scheduleCron, drift.inputs.autoRemediate], ["prod", "0 6 * * *", false]);
-        assert.ok(drift.dependencies.includes(graph.one(SETTINGS).urn), "a schedule needs its stack's settings first");
+        assert.ok(drift.dependencies.includes(graph.one(SETTINGS, "deployments-settings").urn), "a schedule needs its stack's settings first");
     });
 
     it("refuses a drift schedule that is not a five-field cron", async () => {
@@ -228,7 +228,7 @@ describe("deployments: configuration", () => {
         assert.equal(error, undefined);
         const ttl = graph.one(TTL);
         assert.deepEqual([ttl.inputs.timestamp, ttl.inputs.deleteAfterDestroy], ["2030-01-31T18:00:00Z", false]);
-        assert.ok(ttl.dependencies.includes(graph.one(SETTINGS).urn));
+        assert.ok(ttl.dependencies.includes(graph.one(SETTINGS, "deployments-settings").urn));
         assert.equal(deploymentsRole(graph).inputs.name, "mlops-staging-pulumi-deployments");
     });
 

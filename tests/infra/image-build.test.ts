@@ -37,7 +37,7 @@ describe("image build: no stack builds an image, the pipeline does", () => {
     });
 
     it("registers no image build (awsx:ecr:Image, docker, docker-build) in any stack, and no provider for one", () => {
-        assert.deepEqual(Object.keys(graphs), ["dev", "platform", "prod"]);
+        assert.deepEqual(Object.keys(graphs), ["dev", "platform", "pr", "prod"]);
         for (const [stack, graph] of Object.entries(graphs)) {
             assert.ok(graph.resources.length > 40, `${stack} was evaluated`);
             const building = graph.resources.filter((r) => IMAGE_BUILDING_TYPE.test(r.type) || /^pulumi:providers:(docker|docker-build)$/.test(r.type));

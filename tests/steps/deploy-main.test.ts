@@ -314,7 +314,7 @@ describe("steps/deploy main", () => {
         assert.match(io.stderr.join("\n"), /missing --stack/);
         io = new CapturedIo();
         assert.equal(await run("--stack", "qa"), 2);
-        assert.match(io.stderr.join("\n"), /no Pulumi\.qa\.yaml in .*; known stacks: dev, platform, prod/);
+        assert.match(io.stderr.join("\n"), /no Pulumi\.qa\.yaml in .*; known stacks: dev, platform, pr, prod/);
         io = new CapturedIo();
         assert.equal(await run("--stack", "prod", "--model-package-arn", "arn:aws:s3:::bucket"), 2);
         assert.match(io.stderr.join("\n"), /is not a model package version ARN/);
