@@ -118,6 +118,31 @@ export function deploySessionSeconds(endpoint: EndpointConfig | undefined): numb
 }
 
 /** `1h30m0s`, the duration format Pulumi Deployments expects. */
+/**
+ * How a Pulumi Deployments run of this program works: OIDC credentials for `roleArn`, exactly the lockfile, no type
+ * check (CI type-checks every commit). Shared by an environment's own settings and the review stack template's.
+ */
+export function deploymentOperationContext(args: {
+    readonly roleArn: pulumi.Input<string>;
+    readonly sessionName: string;
+    readonly sessionSeconds: number;
+    readonly region: string;
+    readonly preRunCommands?: readonly string[];
+}): pulumiservice.types.input.DeploymentSettingsOperationContextArgs {
+    return {
+        oidc: { aws: { roleARN: args.roleArn, sessionName: args.sessionName, duration: goDuration(args.sessionSeconds) } },
+        // The lockfile, exactly: the default install would run `npm install`.
+        options: { skipInstallDependencies: true, skipIntermediateDeployments: true },
+        preRunCommands: [...(args.preRunCommands ?? ["npm ci --no-audit --no-fund"])],
+        environmentVariables: {
+            AWS_REGION: args.region,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            // CI type-checks every commit; deployments need not again.
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+        },
+    };
+}
+
 export function goDuration(seconds: number): string {
     return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m${seconds % 60}s`;
 }
@@ -232,24 +257,13 @@ export class Deployments extends pulumi.ComponentResource {
                 sourceContext: {
                     git: { branch: `refs/heads/${args.branch}`, ...(args.repoDir ? { repoDir: args.repoDir } : {}) },
                 },
-                operationContext: {
-                    oidc: {
-                        aws: {
-                            roleARN: parent.roleArn,
-                            sessionName: `pulumi-deployments-${args.stack}`,
-                            duration: goDuration(sessionSeconds),
-                        },
-                    },
-                    // The lockfile, exactly: the default install would run `npm install`.
-                    options: { skipInstallDependencies: true, skipIntermediateDeployments: true },
-                    preRunCommands: [...(args.preRunCommands ?? ["npm ci --no-audit --no-fund"])],
-                    environmentVariables: {
-                        AWS_REGION: context.region,
-                        PULUMI_SKIP_UPDATE_CHECK: "true",
-                        // CI type-checks every commit; deployments need not again.
-                        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-                    },
-                },
+                operationContext: deploymentOperationContext({
+                    roleArn: parent.roleArn,
+                    sessionName: `pulumi-deployments-${args.stack}`,
+                    sessionSeconds,
+                    region: context.region,
+                    preRunCommands: args.preRunCommands,
+                }),
                 cacheOptions: { enable: true },
             }, { parent, dependsOn: policies.attachments });
         }

@@ -7,7 +7,7 @@ import { policyDocument } from "../lib/policy";
 import { SharedResources } from "../lib/shared";
 import { attachStackDeployPolicies, PULUMI_OIDC_ISSUER } from "../lib/stack-deploy-policy";
 import { permissionsBoundaryArn } from "./permissions-boundary";
-import { deploymentPaths, deploymentSubject, goDuration } from "./deployments";
+import { deploymentOperationContext, deploymentPaths, deploymentSubject } from "./deployments";
 
 /**
  * Review stacks: Pulumi Deployments creates a stack for every pull request against a branch that has a review stack
@@ -136,22 +136,12 @@ export class ReviewStackTemplate extends pulumi.ComponentResource {
             sourceContext: {
                 git: { branch: `refs/heads/${args.branch}`, ...(args.repoDir ? { repoDir: args.repoDir } : {}) },
             },
-            operationContext: {
-                oidc: {
-                    aws: {
-                        roleARN: this.roleArn,
-                        sessionName: "pulumi-deployments-review",
-                        duration: goDuration(sessionSeconds),
-                    },
-                },
-                options: { skipInstallDependencies: true, skipIntermediateDeployments: true },
-                preRunCommands: ["npm ci --no-audit --no-fund"],
-                environmentVariables: {
-                    AWS_REGION: context.region,
-                    PULUMI_SKIP_UPDATE_CHECK: "true",
-                    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-                },
-            },
+            operationContext: deploymentOperationContext({
+                roleArn: this.roleArn,
+                sessionName: "pulumi-deployments-review",
+                sessionSeconds,
+                region: context.region,
+            }),
             cacheOptions: { enable: true },
         }, { parent, dependsOn: policies.attachments });
 
