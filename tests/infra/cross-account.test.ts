@@ -115,7 +115,7 @@ function bucketPolicyOf(graph: StackGraph, bucketName: string): NamedPolicy["pol
 }
 
 async function setUp(): Promise<Setup> {
-    const hostRun = await evaluateStackOk("dev", { config: { consumerAccounts: { prod: PROD } }, mocks: inAccount(HOST), modelVersion: hostVersion });
+    const hostRun = await evaluateStackOk("platform", { config: { consumerAccounts: { prod: PROD } }, mocks: inAccount(HOST), modelVersion: hostVersion });
     const hostShared = hostRun.outputs.shared as Record<string, string>;
     const prodRun = await evaluateStackOk("prod", { config: { hostAccount: HOST }, mocks: inAccount(PROD, hostShared), modelVersion: hostVersion });
     const host = hostRun.graph;
@@ -338,6 +338,19 @@ describe("prod in its own account: the host's resource policies (two accounts)",
             });
         }
 
+        it("the pipeline's prod deployer is the host's own role: it reads the registry by its identity policy alone, and no grant names it", async () => {
+            // mlops-platform-deploy-prod (CodeBuild, TARGET_STACK=prod) pins and promotes in the registry of its own
+            // account: same-account requests need no resource policy, so the grants admit only the other account's roles.
+            const project = s.host.ofType("aws:codebuild/project:Project")
+                .find((p) => (p.inputs.environment?.environmentVariables ?? []).some((v: any) => v.name === "TARGET_STACK" && v.value === "prod"));
+            assert.ok(project, "the host has a deploy project for prod");
+            const role = roleByArn(s.host, project.inputs.serviceRole, "the prod deploy project's role");
+            assert.equal(role.state.arn, `arn:aws:iam::${HOST}:role/mlops-platform-deploy-prod`);
+            assert.ok(!JSON.stringify(s.policies.registry).includes(role.state.arn), "the registry policy names the host's own deploy role");
+            const got = await decisions(role.state.arn, policiesOfRole(s.host, role), deployerRequests(), resourcePolicies(undefined, s.hostShared.kmsKeyArn));
+            assert.deepEqual(got, allowed(deployerRequests()));
+        });
+
         it("each role reaches only its own resources: serving not the baselines, monitoring not the artifact, neither the registry", async () => {
             const policies = resourcePolicies(s.policies, s.hostShared.kmsKeyArn);
             const serving = await decisions(s.roles.serving.state.arn, policiesOfRole(s.prod, s.roles.serving),
@@ -360,12 +373,48 @@ describe("prod in its own account: the host's resource policies (two accounts)",
     });
 });
 
+describe("dev and prod each in an account of its own: one confined statement per consumer account", function () {
+    this.timeout(120_000);
+    const DEV = "333333333333";
+
+    it("every grant admits, per account, exactly the roles that environment's graph uses (dev: no monitoring role exists)", async () => {
+        const hostRun = await evaluateStackOk("platform", { config: { consumerAccounts: { dev: DEV, prod: PROD } }, mocks: inAccount(HOST), modelVersion: hostVersion });
+        const host = hostRun.graph;
+        const hostShared = hostRun.outputs.shared as Record<string, string>;
+        const dev = (await evaluateStackOk("dev", { config: { hostAccount: HOST }, mocks: inAccount(DEV, hostShared), modelVersion: hostVersion })).graph;
+        const servingRole = roleByArn(dev, dev.one("aws:sagemaker/model:Model").inputs.executionRoleArn, "the dev model's execution role").state.arn;
+        const deployerRole = roleByArn(dev, dev.one("pulumiservice:index:DeploymentSettings").inputs.operationContext.oidc.aws.roleARN, "the dev Deployments role").state.arn;
+        assert.equal(dev.ofType("mlops:monitoring:DriftMonitor").length, 0, "dev's stack file has monitoring off");
+
+        /** The roles each statement admits, keyed by the account principal it names. */
+        const byAccount = (policy: NamedPolicy["policy"]) => Object.fromEntries(foreignStatements(policy).map((st: any) =>
+            [asList(st.Principal.AWS).join(","), asList(st.Condition?.ArnEquals?.["aws:PrincipalArn"]).sort()]));
+        const root = (account: string) => `arn:aws:iam::${account}:root`;
+        const prodRole = (...parts: string[]) => `arn:aws:iam::${PROD}:role/mlops-prod-${parts.join("-")}`;
+        const devMonitoring = `arn:aws:iam::${DEV}:role/mlops-dev-model-monitor`;
+
+        const registry = parse(host.one("aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy").inputs.resourcePolicy);
+        assert.deepEqual(byAccount(registry), { [root(DEV)]: [deployerRole], [root(PROD)]: [prodRole("pulumi-deployments")] });
+        const repository = parse(host.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs.policy);
+        assert.deepEqual(byAccount(repository), {
+            [root(DEV)]: [servingRole, devMonitoring].sort(),
+            [root(PROD)]: [prodRole("churn", "endpoint"), prodRole("model-monitor")].sort(),
+        });
+        assert.deepEqual(byAccount(bucketPolicyOf(host, hostShared.modelsBucketName)), { [root(DEV)]: [servingRole], [root(PROD)]: [prodRole("churn", "endpoint")] });
+        // Statement ids stay unique with two consumers (a key or bucket policy refuses duplicates).
+        for (const policy of [registry, repository, parse(host.one("aws:kms/key:Key").inputs.policy)]) {
+            const sids = policy.Statement.map((st: any) => st.Sid).filter(Boolean);
+            assert.equal(new Set(sids).size, sids.length, JSON.stringify(sids));
+        }
+    });
+});
+
 describe("prod in its own account: the switch off changes nothing, on changes only the grants", function () {
     this.timeout(120_000);
 
     it("switched on, the host adds two policy resources and changes only its key policy and two bucket policies", async () => {
-        const off = (await evaluateStackOk("dev")).graph;
-        const on = (await evaluateStackOk("dev", { config: { consumerAccounts: { prod: PROD } } })).graph;
+        const off = (await evaluateStackOk("platform")).graph;
+        const on = (await evaluateStackOk("platform", { config: { consumerAccounts: { prod: PROD } } })).graph;
         const offUrns = new Set(off.resources.map((r) => r.urn));
         const added = on.resources.filter((r) => !offUrns.has(r.urn)).map((r) => r.type).sort();
         assert.deepEqual(added, ["aws:ecr/repositoryPolicy:RepositoryPolicy", "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"]);
@@ -378,7 +427,7 @@ describe("prod in its own account: the switch off changes nothing, on changes on
     });
 
     it("switched off (the default), no policy of the host admits another account", async () => {
-        const off = (await evaluateStackOk("dev")).graph;
+        const off = (await evaluateStackOk("platform")).graph;
         const foreign = off.resources.flatMap((r) => [r.inputs.policy, r.inputs.resourcePolicy])
             .filter((p): p is string => typeof p === "string" && p.includes(":iam::") && !p.includes("sts:AssumeRole"))
             .filter((p) => [...p.matchAll(/arn:aws:iam::(\d{12}):/g)].some((m) => m[1] !== ACCOUNT_ID));
@@ -389,6 +438,7 @@ describe("prod in its own account: the switch off changes nothing, on changes on
 });
 
 describe("config consumerAccounts", () => {
+    const platform = decodeProjectConfig(readStackConfig("platform"));
     const dev = decodeProjectConfig(readStackConfig("dev"));
     const prod = decodeProjectConfig(readStackConfig("prod"));
     const problems = (raw: Record<string, unknown>, stack: string): string[] => {
@@ -401,23 +451,25 @@ describe("config consumerAccounts", () => {
         }
     };
 
-    it("defaults to {} (same account) and accepts an environment's 12-digit account on the host", () => {
-        assert.deepEqual(parseConfig(dev, { stack: "dev", region: REGION }).consumerAccounts, {});
-        assert.deepEqual(parseConfig({ ...dev, consumerAccounts: { prod: PROD, staging: "012345678901" } }, { stack: "dev", region: REGION }).consumerAccounts,
-            { prod: PROD, staging: "012345678901" });
+    it("defaults to {} (same account) and accepts any environment's 12-digit account on the host (the platform)", () => {
+        assert.deepEqual(parseConfig(platform, { stack: "platform", region: REGION }).consumerAccounts, {});
+        const all = { dev: "333333333333", prod: PROD, staging: "012345678901" };
+        assert.deepEqual(parseConfig({ ...platform, consumerAccounts: all }, { stack: "platform", region: REGION }).consumerAccounts, all);
     });
 
-    it("refuses it on a consuming stack, naming the key and where it belongs", () => {
-        const found = problems({ ...prod, consumerAccounts: { prod: PROD } }, "prod");
-        assert.equal(found.length, 1);
-        assert.match(found[0], /^mlops:consumerAccounts\.prod: got "222222222222"; only the host stack .* host's stack file/);
+    it("refuses it on a consuming stack (dev or prod), naming the key and where it belongs", () => {
+        for (const [stack, raw] of [["dev", dev], ["prod", prod]] as const) {
+            const found = problems({ ...raw, consumerAccounts: { prod: PROD } }, stack);
+            assert.equal(found.length, 1, `${stack}: ${found.join("; ")}`);
+            assert.match(found[0], /^mlops:consumerAccounts\.prod: got "222222222222"; only the host stack .* host's stack file/);
+        }
     });
 
-    it("refuses the host's own environment, a malformed id, an unquoted number and an unknown environment", () => {
-        assert.match(problems({ ...dev, consumerAccounts: { dev: PROD } }, "dev").join("\n"), /mlops:consumerAccounts\.dev: .*host's own environment/);
-        assert.match(problems({ ...dev, consumerAccounts: { prod: "22222222222" } }, "dev").join("\n"), /mlops:consumerAccounts\.prod: got "22222222222"; expected a 12-digit AWS account id/);
-        assert.match(problems({ ...dev, consumerAccounts: { prod: 222222222222 } }, "dev").join("\n"), /mlops:consumerAccounts\.prod: .*quoted string/);
-        assert.match(problems({ ...dev, consumerAccounts: { qa: PROD } }, "dev").join("\n"), /mlops:consumerAccounts/);
+    it("refuses the host's own environment (platform), a malformed id, an unquoted number and an unknown environment", () => {
+        assert.match(problems({ ...platform, consumerAccounts: { platform: PROD } }, "platform").join("\n"), /mlops:consumerAccounts\.platform: .*host's own environment/);
+        assert.match(problems({ ...platform, consumerAccounts: { prod: "22222222222" } }, "platform").join("\n"), /mlops:consumerAccounts\.prod: got "22222222222"; expected a 12-digit AWS account id/);
+        assert.match(problems({ ...platform, consumerAccounts: { prod: 222222222222 } }, "platform").join("\n"), /mlops:consumerAccounts\.prod: .*quoted string/);
+        assert.match(problems({ ...platform, consumerAccounts: { qa: PROD } }, "platform").join("\n"), /mlops:consumerAccounts/);
     });
 });
 
@@ -428,24 +480,24 @@ describe("the consuming side: prod addresses the host's registry by ARN (config 
     after(() => sagemaker.restore());
     const prodConfig = (extra: Record<string, unknown> = {}) =>
         parseConfig({ ...decodeProjectConfig(readStackConfig("prod")), ...extra }, { stack: "prod", region: REGION });
-    const GROUP_ARN = `arn:aws:sagemaker:${REGION}:${HOST}:model-package-group/mlops-dev-churn`;
+    const GROUP_ARN = `arn:aws:sagemaker:${REGION}:${HOST}:model-package-group/mlops-platform-churn`;
 
     /** A registry that answers only requests addressing the group as `ref`; anything else is AWS's "not found". */
     function registryAt(ref: string): void {
-        const notFound = Object.assign(new Error("ModelPackageGroup mlops-dev-churn does not exist."), { name: "ValidationException" });
+        const notFound = Object.assign(new Error("ModelPackageGroup mlops-platform-churn does not exist."), { name: "ValidationException" });
         sagemaker.on(DescribeModelPackageGroupCommand).rejects(notFound);
         sagemaker.on(ListModelPackagesCommand).rejects(notFound);
         sagemaker.on(DescribeEndpointCommand).rejects(Object.assign(new Error("Could not find endpoint"), { name: "ValidationException" }));
         sagemaker.on(DescribeModelPackageGroupCommand, { ModelPackageGroupName: ref }).resolves({
-            ModelPackageGroupName: "mlops-dev-churn", ModelPackageGroupArn: GROUP_ARN, CreationTime: new Date(), CreatedBy: {}, ModelPackageGroupStatus: "Completed",
+            ModelPackageGroupName: "mlops-platform-churn", ModelPackageGroupArn: GROUP_ARN, CreationTime: new Date(), CreatedBy: {}, ModelPackageGroupStatus: "Completed",
         });
         sagemaker.on(ListTagsCommand, { ResourceArn: GROUP_ARN }).resolves({ Tags: [] });
         sagemaker.on(ListModelPackagesCommand, { ModelPackageGroupName: ref }).resolves({ ModelPackageSummaryList: [{
-            ModelPackageArn: hostVersion.arn, ModelPackageGroupName: "mlops-dev-churn", ModelPackageVersion: 3, CreationTime: new Date(),
+            ModelPackageArn: hostVersion.arn, ModelPackageGroupName: "mlops-platform-churn", ModelPackageVersion: 3, CreationTime: new Date(),
             ModelPackageStatus: "Completed", ModelApprovalStatus: "Approved",
         }] });
         sagemaker.on(DescribeModelPackageCommand, { ModelPackageName: hostVersion.arn }).resolves({
-            ModelPackageArn: hostVersion.arn, ModelPackageGroupName: "mlops-dev-churn", ModelPackageVersion: 3, ModelPackageStatus: "Completed",
+            ModelPackageArn: hostVersion.arn, ModelPackageGroupName: "mlops-platform-churn", ModelPackageVersion: 3, ModelPackageStatus: "Completed",
             ModelApprovalStatus: "Approved", CreationTime: new Date(),
             InferenceSpecification: { Containers: [{ Image: hostVersion.imageUri, ModelDataUrl: hostVersion.modelDataUri }], SupportedContentTypes: ["text/csv"], SupportedResponseMIMETypes: ["application/json"] },
         });
@@ -477,16 +529,17 @@ describe("the consuming side: prod addresses the host's registry by ARN (config 
     });
 
     it("the partition follows the region", () => {
-        const ref = (region: string) => modelPackageGroupRef({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "o/mlops/dev", hostAccount: HOST, region });
-        assert.equal(ref("cn-north-1"), `arn:aws-cn:sagemaker:cn-north-1:${HOST}:model-package-group/mlops-dev-churn`);
-        assert.equal(ref("us-gov-west-1"), `arn:aws-us-gov:sagemaker:us-gov-west-1:${HOST}:model-package-group/mlops-dev-churn`);
-        assert.equal(modelPackageGroupRef({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "o/mlops/dev", region: REGION }), "mlops-dev-churn");
+        const ref = (region: string) => modelPackageGroupRef({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "o/mlops/platform", hostAccount: HOST, region });
+        assert.equal(ref("cn-north-1"), `arn:aws-cn:sagemaker:cn-north-1:${HOST}:model-package-group/mlops-platform-churn`);
+        assert.equal(ref("us-gov-west-1"), `arn:aws-us-gov:sagemaker:us-gov-west-1:${HOST}:model-package-group/mlops-platform-churn`);
+        assert.equal(modelPackageGroupRef({ project: "mlops", environment: "prod", modelName: "churn", hostStack: "o/mlops/platform", region: REGION }), "mlops-platform-churn");
     });
 
     it("hostAccount is text (leading zeros survive) and only for a consuming stack", () => {
         assert.equal(decodeProjectConfig({ "mlops:hostAccount": "012345678901" }).hostAccount, "012345678901");
         assert.equal(prodConfig({ hostAccount: "012345678901" }).hostAccount, "012345678901");
-        assert.throws(() => parseConfig({ ...decodeProjectConfig(readStackConfig("dev")), hostAccount: HOST }, { stack: "dev", region: REGION }),
+        assert.equal(parseConfig({ ...decodeProjectConfig(readStackConfig("dev")), hostAccount: HOST }, { stack: "dev", region: REGION }).hostAccount, HOST);
+        assert.throws(() => parseConfig({ ...decodeProjectConfig(readStackConfig("platform")), hostAccount: HOST }, { stack: "platform", region: REGION }),
             (e: unknown) => e instanceof ConfigError && /^mlops:hostAccount: got "111111111111"; only a consuming stack/.test(e.problems.join("\n")));
         assert.throws(() => prodConfig({ hostAccount: "1234" }), /mlops:hostAccount: got "1234"; expected a 12-digit AWS account id/);
     });
