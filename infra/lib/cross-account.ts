@@ -31,8 +31,10 @@ import { PolicyStatement } from "./policy";
 /**
  * The name parts (after `<project>-<environment>`) of the consuming roles that read the host's resources, as the
  * components name them: ModelEndpoint's execution role, DriftMonitor's monitoring role and the Pulumi Deployments
- * role (the deployer that resolves the version to serve from the registry). tests/infra/cross-account.test.ts checks
- * these against the roles a consuming stack really creates.
+ * role (the deployer of the consuming account, which resolves the version to serve from the registry in every
+ * preview and update). tests/infra/cross-account.test.ts checks these against the roles a consuming stack really
+ * creates. The pipeline's deploy roles (`<project>-platform-deploy-<env>`) are not consumers: the host creates them in
+ * its own account, where the registry's identity-policy half alone decides.
  */
 export const CONSUMER_ROLE_PARTS = {
     serving: (modelName: string) => [modelName, "endpoint"],

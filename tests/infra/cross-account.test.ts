@@ -1,6 +1,7 @@
 /**
- * Prod in its own AWS account (config `consumerAccounts` on the host): the host stack and the consuming (prod) stack
- * are evaluated in two different accounts, the prod stack reading the host's real `shared` output, and
+ * Prod in its own AWS account (config `consumerAccounts` on the host, the platform stack): the host stack and the
+ * consuming (prod) stack are evaluated in two different accounts, the prod stack reading the host's real `shared`
+ * output, and
  *
  * (a) each resource policy the host adds admits exactly the prod roles that read that resource, found by what the
  *     prod graph uses them for (the model's execution role, the monitoring jobs' role, the deployments role);
@@ -11,7 +12,11 @@
  * (c) with the switch off the host's graph has no grant to any other account, and turning it on only adds the two
  *     policy resources and changes the key policy and two bucket policies (graph-snapshot.test.ts keeps the URNs of
  *     the defined stacks);
- * (d) the switch is validated: only on the host, only 12-digit ids given as text, never the host's own environment;
+ *     The pipeline's prod deployer (`mlops-platform-deploy-prod`) is a role of the host's account: it reads the registry
+ *     by its identity policy alone and no grant names it. With dev in a third account too, each consumer account
+ *     gets its own statements, confined to that environment's roles;
+ * (d) the switch is validated: only on the host, only 12-digit ids given as text, never the host's own environment
+ *     (platform);
  * (e) the consuming side (config `hostAccount`) addresses the host's registry by ARN, without which SageMaker looks
  *     the group's name up in prod's own account and finds nothing to serve.
  */
