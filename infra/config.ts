@@ -333,6 +333,11 @@ const configSchema = z
             } else if (environment === c.environment) {
                 add(["consumerAccounts", environment], accountId,
                     "the host's own environment runs in the host's account; list only the environments that read the host's resources");
+            } else if (environment === "review") {
+                // The grants name the consumer's roles by the naming rules (infra/lib/cross-account.ts); a review
+                // stack's names carry its own stack's segment, so a grant for `review` would admit no role at all.
+                add(["consumerAccounts", environment], accountId,
+                    "review stacks name their roles after their own stack, so the host cannot derive them; run review stacks in the host's account");
             }
         }
         const boundaries = c.permissionsBoundaries.environments;

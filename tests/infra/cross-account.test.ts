@@ -475,6 +475,8 @@ describe("config consumerAccounts", () => {
         assert.match(problems({ ...platform, consumerAccounts: { prod: "22222222222" } }, "platform").join("\n"), /mlops:consumerAccounts\.prod: got "22222222222"; expected a 12-digit AWS account id/);
         assert.match(problems({ ...platform, consumerAccounts: { prod: 222222222222 } }, "platform").join("\n"), /mlops:consumerAccounts\.prod: .*quoted string/);
         assert.match(problems({ ...platform, consumerAccounts: { qa: PROD } }, "platform").join("\n"), /mlops:consumerAccounts/);
+        // Review stacks' roles are named after each stack (nameSegment), not `mlops-review-…`: a grant could admit none.
+        assert.match(problems({ ...platform, consumerAccounts: { review: PROD } }, "platform").join("\n"), /mlops:consumerAccounts\.review: got "222222222222"; review stacks name their roles after their own stack/);
     });
 });
 
