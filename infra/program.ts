@@ -118,6 +118,8 @@ export function createStack(config: StackConfig, options: CreateStackOptions = {
     const boundaries = config.isHost ? new PermissionsBoundaries("permissions-boundaries", {
         context,
         environments: boundaryEnvironments(config.permissionsBoundaries.environments ?? ENVIRONMENTS, config.environment),
+        // The evaluate step (a host role) scores the candidate's endpoint before it promotes.
+        candidateEnvironment: PROMOTION.candidate,
     }, { providers: { aws: provider } }) : undefined;
     const componentOpts: pulumi.ComponentResourceOptions = {
         providers: { aws: provider },

