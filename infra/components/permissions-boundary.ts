@@ -16,7 +16,10 @@
  *   "IAM identifiers", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html).
  * - Every role gets its boundary in one place: {@link permissionsBoundaryTransformation}, registered for every
  *   component of the stack in infra/program.ts, so a new component cannot forget it. A role that acts for another
- *   environment (the pipeline's deploy project for prod, in the host) sets that environment's boundary itself.
+ *   environment (the pipeline's deploy projects for dev and prod, in the host) sets that environment's boundary itself.
+ * - The host (the platform stack) is the one exception to "nothing of another environment", and only for use: an
+ *   environment's roles may read and use the host's resources ({@link HOST_ACTIONS_FOR_ENVIRONMENTS}), never change
+ *   them, and the host's roles may invoke the candidate environment's endpoints ({@link HOST_ACTIONS_ON_CANDIDATE}).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

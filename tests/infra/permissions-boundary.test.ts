@@ -178,6 +178,12 @@ describe("permissions boundaries", function () {
             assert.deepEqual([...outside], []);
         });
 
+        it("fits IAM's managed policy size: 6,144 characters without whitespace (IAM User Guide, \"IAM and AWS STS quotas\")", () => {
+            const sizes = [...boundaries].map(([arn, b]) => [arn, JSON.stringify(b.policy).length] as const);
+            console.log(`      boundary sizes: ${sizes.map(([arn, n]) => `${arn.split("/").pop()} ${n}`).join(", ")}`);
+            for (const [arn, n] of sizes) assert.ok(n > 500 && n <= 6144, `${arn}: ${n} characters`);
+        });
+
         it("lets each role do what its policies grant across stacks, and no more than the program grants there", async () => {
             const hostEnvironment = "platform";
             const hostPattern = /mlops-platform-/;
