@@ -79,6 +79,12 @@ export const HOST_ACTIONS_FOR_ENVIRONMENTS = [
     "secretsmanager:GetSecretValue",
 ] as const;
 
+/**
+ * What an environment's roles may do with the host's key (its ARN carries no name; the key is tagged with the host's
+ * environment): decrypt and encrypt data with it, never change or delete it.
+ */
+export const HOST_KEY_ACTIONS_FOR_ENVIRONMENTS = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"] as const;
+
 /** What the host's roles may do on the candidate environment's resources: the evaluate step scores its endpoint. */
 export const HOST_ACTIONS_ON_CANDIDATE = ["sagemaker:InvokeEndpoint"] as const;
 
@@ -219,6 +225,13 @@ export function permissionsBoundaryStatements(
             Effect: "Deny",
             NotAction: [...HOST_ACTIONS_FOR_ENVIRONMENTS],
             Resource: host,
+        }, {
+            // Resources AWS names (the host's key) carry the provider's `environment` tag.
+            Sid: "OnlyUseTheHostsTaggedResources",
+            Effect: "Deny",
+            NotAction: [...HOST_ACTIONS_FOR_ENVIRONMENTS, ...HOST_KEY_ACTIONS_FOR_ENVIRONMENTS],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:ResourceTag/environment": hostEnvironment } },
         }, {
             // Objects are written only to this environment's own buckets and to the execution summaries (the prod
             // deploy's delivery metrics): never the source bundle the deploy projects and the image build run. A

