@@ -23,7 +23,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Environment } from "../config";
+import { Environment, REVIEW_NAME_PREFIX } from "../config";
 import { StackContext } from "../lib/context";
 import { DenyExceptStatement, policyDocument, PolicyStatement } from "../lib/policy";
 import { Namer } from "../../contracts/resource-names";
@@ -240,7 +240,8 @@ export function permissionsBoundaryStatements(
             Effect: "Deny",
             Action: ["s3:PutObject"],
             NotResource: [
-                pulumi.interpolate`arn:${context.partition}:s3:::${project}-${environment}-*`,
+                // A review stack's names carry `pr-<n>`, not the environment (infra/config.ts nameSegment).
+                pulumi.interpolate`arn:${context.partition}:s3:::${project}-${environment === "review" ? REVIEW_NAME_PREFIX : environment}-*`,
                 pulumi.interpolate`arn:${context.partition}:s3:::${project}-${hostEnvironment}-artifacts-*/${EXECUTION_SUMMARY_PREFIX}*`,
             ],
         }, {

@@ -32,8 +32,12 @@ const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT_ID}:role/${name}`;
 const policyArn = (name: string) => `arn:aws:iam::${ACCOUNT_ID}:policy/${name}`;
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** The environment a role acts for: a deploy role (`…-deploy-<environment>`) its target's, every other its stack's. */
+/**
+ * The environment a role acts for: a deploy role (`…-deploy-<environment>`) its target's, the review stacks'
+ * deployer (`…-review-deployments`, the platform's) review's, every other its stack's.
+ */
 function environmentOfRole(name: string, stackEnvironment: string): string {
+    if (/-review-deployments$/.test(name)) return "review";
     const target = /-deploy-([a-z]+)$/.exec(name)?.[1];
     return target && (ENVIRONMENTS as readonly string[]).includes(target) ? target : stackEnvironment;
 }
