@@ -123,11 +123,13 @@ export function permissionsBoundaryStatements(
     const isHost = environment === hostEnvironment;
     const others = environments.filter((e) => e !== environment);
     const othersNotHost = others.filter((e) => e !== hostEnvironment);
-    const role = (env: string) => pulumi.interpolate`arn:${context.partition}:iam::${context.accountId}:role/${project}-${env}-*`;
-    // Every physical name is `<project>-<environment>-…` (contracts/resource-names.ts), found anywhere in the ARN's
+    // Review stacks' names start `<project>-pr-` (config nameSegment), every other environment's `<project>-<environment>-`.
+    const segment = (env: string) => env === "review" ? REVIEW_NAME_PREFIX : env;
+    const role = (env: string) => pulumi.interpolate`arn:${context.partition}:iam::${context.accountId}:role/${project}-${segment(env)}-*`;
+    // Every physical name is `<project>-<segment>-…` (contracts/resource-names.ts), found anywhere in the ARN's
     // resource part (log groups carry a service path before it); the wildcards of the other parts only let one
     // pattern cover every service, region and account.
-    const resourcesOf = (env: string) => pulumi.interpolate`arn:${context.partition}:*:*:*:*${project}-${env}-*`;
+    const resourcesOf = (env: string) => pulumi.interpolate`arn:${context.partition}:*:*:*:*${project}-${segment(env)}-*`;
     const statements: (PolicyStatement | DenyExceptStatement)[] = [
         {
             // A ceiling, not a grant: a boundary gives no permission by itself, the roles' own (scoped, action by
@@ -241,7 +243,7 @@ export function permissionsBoundaryStatements(
             Action: ["s3:PutObject"],
             NotResource: [
                 // A review stack's names carry `pr-<n>`, not the environment (infra/config.ts nameSegment).
-                pulumi.interpolate`arn:${context.partition}:s3:::${project}-${environment === "review" ? REVIEW_NAME_PREFIX : environment}-*`,
+                pulumi.interpolate`arn:${context.partition}:s3:::${project}-${segment(environment)}-*`,
                 pulumi.interpolate`arn:${context.partition}:s3:::${project}-${hostEnvironment}-artifacts-*/${EXECUTION_SUMMARY_PREFIX}*`,
             ],
         }, {

@@ -409,6 +409,9 @@ describe("permissions boundaries", function () {
                     { action: "sagemaker:UpdateEndpoint", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:endpoint/mlops-prod-churn` },
                     { action: "logs:DeleteLogGroup", resource: `arn:aws:logs:us-east-1:${ACCOUNT_ID}:log-group:/aws/lambda/mlops-prod-retrain-trigger` },
                     { action: "kms:Decrypt", resource: `arn:aws:kms:us-east-1:${ACCOUNT_ID}:key/prod-key`, context: { "aws:ResourceTag/environment": "prod" } },
+                    // A review stack's, by its name alone (review stacks are named `mlops-pr-<n>-<hash>-…`, not by their environment).
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-pr-12-ab12-capture-${ACCOUNT_ID}-us-east-1/x` },
+                    { action: "sts:AssumeRole", resource: roleArn("mlops-pr-12-ab12-churn-endpoint") },
                     // Leaving the boundary.
                     { action: "iam:CreateRole", resource: roleArn("mlops-dev-x") },
                     { action: "iam:CreateRole", resource: roleArn("mlops-dev-x"), context: { "iam:PermissionsBoundary": boundaryArn("prod") } },
@@ -461,6 +464,22 @@ describe("permissions boundaries", function () {
                     { action: "sagemaker:AddTags", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package-group/mlops-platform-churn`, context: { "aws:TagKeys": ["mlops:pin:prod", "mlops:pin:dev"] } },
                     { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-platform-artifacts-${ACCOUNT_ID}-us-east-1/source/code.zip` },
                     { action: "glue:UpdateJob", resource: `arn:aws:glue:us-east-1:${ACCOUNT_ID}:job/mlops-platform-etl` },
+                ],
+            },
+            {
+                env: "review",
+                allowed: [
+                    // A review stack's own resources and roles, named from its stack (`mlops-pr-<n>-<hash>-…`).
+                    { action: "s3:PutObject", resource: `arn:aws:s3:::mlops-pr-12-ab12-capture-${ACCOUNT_ID}-us-east-1/x` },
+                    { action: "iam:CreateRole", resource: roleArn("mlops-pr-12-ab12-x"), context: { "iam:PermissionsBoundary": boundaryArn("review") } },
+                    { action: "sagemaker:DescribeModelPackage", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:model-package/mlops-platform-churn/3` },
+                ],
+                denied: [
+                    { action: "sagemaker:UpdateEndpoint", resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT_ID}:endpoint/mlops-dev-churn` },
+                    { action: "s3:GetObject", resource: `arn:aws:s3:::mlops-prod-capture-${ACCOUNT_ID}-us-east-1/x` },
+                    { action: "iam:PassRole", resource: roleArn("mlops-dev-churn-endpoint"), context: { "iam:PassedToService": "sagemaker.amazonaws.com" } },
+                    { action: "iam:CreateRole", resource: roleArn("mlops-pr-12-ab12-x"), context: { "iam:PermissionsBoundary": boundaryArn("dev") } },
+                    { action: "codebuild:StartBuild", resource: `arn:aws:codebuild:us-east-1:${ACCOUNT_ID}:project/mlops-platform-deploy-prod` },
                 ],
             },
             {
