@@ -11,6 +11,7 @@ import {
 } from "../../contracts/delivery";
 import { DeployTargetKey, DeployTargetRef } from "./deploy-projects";
 import { objectKeyProblem } from "./delivery-triggers";
+import { DEPLOY_ENV, PROVENANCE_ENV, TRAIN_ENV } from "../../contracts/step-environment";
 
 /** Where the pipeline gets its code from when a push should start it. */
 export interface GitSource {
@@ -341,7 +342,7 @@ function trainStage(settings: PipelineSettings): Stage {
         actions: [buildAction(ACTIONS.train, "Build", settings.trainProject.name, {
             ...provenance(settings),
             // The image this execution built (or found): training and the registered version use it.
-            IMAGE_URI: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
+            [TRAIN_ENV.imageUri]: `#{${ACTIONS.image}.${IMAGE_BUILD_VARIABLES.imageUri}}`,
             ETL_RUN_ID: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.runId}}`,
             CURATED_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.curatedPrefix}}`,
             TRAIN_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.trainPrefix}}`,
@@ -349,7 +350,7 @@ function trainStage(settings: PipelineSettings): Stage {
             TEST_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.testPrefix}}`,
             MANIFEST_URI: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.manifestUri}}`,
             PIPELINE_TRIGGER: `#{variables.${PIPELINE_VARIABLES.trigger}}`,
-            REUSE: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
+            [TRAIN_ENV.reuse]: `#{variables.${PIPELINE_VARIABLES.reuse}}`,
         }, ACTIONS.train)],
     };
 }
@@ -371,7 +372,7 @@ function devStage(settings: PipelineSettings): Stage {
                     ETL_RUN_ID: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.runId}}`,
                     TEST_PREFIX: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.testPrefix}}`,
                     MANIFEST_URI: `#{${STAGES.prepare}.${ETL_OUTPUT_VARIABLES.manifestUri}}`,
-                    TARGET_STACK: settings.deployTargets.dev.stack,
+                    [DEPLOY_ENV.targetStack]: settings.deployTargets.dev.stack,
                 }, ACTIONS.evaluate),
                 runOrder: 2,
             },
@@ -409,8 +410,8 @@ function deployVariables(settings: PipelineSettings): Record<string, string> {
 /** Which execution and which code revision a build runs for. */
 function provenance(settings: PipelineSettings): Record<string, string> {
     return {
-        PIPELINE_EXECUTION_ID: "#{codepipeline.PipelineExecutionId}",
-        GIT_COMMIT: settings.gitSource ? `#{${ACTIONS.code}.CommitId}` : `s3-version:#{${ACTIONS.code}.VersionId}`,
+        [PROVENANCE_ENV.executionId]: "#{codepipeline.PipelineExecutionId}",
+        [PROVENANCE_ENV.gitCommit]: settings.gitSource ? `#{${ACTIONS.code}.CommitId}` : `s3-version:#{${ACTIONS.code}.VersionId}`,
     };
 }
 

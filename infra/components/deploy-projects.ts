@@ -9,6 +9,7 @@ import { ResourceRef } from "../lib/refs";
 import { attachStackDeployPolicies } from "../lib/stack-deploy-policy";
 import { permissionsBoundaryArn } from "./permissions-boundary";
 import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole } from "../lib/codebuild";
+import { DEPLOY_ENV } from "../../contracts/step-environment";
 
 /** The two stacks the pipeline deploys: dev first (where the evaluation measures), prod after the gate. */
 export type DeployTargetKey = "dev" | "prod";
@@ -199,7 +200,7 @@ function createDeployProject(name: string, args: DeployProjectsArgs, target: Dep
         },
     }, opts);
     const environmentVariables: aws.types.input.codebuild.ProjectEnvironmentEnvironmentVariable[] = [
-        { name: "TARGET_STACK", value: target.stack, type: "PLAINTEXT" },
+        { name: DEPLOY_ENV.targetStack, value: target.stack, type: "PLAINTEXT" },
         { name: "PULUMI_ACCESS_TOKEN", value: tokenSecret.arn, type: "SECRETS_MANAGER" },
         { name: "PULUMI_SKIP_UPDATE_CHECK", value: "true", type: "PLAINTEXT" },
         // `npm test` type-checks in CI; the deploy need not do it again.
@@ -207,8 +208,8 @@ function createDeployProject(name: string, args: DeployProjectsArgs, target: Dep
         ...(args.pulumiOrganization ? [{ name: "PULUMI_ORGANIZATION", value: args.pulumiOrganization, type: "PLAINTEXT" }] : []),
         // The prod deploy records each execution's lead time once prod serves (steps/lib/lead-time.ts).
         ...(target.key === "prod" ? [
-            { name: "PIPELINE_NAME", value: args.pipelineName, type: "PLAINTEXT" },
-            { name: "EXECUTION_SUMMARY_PREFIX", value: pulumi.interpolate`s3://${args.artifactsBucket.name}/${EXECUTION_SUMMARY_PREFIX}`, type: "PLAINTEXT" },
+            { name: DEPLOY_ENV.pipelineName, value: args.pipelineName, type: "PLAINTEXT" },
+            { name: DEPLOY_ENV.executionSummaryPrefix, value: pulumi.interpolate`s3://${args.artifactsBucket.name}/${EXECUTION_SUMMARY_PREFIX}`, type: "PLAINTEXT" },
         ] : []),
     ];
     const project = createBuildProject(`${name}-deploy-${target.key}`, {

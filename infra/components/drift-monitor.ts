@@ -4,9 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { MonitoringConfig } from "../config";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, sagemakerJobLogsStatement, serviceTrustPolicy } from "../lib/policy";
-import { createDeadLetterQueue, PipelineFunction } from "./pipeline-function";
+import { createDeadLetterQueue, LambdaEnvironment, PipelineFunction } from "./pipeline-function";
 import { PIPELINE_VARIABLES } from "../../contracts/delivery";
 import { SAGEMAKER_PROCESSING_LOG_GROUP } from "../lib/stack-deploy-policy";
+import { RetrainTriggerEnvironment } from "../../contracts/lambda-environment";
 
 /**
  * Where Model Monitor publishes data-quality metrics of real-time endpoints (dimensions Endpoint, MonitoringSchedule).
@@ -578,7 +579,7 @@ export class DriftMonitor extends pulumi.ComponentResource {
                     RETRAIN_COOLDOWN_HOURS: String(monitoring.retrainCooldownHours),
                     // The execution records why it started (the pipeline declares this variable).
                     TRIGGER_VARIABLE: PIPELINE_VARIABLES.trigger,
-                },
+                } satisfies LambdaEnvironment<RetrainTriggerEnvironment>,
                 policyStatements: [{
                     Sid: "StartRetraining",
                     Effect: "Allow",

@@ -9,7 +9,8 @@ import { contentSha256, fileEntries, listFiles } from "../lib/content-hash";
 import { ResourceRef } from "../lib/refs";
 import { arnOf, StackContext } from "../lib/context";
 import { policyDocument, PolicyStatement, serviceTrustPolicy } from "../lib/policy";
-import { createDeadLetterQueue } from "./pipeline-function";
+import { createDeadLetterQueue, LambdaEnvironment } from "./pipeline-function";
+import { EtlTriggerEnvironment } from "../../contracts/lambda-environment";
 
 /** Glue states that mean a run ended without a dataset; each one raises an alert. */
 export const GLUE_FAILURE_STATES = ["FAILED", "TIMEOUT", "STOPPED", "ERROR"] as const;
@@ -137,7 +138,7 @@ export class EtlJob extends pulumi.ComponentResource {
             ETL_CODE_SHA256: sha256(`${script.sha256}\n${pkg.sha256}`),
             ETL_SCHEMA_SHA256: schema.sha256,
             ETL_SETTINGS: JSON.stringify({ maxQuarantineShare: etl.maxQuarantineShare, minRows: etl.minRows, trainShards: etl.trainShards }),
-        };
+        } satisfies LambdaEnvironment<EtlTriggerEnvironment>;
         this.triggerPolicyStatements = [
             {
                 Sid: "StartAndWatchEtlRuns",

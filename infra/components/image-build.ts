@@ -4,13 +4,14 @@ import * as YAML from "yaml";
 import { StackContext } from "../lib/context";
 import { ecrLoginStatement, PolicyStatement } from "../lib/policy";
 import { buildBaseStatements, createBuildLogGroup, createBuildProject, createBuildRole, plaintextVariables } from "../lib/codebuild";
+import { TRAIN_ENV } from "../../contracts/step-environment";
 
 /** ECR scan severities, most severe first (ECR's `findingSeverityCounts` keys); NONE never fails the build. */
 export const SCAN_SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "NONE"] as const;
 export type ScanSeverity = typeof SCAN_SEVERITIES[number];
 
-/** The exported variables of the image build (`#{<namespace>.IMAGE_URI}`). */
-export const IMAGE_BUILD_VARIABLES = { imageUri: "IMAGE_URI", imageTag: "IMAGE_TAG" } as const;
+/** The exported variables of the image build (`#{<namespace>.IMAGE_URI}`); the train step reads the URI by the same name. */
+export const IMAGE_BUILD_VARIABLES = { imageUri: TRAIN_ENV.imageUri, imageTag: "IMAGE_TAG" } as const;
 /** Where scripts/build-image.sh writes IMAGE_TAG= and IMAGE_URI= lines (its IMAGE_OUTPUT, set on the project). */
 export const IMAGE_OUTPUT_FILE = ".image-build/image.env";
 

@@ -402,3 +402,6 @@ function deadLetterSenderStatements(queueArn: pulumi.Input<string>, accountId: p
         };
     });
 }
+
+/** A Lambda's environment as infra sets it: the contract's variable names (contracts/lambda-environment.ts), Pulumi inputs. */
+export type LambdaEnvironment<T> = { readonly [K in keyof T]: pulumi.Input<string> };

@@ -9,6 +9,7 @@ import { ResourceRef } from "../lib/refs";
 import { SAGEMAKER_TRAINING_LOG_GROUP } from "../lib/stack-deploy-policy";
 import { TRAIN_BUILD_VARIABLES } from "../../contracts/delivery";
 import { trainingJobPrefix } from "../../contracts/training-job";
+import { EVALUATE_ENV, TRAIN_ENV } from "../../contracts/step-environment";
 
 /**
  * The pipeline's train and evaluate steps (steps/train, steps/evaluate) as CodeBuild projects, the SageMaker
@@ -345,12 +346,12 @@ export class TrainingSteps extends pulumi.ComponentResource {
             const role = buildRole("train", `Runs steps/train for ${args.modelName}: starts SageMaker training, registers versions`,
                 trainBuildStatements(logGroup.arn));
             return createProject("train", projectName, logGroup, role, trainBuildspec(), {
-                MODEL_NAME: args.modelName,
-                MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
-                TRAINING_JOB_PREFIX: jobPrefix,
-                MODEL_OUTPUT_PREFIX: modelsOutput,
-                TRAINING_ROLE_ARN: parent.trainingRole.arn,
-                TRAINING_CONFIG: JSON.stringify(args.training),
+                [TRAIN_ENV.modelName]: args.modelName,
+                [TRAIN_ENV.modelPackageGroup]: args.modelPackageGroupName,
+                [TRAIN_ENV.jobPrefix]: jobPrefix,
+                [TRAIN_ENV.outputPrefix]: modelsOutput,
+                [TRAIN_ENV.roleArn]: parent.trainingRole.arn,
+                [TRAIN_ENV.config]: JSON.stringify(args.training),
             }, `steps/train: trains ${args.modelName} on SageMaker and registers a PendingManualApproval version`, buildTimeoutMinutes());
         }
 
@@ -360,12 +361,12 @@ export class TrainingSteps extends pulumi.ComponentResource {
             const role = buildRole("evaluate", `Runs steps/evaluate for ${args.modelName}: scores the dev endpoint, approves or rejects`,
                 evaluateBuildStatements(logGroup.arn));
             return createProject("evaluate", projectName, logGroup, role, evaluateBuildspec(parent.reportGroup.arn), {
-                MODEL_PACKAGE_GROUP: args.modelPackageGroupName,
-                ENDPOINT_NAME: args.endpointName,
-                ENDPOINT_KIND: args.endpointKind ?? "serverless",
-                EVALUATION_CONFIG: JSON.stringify(args.evaluation),
-                REPORT_PREFIX: pulumi.interpolate`s3://${args.buckets.artifacts.name}/${reportsPrefix}`,
-                REPORT_DIR: REPORT_DIR,
+                [EVALUATE_ENV.modelPackageGroup]: args.modelPackageGroupName,
+                [EVALUATE_ENV.endpointName]: args.endpointName,
+                [EVALUATE_ENV.endpointKind]: args.endpointKind ?? "serverless",
+                [EVALUATE_ENV.config]: JSON.stringify(args.evaluation),
+                [EVALUATE_ENV.reportPrefix]: pulumi.interpolate`s3://${args.buckets.artifacts.name}/${reportsPrefix}`,
+                [EVALUATE_ENV.reportDir]: REPORT_DIR,
             }, `steps/evaluate: scores ${args.modelName} on the dev endpoint and approves or rejects the version`, 60);
         }
     }

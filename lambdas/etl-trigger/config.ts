@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { ConfigError, loadEnvironment, parseEnvironment } from "../shared/environment";
+import type { EtlTriggerEnvironment, SameKeys } from "../../contracts/lambda-environment";
 
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "expected an S3 bucket name" });
 const seconds = z.coerce.number().int().min(0).max(86_400);
@@ -88,3 +89,8 @@ export function parseConfig(env: Record<string, string | undefined>): TriggerCon
 export function loadConfig(env: Record<string, string | undefined> = process.env): TriggerConfig | ConfigError {
     return loadEnvironment(parseConfig, env);
 }
+
+// The variable names are the contract's (contracts/lambda-environment.ts), which infra sets: a compile error here means
+// the schema and the contract drifted apart.
+const _sameVariables: SameKeys<EtlTriggerEnvironment, z.input<typeof envSchema>> = true;
+void _sameVariables;

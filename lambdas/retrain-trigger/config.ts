@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ConfigError, loadEnvironment, parseEnvironment } from "../shared/environment";
+import type { RetrainTriggerEnvironment, SameKeys } from "../../contracts/lambda-environment";
 
 /** CodePipeline variable names (pipeline-level variables: letters, digits, '@', '-', '_', at most 128). */
 const variableName = z.string().regex(/^[A-Za-z0-9@\-_]{1,128}$/, {
@@ -66,3 +67,8 @@ export function parseConfig(env: Record<string, string | undefined>): TriggerCon
 export function loadConfig(env: Record<string, string | undefined> = process.env): TriggerConfig | ConfigError {
     return loadEnvironment(parseConfig, env);
 }
+
+// The variable names are the contract's (contracts/lambda-environment.ts), which infra sets: a compile error here means
+// the schema and the contract drifted apart.
+const _sameVariables: SameKeys<RetrainTriggerEnvironment, z.input<typeof envSchema>> = true;
+void _sameVariables;

@@ -27,6 +27,7 @@ import { automationStackDriver, StackDriver } from "./stack-driver";
 import { PinStore, registryPinStore } from "./pin";
 import { modelPackageGroupName } from "../../contracts/registry";
 import { awsEndpointInspector, DeployError, DeployFailure, EndpointInspector } from "./verify";
+import { DEPLOY_ENV, PROVENANCE_ENV } from "../../contracts/step-environment";
 
 export const EXIT_CODES: Readonly<Record<DeployFailure, number>> = {
     "rolled-back": 3,
@@ -118,7 +119,9 @@ export async function main(argv: readonly string[], deps: DeployDeps = {}): Prom
         }
         // The pipeline's prod deploy records the execution's lead time once prod verifiably serves the version.
         // Set only on that project (infra/components/delivery-pipeline.ts); a failure is logged, never fatal.
-        const { PIPELINE_NAME: pipelineName, PIPELINE_EXECUTION_ID: executionId, EXECUTION_SUMMARY_PREFIX: summaryPrefix } = env;
+        const pipelineName = env[DEPLOY_ENV.pipelineName];
+        const executionId = env[PROVENANCE_ENV.executionId];
+        const summaryPrefix = env[DEPLOY_ENV.executionSummaryPrefix];
         if (pipelineName && executionId && summaryPrefix) {
             await recordDelivery((deps.recorder ?? defaultRecorder)(region), { pipelineName, executionId, summaryPrefix, servedAt: new Date() }, io);
         }

@@ -13,6 +13,7 @@ import { parseJsonConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { runEvaluate } from "./evaluate";
 import { ENDPOINT_KINDS, EndpointKind, MAX_PAYLOAD_BYTES, MIN_PROBE_REQUESTS } from "./score";
+import { EVALUATE_ENV, PROVENANCE_ENV } from "../../contracts/step-environment";
 
 export const USAGE = `Usage: evaluate [options]
 
@@ -62,12 +63,12 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
         if (values === null) return EXIT_OK;
         const env = io.env;
         const modelPackageArn = optionOrEnv(values, "model-package-arn", env, TRAIN_BUILD_VARIABLES.modelPackageArn);
-        const modelPackageGroup = optionOrEnv(values, "model-package-group", env, "MODEL_PACKAGE_GROUP");
-        const executionId = optionOrEnv(values, "execution-id", env, "PIPELINE_EXECUTION_ID");
+        const modelPackageGroup = optionOrEnv(values, "model-package-group", env, EVALUATE_ENV.modelPackageGroup);
+        const executionId = optionOrEnv(values, "execution-id", env, PROVENANCE_ENV.executionId);
         if (!modelPackageArn && !(modelPackageGroup && executionId)) {
             throw new UsageError("name the version: --model-package-arn (MODEL_PACKAGE_ARN), or --model-package-group with --execution-id");
         }
-        const endpointKind = optionOrEnv(values, "endpoint-kind", env, "ENDPOINT_KIND", "serverless")!;
+        const endpointKind = optionOrEnv(values, "endpoint-kind", env, EVALUATE_ENV.endpointKind, "serverless")!;
         if (!(ENDPOINT_KINDS as string[]).includes(endpointKind)) {
             throw new UsageError(`--endpoint-kind (ENDPOINT_KIND) is ${JSON.stringify(endpointKind)}; expected one of ${ENDPOINT_KINDS.join(", ")}`);
         }
@@ -80,11 +81,11 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
             },
             modelPackageGroup,
             executionId,
-            dataPrefix: requireOption(values, "data-prefix", env, "DATA_PREFIX"),
-            endpoint: requireOption(values, "endpoint", env, "ENDPOINT_NAME"),
-            thresholds: parseJsonConfig(evaluationSchema, optionOrEnv(values, "config", env, "EVALUATION_CONFIG"), "evaluation config"),
-            reportPrefix: requireOption(values, "report-prefix", env, "REPORT_PREFIX"),
-            reportDir: path.resolve(optionOrEnv(values, "report-dir", env, "REPORT_DIR", "reports")!),
+            dataPrefix: requireOption(values, "data-prefix", env, EVALUATE_ENV.dataPrefix),
+            endpoint: requireOption(values, "endpoint", env, EVALUATE_ENV.endpointName),
+            thresholds: parseJsonConfig(evaluationSchema, optionOrEnv(values, "config", env, EVALUATE_ENV.config), "evaluation config"),
+            reportPrefix: requireOption(values, "report-prefix", env, EVALUATE_ENV.reportPrefix),
+            reportDir: path.resolve(optionOrEnv(values, "report-dir", env, EVALUATE_ENV.reportDir, "reports")!),
             scoring: {
                 maxRowsPerRequest: intOption(values, "max-rows-per-request", env, undefined, Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER),
                 maxPayloadBytes: intOption(values, "max-payload-bytes", env, undefined, MAX_PAYLOAD_BYTES, 1024, MAX_PAYLOAD_BYTES),

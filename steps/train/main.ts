@@ -14,6 +14,7 @@ import { parseJsonConfig } from "../lib/config";
 import { UsageError } from "../lib/errors";
 import { parseReuseSwitch, ReuseKeyError } from "../../contracts/reuse-key";
 import { runTrain } from "./train";
+import { PROVENANCE_ENV, TRAIN_ENV } from "../../contracts/step-environment";
 
 function reuseOption(value: string | undefined): boolean {
     try {
@@ -68,28 +69,28 @@ export async function main(argv: readonly string[], deps: StepDeps = {}): Promis
         }, USAGE, io);
         if (values === null) return EXIT_OK;
         const env = io.env;
-        const group = requireOption(values, "model-package-group", env, "MODEL_PACKAGE_GROUP");
-        const modelName = optionOrEnv(values, "model-name", env, "MODEL_NAME", group)!;
+        const group = requireOption(values, "model-package-group", env, TRAIN_ENV.modelPackageGroup);
+        const modelName = optionOrEnv(values, "model-name", env, TRAIN_ENV.modelName, group)!;
         const backend = deps.backend ?? backendFromOptions(values, env);
-        const roleArn = optionOrEnv(values, "role-arn", env, "TRAINING_ROLE_ARN");
+        const roleArn = optionOrEnv(values, "role-arn", env, TRAIN_ENV.roleArn);
         if (backend.kind === "aws" && !roleArn) throw new UsageError("missing --role-arn (or env TRAINING_ROLE_ARN) for --backend aws");
         const kmsKeyId = optionOrEnv(values, "kms-key-id", env, "KMS_KEY_ID");
         // Training volumes and model artifacts hold customer data: never let them fall back to AWS-owned keys.
         if (backend.kind === "aws" && !kmsKeyId) throw new UsageError("missing --kms-key-id (or env KMS_KEY_ID) for --backend aws");
         const options = {
             modelName,
-            jobPrefix: optionOrEnv(values, "job-prefix", env, "TRAINING_JOB_PREFIX", modelName)!,
-            executionId: requireOption(values, "execution-id", env, "PIPELINE_EXECUTION_ID"),
-            commitId: optionOrEnv(values, "commit", env, "GIT_COMMIT") ?? env.CODEBUILD_RESOLVED_SOURCE_VERSION,
-            dataPrefix: requireOption(values, "data-prefix", env, "DATA_PREFIX"),
-            outputPrefix: requireOption(values, "output-prefix", env, "MODEL_OUTPUT_PREFIX"),
-            imageUri: requireOption(values, "image-uri", env, "IMAGE_URI"),
+            jobPrefix: optionOrEnv(values, "job-prefix", env, TRAIN_ENV.jobPrefix, modelName)!,
+            executionId: requireOption(values, "execution-id", env, PROVENANCE_ENV.executionId),
+            commitId: optionOrEnv(values, "commit", env, PROVENANCE_ENV.gitCommit) ?? env.CODEBUILD_RESOLVED_SOURCE_VERSION,
+            dataPrefix: requireOption(values, "data-prefix", env, TRAIN_ENV.dataPrefix),
+            outputPrefix: requireOption(values, "output-prefix", env, TRAIN_ENV.outputPrefix),
+            imageUri: requireOption(values, "image-uri", env, TRAIN_ENV.imageUri),
             roleArn,
             kmsKeyId,
             modelPackageGroup: group,
-            training: parseJsonConfig(trainingSchema, optionOrEnv(values, "config", env, "TRAINING_CONFIG"), "training config"),
+            training: parseJsonConfig(trainingSchema, optionOrEnv(values, "config", env, TRAIN_ENV.config), "training config"),
             pollMs: intOption(values, "poll-seconds", env, undefined, 15, 1, 600) * 1000,
-            reuse: reuseOption(optionOrEnv(values, "reuse", env, "REUSE")),
+            reuse: reuseOption(optionOrEnv(values, "reuse", env, TRAIN_ENV.reuse)),
         };
         const result = await runTrain(options, backend, io, clock);
         const outputFile = optionOrEnv(values, "output-file", env, undefined);
