@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { EtlTriggerParameters } from "../../contracts/delivery";
+import type { SameKeys } from "../../contracts/lambda-environment";
 import { parseReuseSwitch, ReuseKeyError } from "../../contracts/reuse-key";
 
 /** Run ids become S3 key segments and Glue arguments: a conservative charset, no '/' or '..'. */
@@ -48,7 +49,6 @@ const schema = z.strictObject({
 });
 // The pipeline writes what the contract says and this (strict) schema reads exactly that: the same fields, each
 // type accepting the other. A compile error here means the contract and the schema drifted apart.
-type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 const _sameFields: SameKeys<EtlTriggerParameters, z.output<typeof schema>> = true;
 const _schemaReadsTheContract: z.output<typeof schema> = {} as EtlTriggerParameters;
 const _contractCoversTheSchema: EtlTriggerParameters = {} as z.output<typeof schema>;

@@ -248,3 +248,26 @@ function policyArnOf(graph: StackGraph, value: string): string {
     const policy = graph.ofType("aws:iam/policy:Policy").find((p) => p.state.arn === value);
     return policy ? arn("iam", `policy/${policy.state.name ?? policy.inputs.name}`, true) : value;
 }
+
+/** A request on another environment's resources that is harmless, and why. */
+export interface HarmlessCrossing {
+    readonly match: (r: Request) => boolean;
+    readonly reason: string;
+}
+
+/**
+ * Requests any environment's deployer may make on another environment's resources because they touch none of its
+ * state: the isolation and the policy simulations each add the few of their own.
+ */
+export const HARMLESS_CROSSINGS: readonly HarmlessCrossing[] = [
+    {
+        match: (r) => /^sagemaker:(CreateModel|DescribeModel|CreateEndpointConfig|DescribeEndpointConfig|AddTags)$/.test(r.action) &&
+            /:(model|endpoint-config)\//.test(r.resource),
+        reason: "models and endpoint configs are autonamed (no prefix); creating or reading one touches no other environment, deleting is tag-scoped",
+    },
+    {
+        match: (r) => r.action.startsWith("application-autoscaling:"),
+        reason: "scalable targets have service-generated ids; the deployer is confined to SageMaker variants by condition",
+    },
+    { match: (r) => r.action === "ecr:GetAuthorizationToken", reason: "registry login has no resource-level permission" },
+];

@@ -12,7 +12,7 @@
  */
 import { strict as assert } from "assert";
 import { decide, NamedPolicy, policiesOfRole, Request, ResourcePolicies, unknownActions } from "../harness/iam-oracle";
-import { deployRequests } from "../harness/deploy-requests";
+import { deployRequests, HARMLESS_CROSSINGS, HarmlessCrossing } from "../harness/deploy-requests";
 import { ACCOUNT_ID, evaluateStackOk, RecordedResource, stackGraph, StackGraph } from "../harness/pulumi-harness";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -270,17 +270,8 @@ describe("dev cannot reach prod (IAM simulation, one path at a time)", function 
 });
 
 /** Requests any environment's deployer may make on another environment's resources, each with why that is harmless. */
-const HARMLESS: readonly { match: (r: Request) => boolean; reason: string }[] = [
-    {
-        match: (r) => /^sagemaker:(CreateModel|DescribeModel|CreateEndpointConfig|DescribeEndpointConfig|AddTags)$/.test(r.action) &&
-            /:(model|endpoint-config)\//.test(r.resource),
-        reason: "models and endpoint configs are autonamed (no prefix); creating or reading one touches no other environment, deleting is tag-scoped",
-    },
-    {
-        match: (r) => r.action.startsWith("application-autoscaling:"),
-        reason: "scalable targets have service-generated ids; the deployer is confined to SageMaker variants by condition",
-    },
-    { match: (r) => r.action === "ecr:GetAuthorizationToken", reason: "registry login has no resource-level permission" },
+const HARMLESS: readonly HarmlessCrossing[] = [
+    ...HARMLESS_CROSSINGS,
     {
         match: (r) => /^sagemaker:(Describe(ModelPackageGroup|ModelPackage)|ListTags)$/.test(r.action) && /:model-package(-group)?\//.test(r.resource),
         reason: "every environment resolves the version it serves from the platform's registry (ReadSharedModelRegistry)",

@@ -10,7 +10,7 @@
  */
 import { strict as assert } from "assert";
 import { allPolicies, decide, keyPolicies, NamedPolicy, notAllowed, policiesOfRole, Request, rolesNamed, unknownActions } from "../harness/iam-oracle";
-import { deployRequests } from "../harness/deploy-requests";
+import { deployRequests, HARMLESS_CROSSINGS, HarmlessCrossing } from "../harness/deploy-requests";
 import { ACCOUNT_ID, evaluateStackOk, hostSharedFixture, stackGraph, StackGraph } from "../harness/pulumi-harness";
 import { trainingJobName } from "../../steps/lib/naming";
 import { boundaryPolicyName } from "../../infra/components/permissions-boundary";
@@ -33,17 +33,8 @@ function identity(graph: StackGraph, roleName: string): Identity {
 }
 
 /** Requests a deployer of another environment may make too, each with the reason it is harmless. */
-const CROSS_ENVIRONMENT_ALLOWED: readonly { match: (r: Request) => boolean; reason: string }[] = [
-    {
-        match: (r) => /^sagemaker:(CreateModel|DescribeModel|CreateEndpointConfig|DescribeEndpointConfig|AddTags)$/.test(r.action) &&
-            /:(model|endpoint-config)\//.test(r.resource),
-        reason: "models and endpoint configs are autonamed (no prefix); creating or reading one touches no other environment, deleting is tag-scoped",
-    },
-    {
-        match: (r) => r.action.startsWith("application-autoscaling:"),
-        reason: "scalable targets have service-generated ids; the deployer is confined to SageMaker variants by condition",
-    },
-    { match: (r) => r.action === "ecr:GetAuthorizationToken", reason: "registry login has no resource-level permission" },
+const CROSS_ENVIRONMENT_ALLOWED: readonly HarmlessCrossing[] = [
+    ...HARMLESS_CROSSINGS,
     {
         match: (r) => /^sagemaker:Describe(ModelPackageGroup|ModelPackage)$/.test(r.action) && r.resource.includes(":model-package-group/mlops-platform-"),
         reason: "every stack resolves the version it serves from the host's registry (ReadSharedModelRegistry)",
