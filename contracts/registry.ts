@@ -34,6 +34,13 @@ export const REGISTRY_METADATA = {
 /** Training metrics are recorded as `train.<name>`, the evaluation's as `eval.<name>`. */
 export const TRAIN_METRIC_PREFIX = "train.";
 export const EVAL_METRIC_PREFIX = "eval.";
+/** What steps/evaluate records on the version it judged, besides its metrics; the local pipeline reads the report. */
+export const EVALUATION_PROPERTIES = {
+    decision: `${EVAL_METRIC_PREFIX}decision`,
+    /** The report's evaluation.json (report.html sits beside it). */
+    report: `${EVAL_METRIC_PREFIX}report`,
+    championVersion: `${EVAL_METRIC_PREFIX}championVersion`,
+} as const;
 
 /**
  * Where a promotion's pin lives: a tag on the model package group, `mlops:pin:<environment>` = the version's ARN.

@@ -7,7 +7,7 @@ import { randomUUID } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { SERVING_VARIANT } from "./names";
+import { SERVING_VARIANT } from "../../contracts/serving";
 
 export interface CaptureProxyOptions {
     /** The model server, e.g. http://127.0.0.1:8080. */

@@ -8,7 +8,7 @@ import { ModelVersion } from "../../steps/lib/backend";
 import { CaptureProxy } from "./capture-proxy";
 import { ManagedProcess, freePort, ProcessSupervisor } from "./process-supervisor";
 import { startServer } from "./model-server";
-import { SERVING_VARIANT } from "./names";
+import { SERVING_VARIANT } from "../../contracts/serving";
 
 /**
  * The local capture's sampling draw in [0, 1), fixed by the run's seed and the request's bytes. A stream of draws

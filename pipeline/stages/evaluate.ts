@@ -10,7 +10,7 @@ import { ModelVersion } from "../../steps/lib/backend";
 import { EvaluationReport } from "../../steps/lib/report";
 import { readJson } from "../lib/json";
 import { ModelServer } from "../lib/model-server";
-import { EVAL_REPORT_PROPERTY } from "../lib/names";
+import { EVALUATION_PROPERTIES } from "../../contracts/registry";
 import { StageOutcome, StageStop } from "../lib/stage-runner";
 import { Cycle } from "../scenarios";
 import { RunContext } from "./context";
@@ -26,7 +26,7 @@ export async function evaluateAndGate(ctx: RunContext, candidate: ModelVersion, 
     await dev.server.stop();
     const evaluated = await ctx.backend.registry.describeVersion(candidate.arn);
     // The property names the report folder's evaluation.json; report.html sits beside it.
-    const reportUri = evaluated.properties[EVAL_REPORT_PROPERTY];
+    const reportUri = evaluated.properties[EVALUATION_PROPERTIES.report];
     const report = reportUri ? ctx.localPath(reportUri) : undefined;
     const evaluation = report && fs.existsSync(report) ? readJson<EvaluationReport>(report) : undefined;
     ctx.summary.evaluation = {

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ModelVersion } from "../../steps/lib/backend";
-import { DATA_PREFIX_PROPERTY } from "../lib/names";
+import { REGISTRY_METADATA } from "../../contracts/registry";
 import { ProdEndpoint } from "../lib/prod-endpoint";
 import { runPython } from "../lib/python";
 import { StageOutcome } from "../lib/stage-runner";
@@ -20,7 +20,7 @@ const TRAFFIC_SEED_OFFSET = 1000;
 
 /** The ETL run prod's model was trained on (its manifest and baseline define what "no drift" means). */
 export function trainingDataOf(version: ModelVersion | undefined, pathOf: (uri: string) => string): string | undefined {
-    const prefix = version?.properties[DATA_PREFIX_PROPERTY];
+    const prefix = version?.properties[REGISTRY_METADATA.dataPrefix];
     const dir = prefix ? pathOf(prefix) : undefined;
     return dir && fs.existsSync(path.join(dir, "manifest.json")) ? dir : undefined;
 }

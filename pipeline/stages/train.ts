@@ -7,7 +7,7 @@ import * as path from "path";
 import { main as trainMain } from "../../steps/train/main";
 import { ModelVersion } from "../../steps/lib/backend";
 import { readJson } from "../lib/json";
-import { TRAIN_VALIDATION_AUC_PROPERTY } from "../lib/names";
+import { TRAIN_METRIC_PREFIX } from "../../contracts/registry";
 import { REPO_ROOT } from "../lib/python";
 import { localImageUri } from "../lib/reuse";
 import { StageOutcome } from "../lib/stage-runner";
@@ -43,6 +43,6 @@ export async function trainAndRegister(ctx: RunContext, etl: EtlOutput, group: s
     const registered = await ctx.backend.registry.describeVersion(result.modelPackageArn);
     return {
         value: registered,
-        detail: `${result.reused ? "reused " : ""}version ${registered.version} (${registered.approvalStatus}), validation AUC ${registered.properties[TRAIN_VALIDATION_AUC_PROPERTY] ?? "?"}`,
+        detail: `${result.reused ? "reused " : ""}version ${registered.version} (${registered.approvalStatus}), validation AUC ${registered.properties[`${TRAIN_METRIC_PREFIX}validation_auc`] ?? "?"}`,
     };
 }

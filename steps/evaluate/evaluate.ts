@@ -19,7 +19,7 @@ import { calibrationBins, EvaluationReport, plotPoints, renderHtml, renderJson, 
 import { Clock, withRetry } from "../lib/retry";
 import { asPrefix, joinUri } from "../lib/uri";
 import { EndpointKind, PAYLOAD_LIMIT_BYTES, probeLatency, readTestSet, scoreRows, ScoreOptions, warmUp } from "./score";
-import { REGISTRY_METADATA } from "../../contracts/registry";
+import { EVALUATION_PROPERTIES, REGISTRY_METADATA } from "../../contracts/registry";
 
 export interface EvaluateOptions {
     /** The version to evaluate; or find it by `executionId` in `modelPackageGroup`. */
@@ -169,9 +169,9 @@ export async function runEvaluate(options: EvaluateOptions, backend: Backend, io
         description: `${gate.decision} by evaluation: ${gate.reasons.join("; ")}`,
         properties: {
             ...evaluationProperties(metrics),
-            "eval.decision": gate.decision,
-            "eval.report": joinUri(reportUri, "evaluation.json"),
-            "eval.championVersion": champion ? String(champion.version) : "none",
+            [EVALUATION_PROPERTIES.decision]: gate.decision,
+            [EVALUATION_PROPERTIES.report]: joinUri(reportUri, "evaluation.json"),
+            [EVALUATION_PROPERTIES.championVersion]: champion ? String(champion.version) : "none",
         },
     }));
     io.out(`version ${challenger.version} is now ${gate.decision}: ${gate.reasons.join("; ")}`);
